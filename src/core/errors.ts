@@ -1,0 +1,38 @@
+/** Stable error codes: callers branch on `err.code`, never on message text. */
+export const ErrorCode = {
+  INVALID_DISCOVERY_KEY: 'INVALID_DISCOVERY_KEY',
+  INVALID_OPTION: 'INVALID_OPTION',
+  NETWORKER_CLOSED: 'NETWORKER_CLOSED',
+  UNKNOWN_ENCODING: 'UNKNOWN_ENCODING',
+  PEER_NOT_CONNECTED: 'PEER_NOT_CONNECTED',
+  MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
+  EXTENSION_DESTROYED: 'EXTENSION_DESTROYED',
+  DECODE_FAILED: 'DECODE_FAILED',
+  HANDLER_FAILED: 'HANDLER_FAILED',
+  AUTHENTICATION_FAILED: 'AUTHENTICATION_FAILED',
+  TOPIC_JOIN_FAILED: 'TOPIC_JOIN_FAILED',
+  TOPIC_LEAVE_FAILED: 'TOPIC_LEAVE_FAILED',
+  FLUSH_FAILED: 'FLUSH_FAILED',
+} as const
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export class NetworkerError extends Error {
+  readonly code: ErrorCode
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'NetworkerError'
+    this.code = code
+  }
+}
+
+/** What the core hands out in effects: plain data, so effects stay serialisable and replayable. */
+export interface ErrorInfo {
+  code: ErrorCode
+  message: string
+}
+
+export function toError(info: ErrorInfo): NetworkerError {
+  return new NetworkerError(info.code, info.message)
+}

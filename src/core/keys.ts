@@ -1,0 +1,59 @@
+import { ErrorCode, NetworkerError } from './errors.js'
+
+/** Keys inside the core are lower-case hex strings: comparable, usable as map keys, and pure. */
+export type KeyHex = string
+
+const HEX = /^[0-9a-fA-F]{64}$/
+
+/**
+ * Accepts a 32-byte Uint8Array (Buffer included) or a 64-character hex string and returns
+ * lower-case hex. Anything else throws INVALID_DISCOVERY_KEY, naming what was wrong.
+ */
+export function discoveryKeyToHex(value: unknown, what = 'discovery key'): KeyHex {
+  if (value instanceof Uint8Array) {
+    if (value.byteLength !== 32) {
+      throw new NetworkerError(
+        ErrorCode.INVALID_DISCOVERY_KEY,
+        `${what} must be 32 bytes, got ${value.byteLength}`,
+      )
+    }
+    return bytesToHex(value)
+  }
+  if (typeof value === 'string') {
+    if (!HEX.test(value)) {
+      throw new NetworkerError(
+        ErrorCode.INVALID_DISCOVERY_KEY,
+        `${what} must be 64 hex characters, got a string of length ${value.length}`,
+      )
+    }
+    return value.toLowerCase()
+  }
+  throw new NetworkerError(
+    ErrorCode.INVALID_DISCOVERY_KEY,
+    `${what} must be a 32-byte Buffer/Uint8Array or a 64-character hex string, got ${describe(value)}`,
+  )
+}
+
+export function bytesToHex(bytes: Uint8Array): KeyHex {
+  let out = ''
+  for (const b of bytes) out += b.toString(16).padStart(2, '0')
+  return out
+}
+
+export function hexToBytes(hex: KeyHex): Uint8Array {
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  return out
+}
+
+/** Byte order of equal-length lower-case hex strings equals their string order. */
+export function compareKeys(a: KeyHex, b: KeyHex): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes`
+  return typeof value === 'object' ? 'an object' : `${typeof value}`
+}

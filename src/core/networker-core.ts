@@ -1,0 +1,349 @@
+import { type Actor, createActor } from 'xstate'
+import { ErrorCode, type ErrorInfo } from './errors.js'
+import type { KeyHex } from './keys.js'
+import { lifeMachine } from './life-machine.js'
+import { peerMachine } from './peer-machine.js'
+import type {
+  ConnectionId,
+  CoreEffect,
+  CoreEvent,
+  LifeState,
+  OpId,
+  TopicState,
+  TopicStatus,
+} from './protocol.js'
+import { TimerQueue } from './timer-queue.js'
+import { topicMachine } from './topic-machine.js'
+
+export interface CoreOptions {
+  /** This networker's Noise public key, hex. */
+  localKey: KeyHex
+  /** Whether connections wait for an `authenticate` effect's answer before they are used. */
+  authenticate: boolean
+  /** How long a contested duplicate may stay silent before it is dropped (ms). */
+  candidateTimeout?: number
+}
+
+export const DEFAULT_CANDIDATE_TIMEOUT = 10_000
+
+export interface PeerEntry {
+  remoteKey: KeyHex
+  connectionId: ConnectionId
+}
+
+interface ConnectionRecord {
+  remoteKey: KeyHex
+  isInitiator: boolean
+  remoteData: boolean
+  /** Authenticated and handed to its peer machine. */
+  admitted: boolean
+}
+
+interface FlushWaiter {
+  op: OpId
+  unprocessed: Set<ConnectionId>
+}
+
+type TopicActor = Actor<typeof topicMachine>
+type PeerActor = Actor<typeof peerMachine>
+type LifeActor = Actor<typeof lifeMachine>
+
+const closedError: ErrorInfo = {
+  code: ErrorCode.NETWORKER_CLOSED,
+  message: 'the networker is closed',
+}
+
+/**
+ * The sans-I/O networker: `handle(event)` returns the effects to carry out, in order.
+ * Same events, same effects: nothing here reads a clock, a socket or a random source.
+ */
+export class NetworkerCore {
+  readonly localKey: KeyHex
+  private readonly authenticate: boolean
+  private readonly candidateTimeout: number
+  private readonly timers = new TimerQueue()
+  private readonly topics = new Map<KeyHex, TopicActor>()
+  private readonly peerActors = new Map<KeyHex, PeerActor>()
+  private readonly connections = new Map<ConnectionId, ConnectionRecord>()
+  private readonly flushWaiters = new Map<KeyHex, FlushWaiter>()
+  private readonly life: LifeActor
+  private outbox: CoreEffect[] = []
+
+  constructor(options: CoreOptions) {
+    this.localKey = options.localKey
+    this.authenticate = options.authenticate
+    this.candidateTimeout = options.candidateTimeout ?? DEFAULT_CANDIDATE_TIMEOUT
+    this.life = this.start(lifeMachine, undefined)
+  }
+
+  get lifeState(): LifeState {
+    return this.life.getSnapshot().value as LifeState
+  }
+
+  /**
+   * Feeds one event at time `now` (ms, any monotonic origin; it never goes back) and
+   * returns what to do. Timers that came due by `now` fire first.
+   */
+  handle(event: CoreEvent, now?: number): CoreEffect[] {
+    if (now !== undefined) this.timers.advance(now)
+    if (event.type !== 'tick') this.dispatch(event)
+    this.afterEvent()
+    const out = this.outbox
+    this.outbox = []
+    return out
+  }
+
+  /** When the driver should next call `handle({ type: 'tick' }, now)`, or null. */
+  nextDeadline(): number | null {
+    return this.timers.nextDeadline()
+  }
+
+  /** Timers the machines hold: zero once closed. */
+  get pendingTimers(): number {
+    return this.timers.size
+  }
+
+  status(topic: KeyHex): TopicStatus | null {
+    const actor = this.topics.get(topic)
+    if (actor === undefined) return null
+    const { context, value } = actor.getSnapshot()
+    return {
+      topic,
+      announce: context.announce,
+      lookup: context.lookup,
+      joined: context.joined,
+      flushed: context.flushed,
+      state: value as TopicState,
+    }
+  }
+
+  statuses(): TopicStatus[] {
+    const out: TopicStatus[] = []
+    for (const topic of this.topics.keys()) {
+      const s = this.status(topic)
+      if (s !== null) out.push(s)
+    }
+    return out
+  }
+
+  /** The kept connection of every connected remote key. */
+  peers(): PeerEntry[] {
+    const out: PeerEntry[] = []
+    for (const [remoteKey, actor] of this.peerActors) {
+      const kept = actor.getSnapshot().context.kept
+      if (kept !== null) out.push({ remoteKey, connectionId: kept.connectionId })
+    }
+    return out
+  }
+
+  /** Connections the core knows of that are not yet settled (awaiting authentication). */
+  pendingConnections(): ConnectionId[] {
+    const out: ConnectionId[] = []
+    for (const [id, c] of this.connections) if (!c.admitted) out.push(id)
+    return out
+  }
+
+  private dispatch(event: CoreEvent): void {
+    switch (event.type) {
+      case 'configure': {
+        if (this.lifeState !== 'open') {
+          this.outbox.push({ type: 'settle', requestId: event.requestId, error: closedError })
+          return
+        }
+        this.topicActor(event.topic).send({
+          type: 'configure',
+          requestId: event.requestId,
+          announce: event.announce,
+          lookup: event.lookup,
+          flush: event.flush,
+        })
+        return
+      }
+      case 'topic-joined':
+      case 'topic-left':
+        this.topics.get(event.topic)?.send({ type: event.type, op: event.op })
+        return
+      case 'topic-join-failed':
+      case 'topic-leave-failed':
+        this.topics.get(event.topic)?.send({ type: event.type, op: event.op, error: event.error })
+        return
+      case 'swarm-flushed': {
+        // Wait for every connection the swarm produced before its flush completed.
+        const unprocessed = new Set(this.pendingConnections())
+        if (unprocessed.size === 0) {
+          this.topics.get(event.topic)?.send({ type: 'flush-done', op: event.op })
+        } else {
+          this.flushWaiters.set(event.topic, { op: event.op, unprocessed })
+        }
+        return
+      }
+      case 'swarm-flush-failed':
+        this.topics
+          .get(event.topic)
+          ?.send({ type: 'flush-failed', op: event.op, error: event.error })
+        return
+      case 'connection-opened':
+        this.onConnectionOpened(event)
+        return
+      case 'connection-authenticated': {
+        const record = this.connections.get(event.connectionId)
+        if (record === undefined || record.admitted) return
+        if (!event.accepted) {
+          this.connections.delete(event.connectionId)
+          this.outbox.push({
+            type: 'drop-connection',
+            connectionId: event.connectionId,
+            remoteKey: record.remoteKey,
+            reason: 'rejected',
+          })
+        } else {
+          this.admit(event.connectionId, record)
+        }
+        this.processed(event.connectionId)
+        return
+      }
+      case 'connection-data': {
+        const record = this.connections.get(event.connectionId)
+        if (record === undefined || record.remoteData) return
+        record.remoteData = true
+        if (record.admitted) {
+          this.peerActors.get(record.remoteKey)?.send({
+            type: 'connection-data',
+            connectionId: event.connectionId,
+          })
+        }
+        return
+      }
+      case 'connection-closed': {
+        const record = this.connections.get(event.connectionId)
+        if (record === undefined) return
+        this.connections.delete(event.connectionId)
+        if (record.admitted) {
+          this.peerActors.get(record.remoteKey)?.send({
+            type: 'connection-closed',
+            connectionId: event.connectionId,
+          })
+        } else {
+          this.processed(event.connectionId)
+        }
+        return
+      }
+      case 'close': {
+        const wasOpen = this.lifeState === 'open'
+        this.life.send({ type: 'close', requestId: event.requestId })
+        if (!wasOpen) return
+        for (const actor of this.topics.values()) actor.send({ type: 'close' })
+        for (const actor of this.peerActors.values()) actor.send({ type: 'close' })
+        for (const [id, record] of this.connections) {
+          if (record.admitted) continue
+          this.connections.delete(id)
+          this.outbox.push({
+            type: 'drop-connection',
+            connectionId: id,
+            remoteKey: record.remoteKey,
+            reason: 'closing',
+          })
+        }
+        this.flushWaiters.clear()
+        return
+      }
+      case 'swarm-destroyed':
+        this.life.send({ type: 'swarm-destroyed' })
+        return
+      case 'tick':
+        return
+    }
+  }
+
+  private onConnectionOpened(event: Extract<CoreEvent, { type: 'connection-opened' }>): void {
+    const { connectionId, remoteKey, isInitiator } = event
+    if (this.connections.has(connectionId)) return
+    if (this.lifeState !== 'open' || remoteKey === this.localKey) {
+      this.outbox.push({ type: 'drop-connection', connectionId, remoteKey, reason: 'closing' })
+      return
+    }
+    const record: ConnectionRecord = { remoteKey, isInitiator, remoteData: false, admitted: false }
+    this.connections.set(connectionId, record)
+    if (this.authenticate) {
+      this.outbox.push({ type: 'authenticate', connectionId, remoteKey })
+    } else {
+      this.admit(connectionId, record)
+    }
+  }
+
+  private admit(connectionId: ConnectionId, record: ConnectionRecord): void {
+    record.admitted = true
+    let actor = this.peerActors.get(record.remoteKey)
+    if (actor === undefined) {
+      actor = this.start(peerMachine, {
+        localKey: this.localKey,
+        remoteKey: record.remoteKey,
+        candidateTimeout: this.candidateTimeout,
+      })
+      this.peerActors.set(record.remoteKey, actor)
+    }
+    actor.send({
+      type: 'admit',
+      connectionId,
+      isInitiator: record.isInitiator,
+      remoteData: record.remoteData,
+    })
+  }
+
+  /** A connection was settled (kept, dropped or closed): flushes waiting on it may finish. */
+  private processed(connectionId: ConnectionId): void {
+    for (const [topic, waiter] of this.flushWaiters) {
+      if (!waiter.unprocessed.delete(connectionId) || waiter.unprocessed.size > 0) continue
+      this.flushWaiters.delete(topic)
+      this.topics.get(topic)?.send({ type: 'flush-done', op: waiter.op })
+    }
+  }
+
+  private afterEvent(): void {
+    // Connections the peer machines dropped are no longer ours to track.
+    for (const effect of this.outbox) {
+      if (effect.type === 'drop-connection') this.connections.delete(effect.connectionId)
+    }
+    for (const [key, actor] of this.peerActors) {
+      const snap = actor.getSnapshot()
+      if (snap.value === 'idle' && snap.context.kept === null && snap.context.candidate === null) {
+        actor.stop()
+        this.peerActors.delete(key)
+      }
+    }
+    if (this.lifeState === 'closing' && this.allTopicsClosed() && this.peerActors.size === 0) {
+      this.life.send({ type: 'drained' })
+    }
+  }
+
+  private allTopicsClosed(): boolean {
+    for (const actor of this.topics.values()) {
+      if (actor.getSnapshot().value !== 'closed') return false
+    }
+    return true
+  }
+
+  private topicActor(topic: KeyHex): TopicActor {
+    let actor = this.topics.get(topic)
+    if (actor === undefined) {
+      actor = this.start(topicMachine, { topic })
+      this.topics.set(topic, actor)
+    }
+    return actor
+  }
+
+  private start<M extends typeof topicMachine | typeof peerMachine | typeof lifeMachine>(
+    machine: M,
+    input: unknown,
+  ): Actor<M> {
+    const actor = createActor(machine as typeof topicMachine, {
+      input: input as { topic: KeyHex },
+      clock: this.timers,
+    }) as unknown as Actor<M>
+    actor.on('*', (effect) => {
+      this.outbox.push(effect as CoreEffect)
+    })
+    actor.start()
+    return actor
+  }
+}

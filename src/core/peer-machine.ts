@@ -1,0 +1,226 @@
+import { enqueueActions, setup } from 'xstate'
+import { keepNewConnection } from './dedup-rule.js'
+import type { KeyHex } from './keys.js'
+import type { ConnectionId, CoreEffect } from './protocol.js'
+
+/**
+ * One remote Noise key: at most one kept connection. A connection reaches this machine
+ * once it is authenticated ("admitted").
+ *
+ * A second connection while the kept one is not yet active (it has not carried data both
+ * ways) is settled at once by the larger-initiator-key rule, which both ends compute alike.
+ * While the kept one is active, the newcomer is held as a candidate: it replaces the kept
+ * one only when the remote proves it keeps the newcomer (its first data arrives on it), and
+ * is dropped if it closes or stays silent past a deadline. That is Hyperswarm's "newer wins
+ * when the older has carried data both ways", made safe for a late dial the remote already
+ * dropped: acting on it at once would leave both ends with nothing.
+ */
+export interface ConnectionSlot {
+  connectionId: ConnectionId
+  isInitiator: boolean
+  /** The remote has sent data on it. */
+  remoteData: boolean
+}
+
+export interface PeerContext {
+  localKey: KeyHex
+  remoteKey: KeyHex
+  candidateTimeout: number
+  kept: ConnectionSlot | null
+  candidate: ConnectionSlot | null
+  closing: boolean
+}
+
+export type PeerEvent =
+  | { type: 'admit'; connectionId: ConnectionId; isInitiator: boolean; remoteData: boolean }
+  | { type: 'connection-data'; connectionId: ConnectionId }
+  | { type: 'connection-closed'; connectionId: ConnectionId }
+  | { type: 'close' }
+
+type AdmitEvent = Extract<PeerEvent, { type: 'admit' }>
+
+const idOf = (event: PeerEvent): ConnectionId | null =>
+  'connectionId' in event ? event.connectionId : null
+
+const slotOf = (event: PeerEvent): ConnectionSlot => {
+  const e = event as AdmitEvent
+  return { connectionId: e.connectionId, isInitiator: e.isInitiator, remoteData: e.remoteData }
+}
+
+export const peerMachine = setup({
+  types: {
+    context: {} as PeerContext,
+    events: {} as PeerEvent,
+    input: {} as { localKey: KeyHex; remoteKey: KeyHex; candidateTimeout: number },
+    emitted: {} as CoreEffect,
+  },
+  delays: {
+    candidateTimeout: ({ context }) => context.candidateTimeout,
+  },
+  guards: {
+    closing: ({ context }) => context.closing,
+    isKept: ({ context, event }) => context.kept?.connectionId === idOf(event),
+    isCandidate: ({ context, event }) => context.candidate?.connectionId === idOf(event),
+    keptIsActive: ({ context }) => context.kept?.remoteData === true,
+    incomingHasData: ({ event }) => (event as AdmitEvent).remoteData,
+    hasCandidate: ({ context }) => context.candidate !== null,
+    keyRuleKeepsNew: ({ context, event }) =>
+      context.kept !== null &&
+      keepNewConnection(
+        { isInitiator: context.kept.isInitiator, active: false },
+        { isInitiator: (event as AdmitEvent).isInitiator, active: false },
+        context.localKey,
+        context.remoteKey,
+      ),
+  },
+  actions: {
+    keepIncoming: enqueueActions(({ context, event, enqueue }) => {
+      const slot = slotOf(event)
+      const { remoteKey } = context
+      enqueue.emit({ type: 'keep-connection', connectionId: slot.connectionId, remoteKey })
+      enqueue.emit({ type: 'peer-add', connectionId: slot.connectionId, remoteKey })
+      enqueue.assign({ kept: slot })
+    }),
+    promoteCandidate: enqueueActions(({ context, enqueue }) => {
+      const slot = context.candidate
+      if (slot === null) return
+      const { remoteKey } = context
+      enqueue.emit({ type: 'keep-connection', connectionId: slot.connectionId, remoteKey })
+      enqueue.emit({ type: 'peer-add', connectionId: slot.connectionId, remoteKey })
+      enqueue.assign({ kept: slot, candidate: null })
+    }),
+    // peer-remove before the replacement's peer-add: they alternate per remote key.
+    dropKept: enqueueActions(({ context, enqueue }) => {
+      const old = context.kept
+      if (old === null) return
+      const { remoteKey } = context
+      enqueue.emit({
+        type: 'drop-connection',
+        connectionId: old.connectionId,
+        remoteKey,
+        reason: context.closing ? 'closing' : 'duplicate',
+      })
+      enqueue.emit({ type: 'peer-remove', connectionId: old.connectionId, remoteKey })
+      enqueue.assign({ kept: null })
+    }),
+    dropCandidate: enqueueActions(({ context, enqueue }) => {
+      const old = context.candidate
+      if (old === null) return
+      enqueue.emit({
+        type: 'drop-connection',
+        connectionId: old.connectionId,
+        remoteKey: context.remoteKey,
+        reason: context.closing ? 'closing' : 'duplicate',
+      })
+      enqueue.assign({ candidate: null })
+    }),
+    holdCandidate: enqueueActions(({ event, enqueue }) => {
+      enqueue.assign({ candidate: slotOf(event) })
+    }),
+    dropIncoming: enqueueActions(({ context, event, enqueue }) => {
+      enqueue.emit({
+        type: 'drop-connection',
+        connectionId: (event as AdmitEvent).connectionId,
+        remoteKey: context.remoteKey,
+        reason: context.closing ? 'closing' : 'duplicate',
+      })
+    }),
+    markKeptData: enqueueActions(({ context, enqueue }) => {
+      if (context.kept !== null) enqueue.assign({ kept: { ...context.kept, remoteData: true } })
+    }),
+    forgetKept: enqueueActions(({ context, enqueue }) => {
+      if (context.kept === null) return
+      enqueue.emit({
+        type: 'peer-remove',
+        connectionId: context.kept.connectionId,
+        remoteKey: context.remoteKey,
+      })
+      enqueue.assign({ kept: null })
+    }),
+    forgetCandidate: enqueueActions(({ enqueue }) => enqueue.assign({ candidate: null })),
+    markClosing: enqueueActions(({ enqueue }) => enqueue.assign({ closing: true })),
+    dropKeptForClose: enqueueActions(({ context, enqueue }) => {
+      if (context.kept === null) return
+      enqueue.emit({
+        type: 'drop-connection',
+        connectionId: context.kept.connectionId,
+        remoteKey: context.remoteKey,
+        reason: 'closing',
+      })
+    }),
+  },
+}).createMachine({
+  id: 'peer',
+  context: ({ input }) => ({
+    localKey: input.localKey,
+    remoteKey: input.remoteKey,
+    candidateTimeout: input.candidateTimeout,
+    kept: null,
+    candidate: null,
+    closing: false,
+  }),
+  initial: 'idle',
+  states: {
+    idle: {
+      on: {
+        admit: [
+          { guard: 'closing', actions: 'dropIncoming' },
+          { actions: 'keepIncoming', target: 'connected' },
+        ],
+        close: { actions: 'markClosing' },
+      },
+    },
+    connected: {
+      on: {
+        admit: [
+          { guard: 'closing', actions: 'dropIncoming' },
+          {
+            guard: 'keptIsActive',
+            actions: ['dropCandidate', 'holdCandidate'],
+            target: '.contested',
+          },
+          { guard: 'keyRuleKeepsNew', actions: ['dropKept', 'keepIncoming'] },
+          { actions: 'dropIncoming' },
+        ],
+        'connection-data': { guard: 'isKept', actions: 'markKeptData' },
+        // The peer stays listed until its connection has really closed, even while closing.
+        'connection-closed': { guard: 'isKept', actions: 'forgetKept', target: 'idle' },
+        close: { actions: ['markClosing', 'dropKeptForClose'] },
+      },
+      initial: 'settled',
+      states: {
+        settled: {},
+        contested: {
+          always: {
+            guard: ({ context }) => context.candidate?.remoteData === true,
+            actions: ['dropKept', 'promoteCandidate'],
+            target: 'settled',
+          },
+          after: { candidateTimeout: { actions: 'dropCandidate', target: 'settled' } },
+          on: {
+            'connection-data': [
+              {
+                guard: 'isCandidate',
+                actions: ['dropKept', 'promoteCandidate'],
+                target: 'settled',
+              },
+              { guard: 'isKept', actions: 'markKeptData' },
+            ],
+            'connection-closed': [
+              { guard: 'isCandidate', actions: 'forgetCandidate', target: 'settled' },
+              {
+                guard: 'isKept',
+                actions: ['forgetKept', 'promoteCandidate'],
+                target: 'settled',
+              },
+            ],
+            close: {
+              actions: ['markClosing', 'dropCandidate', 'dropKeptForClose'],
+              target: 'settled',
+            },
+          },
+        },
+      },
+    },
+  },
+})

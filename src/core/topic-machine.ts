@@ -1,0 +1,227 @@
+import { assign, emit, enqueueActions, setup } from 'xstate'
+import { ErrorCode, type ErrorInfo } from './errors.js'
+import type { KeyHex } from './keys.js'
+import type { CoreEffect, OpId, RequestId } from './protocol.js'
+
+/**
+ * One discovery key's configuration: join (announce and/or lookup), flush, leave.
+ * The last configure wins; every request waiting on the topic settles once the
+ * configuration that superseded it is in place (or with an error if that fails or the
+ * networker closes). I/O results carry the op they answer, so stale ones are ignored.
+ */
+export interface TopicContext {
+  topic: KeyHex
+  announce: boolean
+  lookup: boolean
+  flushWanted: boolean
+  waiting: RequestId[]
+  op: OpId
+  joined: boolean
+  flushed: boolean
+  closing: boolean
+}
+
+export type TopicEvent =
+  | {
+      type: 'configure'
+      requestId: RequestId
+      announce: boolean
+      lookup: boolean
+      flush: boolean
+    }
+  | { type: 'topic-joined'; op: OpId }
+  | { type: 'topic-join-failed'; op: OpId; error: ErrorInfo }
+  | { type: 'topic-left'; op: OpId }
+  | { type: 'topic-leave-failed'; op: OpId; error: ErrorInfo }
+  | { type: 'flush-done'; op: OpId }
+  | { type: 'flush-failed'; op: OpId; error: ErrorInfo }
+  | { type: 'close' }
+
+type ConfigureEvent = Extract<TopicEvent, { type: 'configure' }>
+
+const closedError: ErrorInfo = {
+  code: ErrorCode.NETWORKER_CLOSED,
+  message: 'the networker closed before this configure completed',
+}
+
+function errorOf(event: TopicEvent): ErrorInfo {
+  return 'error' in event ? event.error : closedError
+}
+
+function opOf(event: TopicEvent): OpId {
+  return 'op' in event ? event.op : -1
+}
+
+export const topicMachine = setup({
+  types: {
+    context: {} as TopicContext,
+    events: {} as TopicEvent,
+    input: {} as { topic: KeyHex },
+    emitted: {} as CoreEffect,
+  },
+  guards: {
+    wantsJoin: ({ event }) => {
+      const e = event as ConfigureEvent
+      return e.announce || e.lookup
+    },
+    sameSubscription: ({ context, event }) => {
+      const e = event as ConfigureEvent
+      return e.announce === context.announce && e.lookup === context.lookup
+    },
+    sameSubscriptionWithFlush: ({ context, event }) => {
+      const e = event as ConfigureEvent
+      return e.announce === context.announce && e.lookup === context.lookup && e.flush
+    },
+    currentOp: ({ context, event }) => opOf(event) === context.op,
+    currentOpAndFlushWanted: ({ context, event }) =>
+      opOf(event) === context.op && context.flushWanted,
+    desiresJoin: ({ context }) => context.announce || context.lookup,
+    closing: ({ context }) => context.closing,
+  },
+  actions: {
+    record: assign(({ context, event }) => {
+      const e = event as ConfigureEvent
+      return {
+        announce: e.announce,
+        lookup: e.lookup,
+        flushWanted: context.flushWanted || e.flush,
+        waiting: [...context.waiting, e.requestId],
+      }
+    }),
+    nextOp: assign({ op: ({ context }) => context.op + 1 }),
+    markJoined: assign({ joined: true, flushed: false }),
+    markFlushed: assign({ flushed: true }),
+    markLeft: assign({ joined: false, flushed: false }),
+    forgetSubscription: assign({ announce: false, lookup: false }),
+    markClosing: assign({ closing: true }),
+    emitJoin: emit(({ context }) => ({
+      type: 'join-topic' as const,
+      topic: context.topic,
+      op: context.op,
+      announce: context.announce,
+      lookup: context.lookup,
+    })),
+    emitLeave: emit(({ context }) => ({
+      type: 'leave-topic' as const,
+      topic: context.topic,
+      op: context.op,
+    })),
+    emitFlush: emit(({ context }) => ({
+      type: 'flush-swarm' as const,
+      topic: context.topic,
+      op: context.op,
+    })),
+    settleAll: enqueueActions(({ context, enqueue }) => {
+      for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId })
+      enqueue.assign({ waiting: [], flushWanted: false })
+    }),
+    failClosed: enqueueActions(({ context, enqueue }) => {
+      for (const requestId of context.waiting) {
+        enqueue.emit({ type: 'settle', requestId, error: closedError })
+      }
+      enqueue.assign({ waiting: [], flushWanted: false })
+    }),
+    failAll: enqueueActions(({ context, event, enqueue }) => {
+      const error = errorOf(event)
+      for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId, error })
+      enqueue.assign({ waiting: [], flushWanted: false })
+    }),
+  },
+}).createMachine({
+  id: 'topic',
+  context: ({ input }) => ({
+    topic: input.topic,
+    announce: false,
+    lookup: false,
+    flushWanted: false,
+    waiting: [],
+    op: 0,
+    joined: false,
+    flushed: false,
+    closing: false,
+  }),
+  initial: 'left',
+  states: {
+    left: {
+      on: {
+        configure: [
+          { guard: 'wantsJoin', actions: 'record', target: 'joining' },
+          { actions: ['record', 'settleAll'] },
+        ],
+        // A topic that was never joined has nothing to unannounce.
+        close: { actions: ['failClosed', 'markClosing'], target: 'closed' },
+      },
+    },
+    joining: {
+      entry: ['nextOp', 'emitJoin'],
+      on: {
+        configure: [
+          { guard: 'sameSubscription', actions: 'record' },
+          { guard: 'wantsJoin', actions: 'record', target: 'joining', reenter: true },
+          { actions: 'record', target: 'leaving' },
+        ],
+        'topic-joined': [
+          { guard: 'currentOpAndFlushWanted', actions: 'markJoined', target: 'flushing' },
+          { guard: 'currentOp', actions: ['markJoined', 'settleAll'], target: 'joined' },
+        ],
+        'topic-join-failed': {
+          guard: 'currentOp',
+          actions: ['failAll', 'forgetSubscription'],
+          // Clean up whatever part of the join the swarm did.
+          target: 'leaving',
+        },
+        close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'], target: 'leaving' },
+      },
+    },
+    flushing: {
+      entry: ['nextOp', 'emitFlush'],
+      on: {
+        configure: [
+          { guard: 'sameSubscription', actions: 'record' },
+          { guard: 'wantsJoin', actions: 'record', target: 'joining' },
+          { actions: 'record', target: 'leaving' },
+        ],
+        'flush-done': {
+          guard: 'currentOp',
+          actions: ['markFlushed', 'settleAll'],
+          target: 'joined',
+        },
+        'flush-failed': { guard: 'currentOp', actions: 'failAll', target: 'joined' },
+        close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'], target: 'leaving' },
+      },
+    },
+    joined: {
+      on: {
+        configure: [
+          { guard: 'sameSubscriptionWithFlush', actions: 'record', target: 'flushing' },
+          { guard: 'sameSubscription', actions: ['record', 'settleAll'] },
+          { guard: 'wantsJoin', actions: 'record', target: 'joining' },
+          { actions: 'record', target: 'leaving' },
+        ],
+        close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'], target: 'leaving' },
+      },
+    },
+    leaving: {
+      entry: ['nextOp', 'markLeft', 'emitLeave'],
+      on: {
+        // Join again only once the leave is done, so a late unannounce cannot remove
+        // the fresh announcement.
+        configure: { actions: 'record' },
+        'topic-left': { guard: 'currentOp', target: 'afterLeave' },
+        'topic-leave-failed': { guard: 'currentOp', actions: 'failAll', target: 'afterLeave' },
+        close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'] },
+      },
+    },
+    afterLeave: {
+      always: [
+        { guard: 'closing', target: 'closed' },
+        { guard: 'desiresJoin', target: 'joining' },
+        { actions: 'settleAll', target: 'left' },
+      ],
+    },
+    // Not a final state: a finished actor would drop later events instead of answering them.
+    closed: {
+      on: { configure: { actions: ['record', 'failClosed'] } },
+    },
+  },
+})
