@@ -300,9 +300,16 @@ export class NetworkerCore {
   }
 
   private afterEvent(): void {
-    // Connections the peer machines dropped are no longer ours to track.
+    // A dropped connection is forgotten unless a peer machine still holds it: a kept one
+    // dropped for closing stays listed until it has really closed.
     for (const effect of this.outbox) {
-      if (effect.type === 'drop-connection') this.connections.delete(effect.connectionId)
+      if (effect.type !== 'drop-connection') continue
+      const { context } = this.peerActors.get(effect.remoteKey)?.getSnapshot() ?? { context: null }
+      const held =
+        context !== null &&
+        (context.kept?.connectionId === effect.connectionId ||
+          context.candidate?.connectionId === effect.connectionId)
+      if (!held) this.connections.delete(effect.connectionId)
     }
     for (const [key, actor] of this.peerActors) {
       const snap = actor.getSnapshot()

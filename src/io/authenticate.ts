@@ -1,0 +1,63 @@
+import type { TransportInfo } from './transport.js'
+
+export interface AuthenticateContext extends TransportInfo {
+  /** Whether this side dialled the connection. */
+  isInitiator: boolean
+}
+
+/**
+ * The user's gate for every connection, incoming and outgoing. Callback form: call
+ * `done()` to accept, `done(err)` to reject. Promise form: resolve (to anything but
+ * `false`) to accept; reject or resolve to `false` to reject.
+ */
+export type AuthenticateHook = (
+  remotePublicKey: Buffer,
+  done: (err?: Error | null) => void,
+  context: AuthenticateContext,
+) => unknown
+
+/**
+ * Runs the hook once and resolves to its verdict. Whatever the hook does (throws,
+ * answers twice, never answers), the result is one boolean within `timeout` ms.
+ */
+export function runAuthenticate(
+  hook: AuthenticateHook,
+  remotePublicKey: Buffer,
+  context: AuthenticateContext,
+  timeout: number,
+): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let settled = false
+    const finish = (accepted: boolean): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve(accepted)
+    }
+    const timer = setTimeout(() => finish(false), timeout)
+    timer.unref?.()
+    try {
+      const result = hook(
+        remotePublicKey,
+        (err) => finish(err === undefined || err === null),
+        context,
+      )
+      if (isThenable(result)) {
+        result.then(
+          (value) => finish(value !== false),
+          () => finish(false),
+        )
+      }
+    } catch {
+      finish(false)
+    }
+  })
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}

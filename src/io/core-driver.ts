@@ -1,0 +1,72 @@
+import type { NetworkerCore } from '../core/networker-core.js'
+import type { CoreEffect, CoreEvent } from '../core/protocol.js'
+
+export interface DriverClock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const realClock: DriverClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms)
+    t.unref()
+    return t
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+}
+
+/**
+ * Feeds events to the core one at a time (events raised while effects run are queued,
+ * never nested), hands the effects to `run`, and arms one timer for the core's next
+ * deadline.
+ */
+export class CoreDriver {
+  private readonly queue: CoreEvent[] = []
+  private running = false
+  private timer: unknown = null
+  private timerAt: number | null = null
+
+  constructor(
+    private readonly core: NetworkerCore,
+    private readonly clock: DriverClock,
+    private readonly run: (effect: CoreEffect) => void,
+  ) {}
+
+  dispatch(event: CoreEvent): void {
+    this.queue.push(event)
+    if (this.running) return
+    this.running = true
+    try {
+      for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
+        for (const effect of this.core.handle(next, this.clock.now())) this.run(effect)
+      }
+    } finally {
+      this.running = false
+    }
+    this.arm()
+  }
+
+  stop(): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer)
+    this.timer = null
+    this.timerAt = null
+  }
+
+  private arm(): void {
+    const at = this.core.nextDeadline()
+    if (at === this.timerAt) return
+    this.stop()
+    if (at === null) return
+    this.timerAt = at
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = null
+        this.timerAt = null
+        this.dispatch({ type: 'tick' })
+      },
+      Math.max(0, at - this.clock.now()),
+    )
+  }
+}

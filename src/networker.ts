@@ -1,0 +1,481 @@
+import { EventEmitter } from 'node:events'
+import b4a from 'b4a'
+import { ErrorCode, NetworkerError, toError } from './core/errors.js'
+import { bytesToHex, describe, discoveryKeyToHex, hexToBytes, type KeyHex } from './core/keys.js'
+import { NetworkerCore } from './core/networker-core.js'
+import type { ConnectionId, CoreEffect, RequestId, TopicStatus } from './core/protocol.js'
+import { type AuthenticateHook, runAuthenticate } from './io/authenticate.js'
+import { CoreDriver, type DriverClock, realClock } from './io/core-driver.js'
+import type { NetworkerPeer } from './io/peer.js'
+import {
+  createHyperswarm,
+  type DiscoverySession,
+  isSwarmLike,
+  type KeyPair,
+  type SwarmConnection,
+  type SwarmLike,
+} from './io/swarm.js'
+import { describeTransport } from './io/transport.js'
+
+/** What the networker needs of a store: Corestore's `replicate(stream)`. */
+export interface ReplicatingStore {
+  replicate(stream: SwarmConnection): unknown
+}
+
+export interface NetworkerOptions {
+  /** Noise key pair used on every connection (ignored when `swarm` is given: the swarm's is used). */
+  keyPair?: KeyPair
+  /** Gate every connection, incoming and outgoing, before it is replicated to or listed. */
+  onauthenticate?: AuthenticateHook
+  /** How long `onauthenticate` may take before the peer is rejected (ms). Default 10 s. */
+  authenticateTimeout?: number
+  /** Use this Hyperswarm-shaped swarm instead of creating one. */
+  swarm?: SwarmLike
+  /** Time source for the core's timers; the simulator injects a virtual one. */
+  clock?: DriverClock
+  /** Any other option is passed to Hyperswarm as is (bootstrap, dht, maxPeers, firewall, …). */
+  [hyperswarmOption: string]: unknown
+}
+
+export interface ConfigureOptions {
+  /** Announce the topic so others find us (Hyperswarm `server`). Default true. */
+  announce?: boolean
+  /** Look the topic up to find others (Hyperswarm `client`). Default true. */
+  lookup?: boolean
+  /** Resolve only after the swarm has flushed and every connection found so far is settled. Default true. */
+  flush?: boolean
+}
+
+export interface TopicStatusInfo {
+  discoveryKey: Buffer
+  announce: boolean
+  lookup: boolean
+  joined: boolean
+  flushed: boolean
+}
+
+export type { NetworkerPeer }
+
+interface ConnectionEntry {
+  conn: SwarmConnection
+  remotePublicKey: Buffer
+  peer: NetworkerPeer | null
+  sawData: boolean
+  ondata: () => void
+}
+
+const OWN_OPTIONS = new Set(['keyPair', 'onauthenticate', 'authenticateTimeout', 'swarm', 'clock'])
+const DEFAULT_AUTHENTICATE_TIMEOUT = 10_000
+
+export interface NetworkerEvents {
+  'peer-add': [peer: NetworkerPeer]
+  'peer-remove': [peer: NetworkerPeer]
+}
+
+/**
+ * Finds peers for a store's topics on a Hyperswarm, keeps one connection per remote key,
+ * and replicates the store over it. The policy lives in a pure core; this class only
+ * carries out the core's effects and reports what happened.
+ */
+export class Networker extends EventEmitter<NetworkerEvents> {
+  readonly store: ReplicatingStore
+  readonly swarm: SwarmLike
+  readonly peers = new Set<NetworkerPeer>()
+
+  private readonly core: NetworkerCore
+  private readonly driver: CoreDriver
+  private readonly onauthenticate: AuthenticateHook | null
+  private readonly authenticateTimeout: number
+  private readonly connections = new Map<ConnectionId, ConnectionEntry>()
+  private readonly sessions = new Map<KeyHex, DiscoverySession>()
+  private readonly requests = new Map<
+    RequestId,
+    { resolve: () => void; reject: (err: Error) => void }
+  >()
+  private nextRequestId = 1
+  private nextConnectionId = 1
+  private closePromise: Promise<void> | null = null
+
+  constructor(store: ReplicatingStore, opts: NetworkerOptions = {}) {
+    super()
+    validateOptions(store, opts)
+    this.store = store
+    this.onauthenticate = opts.onauthenticate ?? null
+    this.authenticateTimeout = opts.authenticateTimeout ?? DEFAULT_AUTHENTICATE_TIMEOUT
+    this.swarm = opts.swarm ?? createHyperswarm(hyperswarmOptions(opts))
+    this.core = new NetworkerCore({
+      localKey: bytesToHex(this.swarm.keyPair.publicKey),
+      authenticate: this.onauthenticate !== null,
+    })
+    this.driver = new CoreDriver(this.core, opts.clock ?? realClock, (effect) => this.run(effect))
+    this.swarm.on('connection', this.onconnection)
+  }
+
+  /** The Noise key pair every connection uses. */
+  get keyPair(): KeyPair {
+    return this.swarm.keyPair
+  }
+
+  get closed(): boolean {
+    return this.core.lifeState === 'closed'
+  }
+
+  /**
+   * Joins (announce and/or lookup) or leaves (both false) the topic. Resolves once that is
+   * done and, unless `flush: false`, the swarm has flushed and every connection found by
+   * then is settled. Concurrent calls for one key: the last wins and every call settles.
+   */
+  async configure(discoveryKey: Uint8Array | string, opts: ConfigureOptions = {}): Promise<void> {
+    const topic = discoveryKeyToHex(discoveryKey)
+    if (typeof opts !== 'object' || opts === null) {
+      throw new NetworkerError(
+        ErrorCode.INVALID_OPTION,
+        `configure options must be an object, got ${describe(opts)}`,
+      )
+    }
+    const announce = booleanOption(opts.announce, 'announce', true)
+    const lookup = booleanOption(opts.lookup, 'lookup', true)
+    const flush = booleanOption(opts.flush, 'flush', true)
+    const requestId = this.nextRequestId++
+    const settled = this.request(requestId)
+    this.driver.dispatch({ type: 'configure', requestId, topic, announce, lookup, flush })
+    return settled
+  }
+
+  /** Starts accepting direct connections to our key (Hyperswarm's `listen`). */
+  async listen(): Promise<void> {
+    this.assertOpen()
+    await this.swarm.listen?.()
+  }
+
+  joined(discoveryKey: Uint8Array | string): boolean {
+    return this.core.status(discoveryKeyToHex(discoveryKey))?.joined ?? false
+  }
+
+  flushed(discoveryKey: Uint8Array | string): boolean {
+    return this.core.status(discoveryKeyToHex(discoveryKey))?.flushed ?? false
+  }
+
+  /** The topic's configuration and progress, or null if it was never configured. */
+  status(discoveryKey: Uint8Array | string): TopicStatusInfo | null {
+    const s = this.core.status(discoveryKeyToHex(discoveryKey))
+    return s === null ? null : publicStatus(s)
+  }
+
+  /** Every topic that is announced or looked up (or on its way there). */
+  allStatuses(): TopicStatusInfo[] {
+    return this.core
+      .statuses()
+      .filter((s) => s.announce || s.lookup)
+      .map(publicStatus)
+  }
+
+  /** The peer for a remote public key, if connected. */
+  getPeer(remotePublicKey: Uint8Array | string): NetworkerPeer | null {
+    const hex =
+      typeof remotePublicKey === 'string'
+        ? remotePublicKey.toLowerCase()
+        : bytesToHex(remotePublicKey)
+    for (const peer of this.peers) if (bytesToHex(peer.remotePublicKey) === hex) return peer
+    return null
+  }
+
+  /**
+   * Leaves every topic, closes every connection and destroys the swarm. Idempotent:
+   * every call resolves when the networker is closed.
+   */
+  close(): Promise<void> {
+    if (this.closePromise !== null) return this.closePromise
+    const requestId = this.nextRequestId++
+    this.closePromise = this.request(requestId)
+    this.driver.dispatch({ type: 'close', requestId })
+    return this.closePromise
+  }
+
+  private assertOpen(): void {
+    if (this.core.lifeState !== 'open') {
+      throw new NetworkerError(ErrorCode.NETWORKER_CLOSED, 'the networker is closed')
+    }
+  }
+
+  private request(requestId: RequestId): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.requests.set(requestId, { resolve, reject })
+    })
+  }
+
+  private readonly onconnection = (conn: SwarmConnection): void => {
+    const connectionId = this.nextConnectionId++
+    const remotePublicKey = b4a.from(conn.remotePublicKey as Uint8Array)
+    const entry: ConnectionEntry = {
+      conn,
+      remotePublicKey,
+      peer: null,
+      sawData: false,
+      ondata: noop,
+    }
+    this.connections.set(connectionId, entry)
+    // Stream errors end in 'close'; a listener keeps them from becoming uncaught.
+    conn.on('error', noop)
+    conn.once('close', () => {
+      this.driver.dispatch({ type: 'connection-closed', connectionId })
+      this.connections.delete(connectionId)
+    })
+    // 'readable' reports buffered data without consuming it, so nothing is lost before
+    // the store starts reading.
+    const ondata = (): void => {
+      if (entry.sawData) return
+      entry.sawData = true
+      conn.removeListener('readable', ondata)
+      conn.removeListener('data', ondata)
+      this.driver.dispatch({ type: 'connection-data', connectionId })
+    }
+    conn.on('readable', ondata)
+    entry.ondata = ondata
+    this.driver.dispatch({
+      type: 'connection-opened',
+      connectionId,
+      remoteKey: bytesToHex(remotePublicKey),
+      isInitiator: conn.isInitiator,
+    })
+  }
+
+  private run(effect: CoreEffect): void {
+    switch (effect.type) {
+      case 'join-topic':
+        this.joinTopic(effect.topic, effect.op, effect.announce, effect.lookup)
+        return
+      case 'leave-topic':
+        this.leaveTopic(effect.topic, effect.op)
+        return
+      case 'flush-swarm':
+        this.swarm.flush().then(
+          () => this.driver.dispatch({ type: 'swarm-flushed', topic: effect.topic, op: effect.op }),
+          (err: unknown) =>
+            this.driver.dispatch({
+              type: 'swarm-flush-failed',
+              topic: effect.topic,
+              op: effect.op,
+              error: {
+                code: ErrorCode.FLUSH_FAILED,
+                message: `swarm flush failed: ${messageOf(err)}`,
+              },
+            }),
+        )
+        return
+      case 'authenticate':
+        this.authenticate(effect.connectionId)
+        return
+      case 'keep-connection':
+        this.keep(effect.connectionId)
+        return
+      case 'drop-connection': {
+        const entry = this.connections.get(effect.connectionId)
+        entry?.conn.destroy()
+        return
+      }
+      case 'peer-add': {
+        const entry = this.connections.get(effect.connectionId)
+        if (entry === undefined) return
+        const { type, remoteAddress } = describeTransport(entry.conn)
+        const peer: NetworkerPeer = {
+          remotePublicKey: entry.remotePublicKey,
+          remoteAddress,
+          type,
+          stream: entry.conn,
+        }
+        entry.peer = peer
+        this.peers.add(peer)
+        this.emit('peer-add', peer)
+        return
+      }
+      case 'peer-remove': {
+        const peer = this.connections.get(effect.connectionId)?.peer
+        if (peer === undefined || peer === null) return
+        this.peers.delete(peer)
+        this.emit('peer-remove', peer)
+        return
+      }
+      case 'settle': {
+        const pending = this.requests.get(effect.requestId)
+        if (pending === undefined) return
+        this.requests.delete(effect.requestId)
+        if (effect.error === undefined) pending.resolve()
+        else pending.reject(toError(effect.error))
+        return
+      }
+      case 'destroy-swarm':
+        this.sessions.clear()
+        this.swarm.destroy().then(
+          () => this.finishClose(),
+          () => this.finishClose(),
+        )
+        return
+    }
+  }
+
+  private finishClose(): void {
+    this.driver.dispatch({ type: 'swarm-destroyed' })
+    this.driver.stop()
+    this.swarm.removeListener('connection', this.onconnection)
+  }
+
+  private joinTopic(topic: KeyHex, op: number, announce: boolean, lookup: boolean): void {
+    const key = b4a.from(hexToBytes(topic))
+    const opts = { server: announce, client: lookup }
+    const attempt = async (): Promise<void> => {
+      let session = this.sessions.get(topic)
+      if (session?.refresh !== undefined) {
+        await session.refresh(opts)
+      } else {
+        session = this.swarm.join(key, opts)
+        this.sessions.set(topic, session)
+      }
+      await session.flushed()
+    }
+    attempt().then(
+      () => this.driver.dispatch({ type: 'topic-joined', topic, op }),
+      (err: unknown) =>
+        this.driver.dispatch({
+          type: 'topic-join-failed',
+          topic,
+          op,
+          error: {
+            code: ErrorCode.TOPIC_JOIN_FAILED,
+            message: `joining the topic failed: ${messageOf(err)}`,
+          },
+        }),
+    )
+  }
+
+  private leaveTopic(topic: KeyHex, op: number): void {
+    this.sessions.delete(topic)
+    const key = b4a.from(hexToBytes(topic))
+    this.swarm.leave(key).then(
+      () => this.driver.dispatch({ type: 'topic-left', topic, op }),
+      (err: unknown) =>
+        this.driver.dispatch({
+          type: 'topic-leave-failed',
+          topic,
+          op,
+          error: {
+            code: ErrorCode.TOPIC_LEAVE_FAILED,
+            message: `leaving the topic failed: ${messageOf(err)}`,
+          },
+        }),
+    )
+  }
+
+  private authenticate(connectionId: ConnectionId): void {
+    const entry = this.connections.get(connectionId)
+    const hook = this.onauthenticate
+    if (entry === undefined || hook === null) return
+    const context = { ...describeTransport(entry.conn), isInitiator: entry.conn.isInitiator }
+    runAuthenticate(hook, entry.remotePublicKey, context, this.authenticateTimeout).then(
+      (accepted) =>
+        this.driver.dispatch({ type: 'connection-authenticated', connectionId, accepted }),
+    )
+  }
+
+  private keep(connectionId: ConnectionId): void {
+    const entry = this.connections.get(connectionId)
+    if (entry === undefined) return
+    try {
+      this.store.replicate(entry.conn)
+    } catch (err) {
+      // A store that cannot replicate this stream: drop it rather than keep a dead peer.
+      entry.conn.destroy(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    if (!entry.sawData) entry.conn.on('data', entry.ondata)
+  }
+}
+
+function noop(): void {}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+function publicStatus(s: TopicStatus): TopicStatusInfo {
+  return {
+    discoveryKey: b4a.from(hexToBytes(s.topic)),
+    announce: s.announce,
+    lookup: s.lookup,
+    joined: s.joined,
+    flushed: s.flushed,
+  }
+}
+
+function booleanOption(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      `option ${name} must be a boolean, got ${describe(value)}`,
+    )
+  }
+  return value
+}
+
+function hyperswarmOptions(opts: NetworkerOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(opts)) if (!OWN_OPTIONS.has(k)) out[k] = v
+  if (opts.keyPair !== undefined) out.keyPair = opts.keyPair
+  return out
+}
+
+function validateOptions(store: unknown, opts: unknown): asserts opts is NetworkerOptions {
+  if (
+    typeof store !== 'object' ||
+    store === null ||
+    typeof (store as ReplicatingStore).replicate !== 'function'
+  ) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      `store must be a Corestore (an object with replicate(stream)), got ${describe(store)}`,
+    )
+  }
+  if (typeof opts !== 'object' || opts === null) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      `options must be an object, got ${describe(opts)}`,
+    )
+  }
+  const o = opts as Record<string, unknown>
+  if (o.keyPair !== undefined) {
+    const kp = o.keyPair as Partial<KeyPair> | null
+    const ok =
+      typeof kp === 'object' &&
+      kp !== null &&
+      kp.publicKey instanceof Uint8Array &&
+      kp.publicKey.byteLength === 32 &&
+      kp.secretKey instanceof Uint8Array &&
+      kp.secretKey.byteLength === 64
+    if (!ok) {
+      throw new NetworkerError(
+        ErrorCode.INVALID_OPTION,
+        'keyPair must be { publicKey: 32 bytes, secretKey: 64 bytes } (a Noise/ed25519 key pair)',
+      )
+    }
+  }
+  if (o.onauthenticate !== undefined && typeof o.onauthenticate !== 'function') {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      `onauthenticate must be a function, got ${describe(o.onauthenticate)}`,
+    )
+  }
+  const timeout = o.authenticateTimeout
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      'authenticateTimeout must be a positive number of ms',
+    )
+  }
+  if (o.swarm !== undefined && !isSwarmLike(o.swarm)) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      'swarm must be Hyperswarm-shaped (join, leave, flush, on, destroy, keyPair)',
+    )
+  }
+}
