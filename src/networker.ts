@@ -84,6 +84,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
 
   private readonly core: NetworkerCore
   private readonly driver: CoreDriver
+  private readonly clock: DriverClock
   private readonly onauthenticate: AuthenticateHook | null
   private readonly authenticateTimeout: number
   private readonly connections = new Map<ConnectionId, ConnectionEntry>()
@@ -107,7 +108,8 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       localKey: bytesToHex(this.swarm.keyPair.publicKey),
       authenticate: this.onauthenticate !== null,
     })
-    this.driver = new CoreDriver(this.core, opts.clock ?? realClock, (effect) => this.run(effect))
+    this.clock = opts.clock ?? realClock
+    this.driver = new CoreDriver(this.core, this.clock, (effect) => this.run(effect))
     this.swarm.on('connection', this.onconnection)
   }
 
@@ -371,9 +373,14 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     const hook = this.onauthenticate
     if (entry === undefined || hook === null) return
     const context = { ...describeTransport(entry.conn), isInitiator: entry.conn.isInitiator }
-    runAuthenticate(hook, entry.remotePublicKey, context, this.authenticateTimeout).then(
-      (accepted) =>
-        this.driver.dispatch({ type: 'connection-authenticated', connectionId, accepted }),
+    runAuthenticate(
+      hook,
+      entry.remotePublicKey,
+      context,
+      this.authenticateTimeout,
+      this.clock,
+    ).then((accepted) =>
+      this.driver.dispatch({ type: 'connection-authenticated', connectionId, accepted }),
     )
   }
 

@@ -1,3 +1,4 @@
+import type { DriverClock } from './core-driver.js'
 import type { TransportInfo } from './transport.js'
 
 export interface AuthenticateContext extends TransportInfo {
@@ -25,17 +26,17 @@ export function runAuthenticate(
   remotePublicKey: Buffer,
   context: AuthenticateContext,
   timeout: number,
+  clock: DriverClock,
 ): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     let settled = false
     const finish = (accepted: boolean): void => {
       if (settled) return
       settled = true
-      clearTimeout(timer)
+      clock.clearTimeout(timer)
       resolve(accepted)
     }
-    const timer = setTimeout(() => finish(false), timeout)
-    timer.unref?.()
+    const timer = clock.setTimeout(() => finish(false), timeout)
     try {
       const result = hook(
         remotePublicKey,
