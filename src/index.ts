@@ -2,10 +2,14 @@ import { Networker } from './networker.js'
 
 export { ErrorCode, NetworkerError } from './core/errors.js'
 export type { AuthenticateContext, AuthenticateHook } from './io/authenticate.js'
+export type { Codec, EncodingName, EncodingOption } from './io/encodings.js'
+export { Extension, type ExtensionEvents, type ExtensionHandlers } from './io/extension.js'
 export type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
 export type { TransportType } from './io/transport.js'
 export type {
   ConfigureOptions,
+  ExtensionErrorInfo,
+  ExtensionSpec,
   NetworkerOptions,
   NetworkerPeer,
   ReplicatingStore,

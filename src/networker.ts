@@ -6,6 +6,8 @@ import { NetworkerCore } from './core/networker-core.js'
 import type { ConnectionId, CoreEffect, RequestId, TopicStatus } from './core/protocol.js'
 import { type AuthenticateHook, runAuthenticate } from './io/authenticate.js'
 import { CoreDriver, type DriverClock, realClock } from './io/core-driver.js'
+import { resolveEncoding } from './io/encodings.js'
+import { DEFAULT_MAX_MESSAGE_SIZE, Extension, type ExtensionHandlers } from './io/extension.js'
 import type { NetworkerPeer } from './io/peer.js'
 import {
   createHyperswarm,
@@ -33,6 +35,8 @@ export interface NetworkerOptions {
   swarm?: SwarmLike
   /** Time source for the core's timers; the simulator injects a virtual one. */
   clock?: DriverClock
+  /** Default size limit of one extension message (bytes). Default 4 MiB. */
+  maxMessageSize?: number
   /** Any other option is passed to Hyperswarm as is (bootstrap, dht, maxPeers, firewall, …). */
   [hyperswarmOption: string]: unknown
 }
@@ -64,13 +68,30 @@ interface ConnectionEntry {
   ondata: () => void
 }
 
-const OWN_OPTIONS = new Set(['keyPair', 'onauthenticate', 'authenticateTimeout', 'swarm', 'clock'])
+const OWN_OPTIONS = new Set([
+  'keyPair',
+  'onauthenticate',
+  'authenticateTimeout',
+  'swarm',
+  'clock',
+  'maxMessageSize',
+])
 const DEFAULT_AUTHENTICATE_TIMEOUT = 10_000
+
+export interface ExtensionErrorInfo {
+  extension: string
+  peer: NetworkerPeer | null
+}
 
 export interface NetworkerEvents {
   'peer-add': [peer: NetworkerPeer]
   'peer-remove': [peer: NetworkerPeer]
+  /** An extension without its own onerror could not decode a message, or its handler threw. */
+  'extension-error': [err: NetworkerError, info: ExtensionErrorInfo]
 }
+
+/** registerExtension's forms: handlers, a function of the extension returning them, or all in one object. */
+export type ExtensionSpec<T> = ExtensionHandlers<T> | ((ext: Extension<T>) => ExtensionHandlers<T>)
 
 /**
  * Finds peers for a store's topics on a Hyperswarm, keeps one connection per remote key,
@@ -96,6 +117,8 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   private nextRequestId = 1
   private nextConnectionId = 1
   private closePromise: Promise<void> | null = null
+  private readonly extensions = new Map<string, Extension<unknown>>()
+  private readonly maxMessageSize: number
 
   constructor(store: ReplicatingStore, opts: NetworkerOptions = {}) {
     super()
@@ -103,6 +126,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     this.store = store
     this.onauthenticate = opts.onauthenticate ?? null
     this.authenticateTimeout = opts.authenticateTimeout ?? DEFAULT_AUTHENTICATE_TIMEOUT
+    this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.swarm = opts.swarm ?? createHyperswarm(hyperswarmOptions(opts))
     this.core = new NetworkerCore({
       localKey: bytesToHex(this.swarm.keyPair.publicKey),
@@ -180,6 +204,50 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         : bytesToHex(remotePublicKey)
     for (const peer of this.peers) if (bytesToHex(peer.remotePublicKey) === hex) return peer
     return null
+  }
+
+  /**
+   * Registers an application protocol on every connection, present and future. A name
+   * registered again replaces (destroys) the earlier registration.
+   *   registerExtension(name, { encoding, onmessage, onerror })
+   *   registerExtension({ name, encoding, onmessage, onerror })
+   *   registerExtension(name, (ext) => ({ onmessage, ... }))
+   */
+  registerExtension<T = unknown>(
+    nameOrSpec: string | (ExtensionHandlers<T> & { name: string }),
+    spec?: ExtensionSpec<T>,
+  ): Extension<T> {
+    this.assertOpen()
+    const { name, handlers } = parseExtensionArgs(nameOrSpec, spec)
+    const ext = new Extension<T>(
+      name,
+      typeof handlers === 'function' ? {} : handlers,
+      {
+        isPeer: (peer) => this.peers.has(peer),
+        findPeer: (key) => this.getPeer(key),
+        reportError: (err, extension, peer) =>
+          this.emit('extension-error', err, { extension, peer }),
+        unregister: (e) => {
+          if (this.extensions.get(e.name) === e) this.extensions.delete(e.name)
+        },
+      },
+      this.maxMessageSize,
+    )
+    if (typeof handlers === 'function') {
+      const resolved = handlers(ext)
+      if (typeof resolved !== 'object' || resolved === null) {
+        throw new NetworkerError(
+          ErrorCode.INVALID_OPTION,
+          'an extension factory must return the handlers object',
+        )
+      }
+      resolveEncodingCheck(resolved)
+      ext.setHandlers(resolved)
+    }
+    this.extensions.get(name)?.destroy()
+    this.extensions.set(name, ext as Extension<unknown>)
+    for (const peer of this.peers) ext.attach(peer)
+    return ext
   }
 
   /**
@@ -288,6 +356,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         }
         entry.peer = peer
         this.peers.add(peer)
+        for (const ext of this.extensions.values()) ext.attach(peer)
         this.emit('peer-add', peer)
         return
       }
@@ -295,6 +364,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         const peer = this.connections.get(effect.connectionId)?.peer
         if (peer === undefined || peer === null) return
         this.peers.delete(peer)
+        for (const ext of this.extensions.values()) ext.detach(peer)
         this.emit('peer-remove', peer)
         return
       }
@@ -307,6 +377,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         return
       }
       case 'destroy-swarm':
+        for (const ext of [...this.extensions.values()]) ext.destroy()
         this.sessions.clear()
         this.swarm.destroy().then(
           () => this.finishClose(),
@@ -399,6 +470,55 @@ export class Networker extends EventEmitter<NetworkerEvents> {
 }
 
 function noop(): void {}
+
+function parseExtensionArgs<T>(
+  nameOrSpec: unknown,
+  spec: ExtensionSpec<T> | undefined,
+): { name: string; handlers: ExtensionSpec<T> } {
+  let name: unknown = nameOrSpec
+  let handlers: unknown = spec
+  if (typeof nameOrSpec === 'object' && nameOrSpec !== null) {
+    name = (nameOrSpec as { name?: unknown }).name
+    handlers = nameOrSpec
+  }
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      `an extension needs a non-empty string name, got ${describe(name)}`,
+    )
+  }
+  if (handlers === undefined) handlers = {}
+  if (typeof handlers === 'function') return { name, handlers: handlers as ExtensionSpec<T> }
+  if (typeof handlers !== 'object' || handlers === null) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      `extension handlers must be an object or a function, got ${describe(handlers)}`,
+    )
+  }
+  resolveEncodingCheck(handlers as ExtensionHandlers<T>)
+  return { name, handlers: handlers as ExtensionHandlers<T> }
+}
+
+/** Validates handler fields up front so a bad registration throws at the call, not later. */
+function resolveEncodingCheck<T>(handlers: ExtensionHandlers<T>): void {
+  for (const key of ['onmessage', 'onerror'] as const) {
+    const fn = handlers[key]
+    if (fn !== undefined && typeof fn !== 'function') {
+      throw new NetworkerError(
+        ErrorCode.INVALID_OPTION,
+        `extension ${key} must be a function, got ${describe(fn)}`,
+      )
+    }
+  }
+  const max = handlers.maxMessageSize
+  if (max !== undefined && (typeof max !== 'number' || !(max > 0))) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      'extension maxMessageSize must be a positive number of bytes',
+    )
+  }
+  resolveEncoding(handlers.encoding)
+}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
