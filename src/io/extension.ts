@@ -13,9 +13,9 @@ export interface ExtensionHandlers<T = unknown> {
   encoding?: EncodingOption
   /** Larger messages are refused on send and dropped (reported to onerror) on receipt. */
   maxMessageSize?: number
-  onmessage?: (message: T, peer: NetworkerPeer) => unknown
+  onmessage?(message: T, peer: NetworkerPeer): unknown
   /** Undecodable or oversized messages and handler failures; without it, the networker's 'extension-error'. */
-  onerror?: (err: NetworkerError, peer: NetworkerPeer | null) => unknown
+  onerror?(err: NetworkerError, peer: NetworkerPeer | null): unknown
 }
 
 export interface ExtensionEvents {
@@ -197,10 +197,10 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
       )
       return
     }
-    const onmessage = this.handlers.onmessage
-    if (onmessage === undefined) return
+    const handlers = this.handlers
+    if (handlers.onmessage === undefined) return
     try {
-      const result = onmessage(message, peer)
+      const result = handlers.onmessage(message, peer)
       if (isThenable(result))
         result.then(undefined, (err: unknown) => this.handlerFailed(err, peer))
     } catch (err) {
@@ -222,13 +222,13 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
   }
 
   private fail(err: NetworkerError, peer: NetworkerPeer | null): void {
-    const onerror = this.handlers.onerror
-    if (onerror === undefined) {
+    const handlers = this.handlers
+    if (handlers.onerror === undefined) {
       this.host.reportError(err, this.name, peer)
       return
     }
     try {
-      const result = onerror(err, peer)
+      const result = handlers.onerror(err, peer)
       if (isThenable(result)) result.then(undefined, () => {})
     } catch {
       // An error handler that fails has nowhere left to report to.
