@@ -94,7 +94,7 @@ describe('extensions over Protomux on real connections', () => {
       onmessage: (res: { id: number; a: string }) => answers.push(`${res.id}:${res.a}`),
     })
     await eventually(() => client.peers.length === 1, 'open')
-    for (let i = 0; i < 5; i++) client.send({ id: i, q: `q${i}` }, peerOf(b, a))
+    for (let i = 0; i < 5; i++) client.send({ id: i, q: `q${i}` } as never, peerOf(b, a))
     await eventually(() => answers.length === 5, 'answers')
     expect(answers).toEqual(['0:Q0', '1:Q1', '2:Q2', '3:Q3', '4:Q4'])
   })
