@@ -37,6 +37,8 @@ export interface ExtensionHost {
 interface PeerChannel {
   channel: Channel
   message: Message<Uint8Array>
+  /** Set in onopen, before listeners run: Protomux flips `channel.opened` only afterwards. */
+  open: boolean
 }
 
 /**
@@ -81,11 +83,14 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
 
   /** Peers known to have this extension: messages to them are delivered. */
   get peers(): NetworkerPeer[] {
-    return [...this.channels.keys()].filter((p) => this.channels.get(p)?.channel.opened === true)
+    const out: NetworkerPeer[] = []
+    for (const [peer, entry] of this.channels) if (isOpen(entry)) out.push(peer)
+    return out
   }
 
   has(peer: NetworkerPeer): boolean {
-    return this.channels.get(peer)?.channel.opened === true
+    const entry = this.channels.get(peer)
+    return entry !== undefined && isOpen(entry)
   }
 
   /**
@@ -138,8 +143,10 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     const entry = this.channels.get(peer)
     if (entry === undefined) return
     this.channels.delete(peer)
+    const wasOpen = entry.open
+    entry.open = false
     if (closeChannel) entry.channel.close()
-    if (entry.channel.opened) this.emit('peer-remove', peer)
+    if (wasOpen) this.emit('peer-remove', peer)
   }
 
   private openChannel(peer: NetworkerPeer, mux: Protomux): void {
@@ -150,14 +157,21 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
       protocol: EXTENSION_PROTOCOL,
       id: this.id,
       onopen: () => {
-        if (this.channels.get(peer)?.channel === channel) this.emit('peer-add', peer)
+        const entry = this.channels.get(peer)
+        if (entry?.channel !== channel) return
+        entry.open = true
+        this.emit('peer-add', peer)
       },
       onclose: () => {
         // The remote destroyed its extension, or rejected our open because it has none
         // yet; pairing stays, so its next open is accepted.
-        if (this.channels.get(peer)?.channel !== channel) return
+        const entry = this.channels.get(peer)
+        if (entry?.channel !== channel) return
         this.channels.delete(peer)
-        if (channel.opened) this.emit('peer-remove', peer)
+        if (entry.open) {
+          entry.open = false
+          this.emit('peer-remove', peer)
+        }
       },
       ondrain: () => this.emit('drain'),
     })
@@ -165,7 +179,7 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     const message = channel.addMessage<Uint8Array>({
       onmessage: (bytes) => this.receive(bytes, peer),
     })
-    this.channels.set(peer, { channel, message })
+    this.channels.set(peer, { channel, message, open: false })
     channel.open()
   }
 
@@ -237,7 +251,7 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
 
   private write(peer: NetworkerPeer, bytes: Uint8Array): boolean {
     const entry = this.channels.get(peer)
-    if (entry === undefined || !entry.channel.opened || entry.channel.closed) return false
+    if (entry === undefined || !isOpen(entry)) return false
     return entry.message.send(bytes)
   }
 
@@ -287,6 +301,10 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
       )
     }
   }
+}
+
+function isOpen(entry: PeerChannel): boolean {
+  return entry.open && !entry.channel.closed
 }
 
 function messageOf(err: unknown): string {

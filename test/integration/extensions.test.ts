@@ -80,6 +80,25 @@ describe('extensions over Protomux on real connections', () => {
     )
   })
 
+  it('works when registered before connecting, sending from the peer-add listener', async () => {
+    const nodes = await Promise.all([net.networker(), net.networker()])
+    const [a, b] = nodes.map((x) => x.networker) as [Networker, Networker]
+    const got: string[] = []
+    a.registerExtension('early', { encoding: 'utf8', onmessage: (m: string) => got.push(m) })
+    const extB = b.registerExtension('early', { encoding: 'utf8' })
+    const sentOk: boolean[] = []
+    extB.on('peer-add', (peer) => {
+      expect(extB.has(peer)).toBe(true)
+      sentOk.push(extB.send('first words', peer))
+    })
+    const topic = crypto.randomBytes(32)
+    await a.configure(topic, { announce: true, lookup: false })
+    await b.configure(topic, { announce: false, lookup: true })
+    await eventually(() => got.length === 1, 'message sent from peer-add arrives')
+    expect(got).toEqual(['first words'])
+    expect(sentOk).toEqual([true])
+  })
+
   it('answers requests from inside onmessage', async () => {
     const [a, b] = (await mesh(2)).map((x) => x.networker) as [Networker, Networker]
     const answers: string[] = []
