@@ -599,6 +599,10 @@ function validateOptions(store: unknown, opts: unknown): asserts opts is Network
       'authenticateTimeout must be a positive number of ms',
     )
   }
+  const max = o.maxMessageSize
+  if (max !== undefined && (typeof max !== 'number' || !(max > 0))) {
+    throw new NetworkerError(ErrorCode.INVALID_OPTION, 'maxMessageSize must be a positive number of bytes')
+  }
   if (o.swarm !== undefined && !isSwarmLike(o.swarm)) {
     throw new NetworkerError(
       ErrorCode.INVALID_OPTION,
