@@ -3,11 +3,18 @@ import b4a from 'b4a'
 import { ErrorCode, NetworkerError, toError } from './core/errors.js'
 import { bytesToHex, describe, discoveryKeyToHex, hexToBytes, type KeyHex } from './core/keys.js'
 import { NetworkerCore } from './core/networker-core.js'
-import type { ConnectionId, CoreEffect, RequestId, TopicStatus } from './core/protocol.js'
+import type {
+  ConnectionId,
+  CloseReport as CoreCloseReport,
+  CoreEffect,
+  RequestId,
+  TopicStatus,
+} from './core/protocol.js'
 import { type AuthenticateHook, runAuthenticate } from './io/authenticate.js'
 import { CoreDriver, type DriverClock, realClock } from './io/core-driver.js'
 import { resolveEncoding } from './io/encodings.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, Extension, type ExtensionHandlers } from './io/extension.js'
+import { guardInbound } from './io/inbound-guard.js'
 import type { NetworkerPeer } from './io/peer.js'
 import {
   createHyperswarm,
@@ -37,6 +44,14 @@ export interface NetworkerOptions {
   clock?: DriverClock
   /** Default size limit of one extension message (bytes). Default 4 MiB. */
   maxMessageSize?: number
+  /** Most remote peers at once (also passed to Hyperswarm); further keys are turned away. */
+  maxPeers?: number
+  /**
+   * Most bytes one connection may hold unread (while authentication is pending, or while
+   * Protomux holds messages for a channel not open yet); past it the connection is closed
+   * and counted in `stats.inboundOverflows`. Default 32 MiB.
+   */
+  maxInboundBuffer?: number
   /** Any other option is passed to Hyperswarm as is (bootstrap, dht, maxPeers, firewall, …). */
   [hyperswarmOption: string]: unknown
 }
@@ -48,6 +63,22 @@ export interface ConfigureOptions {
   lookup?: boolean
   /** Resolve only after the swarm has flushed and every connection found so far is settled. Default true. */
   flush?: boolean
+  /** Stop waiting (reject with ABORTED) when this signal aborts; the configuration itself stays. */
+  signal?: AbortSignal
+  /** Stop waiting after this many ms (reject with FLUSH_TIMEOUT); the configuration itself stays. */
+  timeout?: number
+}
+
+export interface CloseOptions {
+  /** Resolve within this many ms even if topics cannot be unannounced or connections hang. */
+  timeout?: number
+}
+
+export interface CloseReport {
+  /** Topics whose announcement could not be withdrawn (the leave failed or ran out of time). */
+  unannounced: Buffer[]
+  /** The timeout cut the close short. */
+  forced: boolean
 }
 
 export interface TopicStatusInfo {
@@ -66,6 +97,7 @@ interface ConnectionEntry {
   peer: NetworkerPeer | null
   sawData: boolean
   ondata: () => void
+  topics: Buffer[]
 }
 
 const OWN_OPTIONS = new Set([
@@ -75,8 +107,10 @@ const OWN_OPTIONS = new Set([
   'swarm',
   'clock',
   'maxMessageSize',
+  'maxInboundBuffer',
 ])
 const DEFAULT_AUTHENTICATE_TIMEOUT = 10_000
+const DEFAULT_MAX_INBOUND_BUFFER = 32 * 1024 * 1024
 
 export interface ExtensionErrorInfo {
   extension: string
@@ -102,6 +136,8 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   readonly store: ReplicatingStore
   readonly swarm: SwarmLike
   readonly peers = new Set<NetworkerPeer>()
+  /** Counters of what the networker turned away. */
+  readonly stats = { inboundOverflows: 0 }
 
   private readonly core: NetworkerCore
   private readonly driver: CoreDriver
@@ -112,13 +148,14 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   private readonly sessions = new Map<KeyHex, DiscoverySession>()
   private readonly requests = new Map<
     RequestId,
-    { resolve: () => void; reject: (err: Error) => void }
+    { resolve: (report: CoreCloseReport | undefined) => void; reject: (err: Error) => void }
   >()
   private nextRequestId = 1
   private nextConnectionId = 1
-  private closePromise: Promise<void> | null = null
+  private closePromise: Promise<CloseReport> | null = null
   private readonly extensions = new Map<string, Extension<unknown>>()
   private readonly maxMessageSize: number
+  private readonly maxInboundBuffer: number
 
   constructor(store: ReplicatingStore, opts: NetworkerOptions = {}) {
     super()
@@ -127,10 +164,12 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     this.onauthenticate = opts.onauthenticate ?? null
     this.authenticateTimeout = opts.authenticateTimeout ?? DEFAULT_AUTHENTICATE_TIMEOUT
     this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
+    this.maxInboundBuffer = opts.maxInboundBuffer ?? DEFAULT_MAX_INBOUND_BUFFER
     this.swarm = opts.swarm ?? createHyperswarm(hyperswarmOptions(opts))
     this.core = new NetworkerCore({
       localKey: bytesToHex(this.swarm.keyPair.publicKey),
       authenticate: this.onauthenticate !== null,
+      ...(opts.maxPeers === undefined ? {} : { maxPeers: opts.maxPeers }),
     })
     this.clock = opts.clock ?? realClock
     this.driver = new CoreDriver(this.core, this.clock, (effect) => this.run(effect))
@@ -162,10 +201,79 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     const announce = booleanOption(opts.announce, 'announce', true)
     const lookup = booleanOption(opts.lookup, 'lookup', true)
     const flush = booleanOption(opts.flush, 'flush', true)
+    const { signal, timeout } = opts
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      throw new NetworkerError(
+        ErrorCode.INVALID_OPTION,
+        `option signal must be an AbortSignal, got ${describe(signal)}`,
+      )
+    }
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
+      throw new NetworkerError(
+        ErrorCode.INVALID_OPTION,
+        'option timeout must be a non-negative number of ms',
+      )
+    }
+    if (signal?.aborted === true) {
+      throw new NetworkerError(ErrorCode.ABORTED, 'configure was aborted before it started')
+    }
     const requestId = this.nextRequestId++
     const settled = this.request(requestId)
     this.driver.dispatch({ type: 'configure', requestId, topic, announce, lookup, flush })
-    return settled
+    if (signal === undefined && timeout === undefined) {
+      await settled
+      return
+    }
+    await this.bounded(requestId, settled, signal, timeout)
+  }
+
+  /**
+   * Stops waiting for a request on abort or timeout. The request itself goes on in the
+   * core (a configuration stays applied); only this promise gives up on it.
+   */
+  private bounded(
+    requestId: RequestId,
+    settled: Promise<unknown>,
+    signal: AbortSignal | undefined,
+    timeout: number | undefined,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: unknown = null
+      const cleanup = (): void => {
+        if (timer !== null) this.clock.clearTimeout(timer)
+        signal?.removeEventListener('abort', onabort)
+      }
+      const giveUp = (err: NetworkerError): void => {
+        if (!this.requests.delete(requestId)) return
+        cleanup()
+        reject(err)
+      }
+      const onabort = (): void =>
+        giveUp(new NetworkerError(ErrorCode.ABORTED, 'configure was aborted before it completed'))
+      signal?.addEventListener('abort', onabort, { once: true })
+      if (timeout !== undefined) {
+        timer = this.clock.setTimeout(
+          () =>
+            giveUp(
+              new NetworkerError(
+                ErrorCode.FLUSH_TIMEOUT,
+                `configure did not finish joining and flushing within ${timeout} ms`,
+              ),
+            ),
+          timeout,
+        )
+      }
+      settled.then(
+        () => {
+          cleanup()
+          resolve()
+        },
+        (err: unknown) => {
+          cleanup()
+          reject(err)
+        },
+      )
+    })
   }
 
   /** Starts accepting direct connections to our key (Hyperswarm's `listen`). */
@@ -251,14 +359,35 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   }
 
   /**
-   * Leaves every topic, closes every connection and destroys the swarm. Idempotent:
-   * every call resolves when the networker is closed.
+   * Leaves every topic, closes every connection and extension, destroys the swarm.
+   * Idempotent: every call resolves once closed. With `timeout`, resolves within it
+   * whatever hangs, and reports the topics it could not unannounce.
    */
-  close(): Promise<void> {
-    if (this.closePromise !== null) return this.closePromise
-    const requestId = this.nextRequestId++
-    this.closePromise = this.request(requestId)
-    this.driver.dispatch({ type: 'close', requestId })
+  close(opts: CloseOptions = {}): Promise<CloseReport> {
+    const timeout = opts?.timeout
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
+      return Promise.reject(
+        new NetworkerError(
+          ErrorCode.INVALID_OPTION,
+          'close timeout must be a non-negative number of ms',
+        ),
+      )
+    }
+    if (this.closePromise === null) {
+      const requestId = this.nextRequestId++
+      this.closePromise = this.request(requestId).then(publicReport)
+      this.driver.dispatch({ type: 'close', requestId })
+    }
+    if (timeout !== undefined && !this.closed) {
+      const timer = this.clock.setTimeout(
+        () => this.driver.dispatch({ type: 'close-timeout' }),
+        timeout,
+      )
+      this.closePromise.then(
+        () => this.clock.clearTimeout(timer),
+        () => this.clock.clearTimeout(timer),
+      )
+    }
     return this.closePromise
   }
 
@@ -268,26 +397,35 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     }
   }
 
-  private request(requestId: RequestId): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  private request(requestId: RequestId): Promise<CoreCloseReport | undefined> {
+    return new Promise<CoreCloseReport | undefined>((resolve, reject) => {
       this.requests.set(requestId, { resolve, reject })
     })
   }
 
-  private readonly onconnection = (conn: SwarmConnection): void => {
+  private readonly onconnection = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
     const connectionId = this.nextConnectionId++
     const remotePublicKey = b4a.from(conn.remotePublicKey as Uint8Array)
+    const topics = Array.isArray(info?.topics)
+      ? info.topics.filter((t): t is Uint8Array => t instanceof Uint8Array).map((t) => b4a.from(t))
+      : []
     const entry: ConnectionEntry = {
       conn,
       remotePublicKey,
       peer: null,
       sawData: false,
+      topics,
       ondata: noop,
     }
     this.connections.set(connectionId, entry)
     // Stream errors end in 'close'; a listener keeps them from becoming uncaught.
     conn.on('error', noop)
+    const unguard = guardInbound(conn, this.maxInboundBuffer, () => {
+      this.stats.inboundOverflows++
+      conn.destroy()
+    })
     conn.once('close', () => {
+      unguard()
       this.driver.dispatch({ type: 'connection-closed', connectionId })
       this.connections.delete(connectionId)
     })
@@ -372,7 +510,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         const pending = this.requests.get(effect.requestId)
         if (pending === undefined) return
         this.requests.delete(effect.requestId)
-        if (effect.error === undefined) pending.resolve()
+        if (effect.error === undefined) pending.resolve(effect.report)
         else pending.reject(toError(effect.error))
         return
       }
@@ -443,7 +581,11 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     const entry = this.connections.get(connectionId)
     const hook = this.onauthenticate
     if (entry === undefined || hook === null) return
-    const context = { ...describeTransport(entry.conn), isInitiator: entry.conn.isInitiator }
+    const context = {
+      ...describeTransport(entry.conn),
+      isInitiator: entry.conn.isInitiator,
+      topics: entry.topics,
+    }
     runAuthenticate(
       hook,
       entry.remotePublicKey,
@@ -524,6 +666,22 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
+function publicReport(report: CoreCloseReport | undefined): CloseReport {
+  return {
+    unannounced: (report?.unannounced ?? []).map((topic) => b4a.from(hexToBytes(topic))),
+    forced: report?.forced ?? false,
+  }
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).addEventListener === 'function' &&
+    typeof (value as AbortSignal).aborted === 'boolean'
+  )
+}
+
 function publicStatus(s: TopicStatus): TopicStatusInfo {
   return {
     discoveryKey: b4a.from(hexToBytes(s.topic)),
@@ -601,7 +759,21 @@ function validateOptions(store: unknown, opts: unknown): asserts opts is Network
   }
   const max = o.maxMessageSize
   if (max !== undefined && (typeof max !== 'number' || !(max > 0))) {
-    throw new NetworkerError(ErrorCode.INVALID_OPTION, 'maxMessageSize must be a positive number of bytes')
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      'maxMessageSize must be a positive number of bytes',
+    )
+  }
+  const inbound = o.maxInboundBuffer
+  if (inbound !== undefined && (typeof inbound !== 'number' || !(inbound > 0))) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      'maxInboundBuffer must be a positive number of bytes',
+    )
+  }
+  const maxPeers = o.maxPeers
+  if (maxPeers !== undefined && (typeof maxPeers !== 'number' || !(maxPeers >= 0))) {
+    throw new NetworkerError(ErrorCode.INVALID_OPTION, 'maxPeers must be a non-negative number')
   }
   if (o.swarm !== undefined && !isSwarmLike(o.swarm)) {
     throw new NetworkerError(

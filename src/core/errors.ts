@@ -14,6 +14,8 @@ export const ErrorCode = {
   TOPIC_JOIN_FAILED: 'TOPIC_JOIN_FAILED',
   TOPIC_LEAVE_FAILED: 'TOPIC_LEAVE_FAILED',
   FLUSH_FAILED: 'FLUSH_FAILED',
+  FLUSH_TIMEOUT: 'FLUSH_TIMEOUT',
+  ABORTED: 'ABORTED',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -1,5 +1,5 @@
 import { assign, enqueueActions, setup } from 'xstate'
-import type { CoreEffect, RequestId } from './protocol.js'
+import type { CloseReport, CoreEffect, RequestId } from './protocol.js'
 
 /**
  * The networker's own life: open → closing (topics leave, connections drop) →
@@ -8,12 +8,15 @@ import type { CoreEffect, RequestId } from './protocol.js'
  */
 export interface LifeContext {
   waiting: RequestId[]
+  report: CloseReport
 }
 
 export type LifeEvent =
   | { type: 'close'; requestId: RequestId }
-  | { type: 'drained' }
+  | { type: 'drained'; unannounced: string[] }
   | { type: 'swarm-destroyed' }
+  /** The deadline passed: settle now and tear the swarm down without waiting. */
+  | { type: 'force'; unannounced: string[]; destroySwarm: boolean }
 
 export const lifeMachine = setup({
   types: {
@@ -27,30 +30,47 @@ export const lifeMachine = setup({
         event.type === 'close' ? [...context.waiting, event.requestId] : context.waiting,
     }),
     destroySwarm: enqueueActions(({ enqueue }) => enqueue.emit({ type: 'destroy-swarm' })),
+    recordDrained: assign({
+      report: ({ event, context }) =>
+        event.type === 'drained'
+          ? { unannounced: event.unannounced, forced: false }
+          : context.report,
+    }),
+    force: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'force') return
+      enqueue.assign({ report: { unannounced: event.unannounced, forced: true } })
+      if (event.destroySwarm) enqueue.emit({ type: 'destroy-swarm' })
+    }),
     settleAll: enqueueActions(({ context, enqueue }) => {
-      for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId })
+      for (const requestId of context.waiting) {
+        enqueue.emit({ type: 'settle', requestId, report: context.report })
+      }
       enqueue.assign({ waiting: [] })
     }),
-    settleNow: enqueueActions(({ event, enqueue }) => {
-      if (event.type === 'close') enqueue.emit({ type: 'settle', requestId: event.requestId })
+    settleNow: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'close') {
+        enqueue.emit({ type: 'settle', requestId: event.requestId, report: context.report })
+      }
     }),
   },
 }).createMachine({
   id: 'life',
-  context: { waiting: [] },
+  context: { waiting: [], report: { unannounced: [], forced: false } },
   initial: 'open',
   states: {
     open: { on: { close: { actions: 'wait', target: 'closing' } } },
     closing: {
       on: {
         close: { actions: 'wait' },
-        drained: { actions: 'destroySwarm', target: 'destroying' },
+        drained: { actions: ['recordDrained', 'destroySwarm'], target: 'destroying' },
+        force: { actions: ['force', 'settleAll'], target: 'closed' },
       },
     },
     destroying: {
       on: {
         close: { actions: 'wait' },
         'swarm-destroyed': { actions: 'settleAll', target: 'closed' },
+        force: { actions: ['force', 'settleAll'], target: 'closed' },
       },
     },
     closed: { on: { close: { actions: 'settleNow' } } },

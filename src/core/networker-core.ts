@@ -22,6 +22,8 @@ export interface CoreOptions {
   authenticate: boolean
   /** How long a contested duplicate may stay silent before it is dropped (ms). */
   candidateTimeout?: number
+  /** Most remote peers kept at once; connections from further keys are dropped ('limit'). */
+  maxPeers?: number
 }
 
 export const DEFAULT_CANDIDATE_TIMEOUT = 10_000
@@ -61,6 +63,7 @@ export class NetworkerCore {
   readonly localKey: KeyHex
   private readonly authenticate: boolean
   private readonly candidateTimeout: number
+  private readonly maxPeers: number
   private readonly timers = new TimerQueue()
   private readonly topics = new Map<KeyHex, TopicActor>()
   private readonly peerActors = new Map<KeyHex, PeerActor>()
@@ -73,6 +76,7 @@ export class NetworkerCore {
     this.localKey = options.localKey
     this.authenticate = options.authenticate
     this.candidateTimeout = options.candidateTimeout ?? DEFAULT_CANDIDATE_TIMEOUT
+    this.maxPeers = options.maxPeers ?? Number.POSITIVE_INFINITY
     this.life = this.start(lifeMachine, undefined)
   }
 
@@ -250,6 +254,9 @@ export class NetworkerCore {
       case 'swarm-destroyed':
         this.life.send({ type: 'swarm-destroyed' })
         return
+      case 'close-timeout':
+        this.forceClose()
+        return
       case 'tick':
         return
     }
@@ -272,8 +279,18 @@ export class NetworkerCore {
   }
 
   private admit(connectionId: ConnectionId, record: ConnectionRecord): void {
-    record.admitted = true
     let actor = this.peerActors.get(record.remoteKey)
+    if (actor === undefined && this.peerActors.size >= this.maxPeers) {
+      this.connections.delete(connectionId)
+      this.outbox.push({
+        type: 'drop-connection',
+        connectionId,
+        remoteKey: record.remoteKey,
+        reason: 'limit',
+      })
+      return
+    }
+    record.admitted = true
     if (actor === undefined) {
       actor = this.start(peerMachine, {
         localKey: this.localKey,
@@ -319,8 +336,45 @@ export class NetworkerCore {
       }
     }
     if (this.lifeState === 'closing' && this.allTopicsClosed() && this.peerActors.size === 0) {
-      this.life.send({ type: 'drained' })
+      this.life.send({ type: 'drained', unannounced: this.unannouncedTopics() })
     }
+  }
+
+  /** The close deadline passed: stop waiting for leaves and closes, and finish. */
+  private forceClose(): void {
+    const state = this.lifeState
+    if (state !== 'closing' && state !== 'destroying') return
+    for (const actor of this.topics.values()) actor.send({ type: 'force-close' })
+    for (const [remoteKey, actor] of this.peerActors) {
+      const { kept, candidate } = actor.getSnapshot().context
+      for (const slot of [kept, candidate]) {
+        if (slot === null) continue
+        this.connections.delete(slot.connectionId)
+        this.outbox.push({
+          type: 'drop-connection',
+          connectionId: slot.connectionId,
+          remoteKey,
+          reason: 'closing',
+        })
+      }
+      if (kept !== null) {
+        this.outbox.push({ type: 'peer-remove', connectionId: kept.connectionId, remoteKey })
+      }
+      actor.stop()
+    }
+    this.peerActors.clear()
+    this.life.send({
+      type: 'force',
+      unannounced: this.unannouncedTopics(),
+      destroySwarm: state === 'closing',
+    })
+  }
+
+  private unannouncedTopics(): KeyHex[] {
+    const out: KeyHex[] = []
+    for (const [topic, actor] of this.topics)
+      if (actor.getSnapshot().context.leaveFailed) out.push(topic)
+    return out
   }
 
   private allTopicsClosed(): boolean {

@@ -8,7 +8,7 @@ export type ConnectionId = number
 /** Sequence number of one I/O operation on a topic; results of stale operations are ignored. */
 export type OpId = number
 
-export type DropReason = 'duplicate' | 'rejected' | 'closing'
+export type DropReason = 'duplicate' | 'rejected' | 'closing' | 'limit'
 
 /** What happens: user calls and I/O results, in the order the core should see them. */
 export type CoreEvent =
@@ -37,6 +37,8 @@ export type CoreEvent =
   | { type: 'connection-data'; connectionId: ConnectionId }
   | { type: 'connection-closed'; connectionId: ConnectionId }
   | { type: 'close'; requestId: RequestId }
+  /** A close deadline passed: finish now, whatever is still leaving or closing. */
+  | { type: 'close-timeout' }
   | { type: 'swarm-destroyed' }
   /** Time passed: due machine timers fire. */
   | { type: 'tick' }
@@ -51,7 +53,7 @@ export type CoreEffect =
   | { type: 'drop-connection'; connectionId: ConnectionId; remoteKey: KeyHex; reason: DropReason }
   | { type: 'peer-add'; connectionId: ConnectionId; remoteKey: KeyHex }
   | { type: 'peer-remove'; connectionId: ConnectionId; remoteKey: KeyHex }
-  | { type: 'settle'; requestId: RequestId; error?: ErrorInfo }
+  | { type: 'settle'; requestId: RequestId; error?: ErrorInfo; report?: CloseReport }
   | { type: 'destroy-swarm' }
 
 export type TopicState = 'left' | 'joining' | 'flushing' | 'joined' | 'leaving' | 'closed'
@@ -63,6 +65,12 @@ export interface TopicStatus {
   joined: boolean
   flushed: boolean
   state: TopicState
+}
+
+/** How a close went: the topics whose announcement could not be withdrawn. */
+export interface CloseReport {
+  unannounced: KeyHex[]
+  forced: boolean
 }
 
 export type LifeState = 'open' | 'closing' | 'destroying' | 'closed'

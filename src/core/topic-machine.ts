@@ -19,6 +19,8 @@ export interface TopicContext {
   joined: boolean
   flushed: boolean
   closing: boolean
+  /** The last leave failed: the announcement may still be out there. */
+  leaveFailed: boolean
 }
 
 export type TopicEvent =
@@ -36,6 +38,8 @@ export type TopicEvent =
   | { type: 'flush-done'; op: OpId }
   | { type: 'flush-failed'; op: OpId; error: ErrorInfo }
   | { type: 'close' }
+  /** A close deadline passed: stop waiting for the leave. */
+  | { type: 'force-close' }
 
 type ConfigureEvent = Extract<TopicEvent, { type: 'configure' }>
 
@@ -94,6 +98,8 @@ export const topicMachine = setup({
     markLeft: assign({ joined: false, flushed: false }),
     forgetSubscription: assign({ announce: false, lookup: false }),
     markClosing: assign({ closing: true }),
+    markLeaveFailed: assign({ leaveFailed: true }),
+    markLeaveDone: assign({ leaveFailed: false }),
     emitJoin: emit(({ context }) => ({
       type: 'join-topic' as const,
       topic: context.topic,
@@ -139,6 +145,7 @@ export const topicMachine = setup({
     joined: false,
     flushed: false,
     closing: false,
+    leaveFailed: false,
   }),
   initial: 'left',
   states: {
@@ -207,8 +214,13 @@ export const topicMachine = setup({
         // Join again only once the leave is done, so a late unannounce cannot remove
         // the fresh announcement.
         configure: { actions: 'record' },
-        'topic-left': { guard: 'currentOp', target: 'afterLeave' },
-        'topic-leave-failed': { guard: 'currentOp', actions: 'failAll', target: 'afterLeave' },
+        'topic-left': { guard: 'currentOp', actions: 'markLeaveDone', target: 'afterLeave' },
+        'topic-leave-failed': {
+          guard: 'currentOp',
+          actions: ['markLeaveFailed', 'failAll'],
+          target: 'afterLeave',
+        },
+        'force-close': { guard: 'closing', actions: 'markLeaveFailed', target: 'closed' },
         close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'] },
       },
     },

@@ -4,6 +4,8 @@ import type { TransportInfo } from './transport.js'
 export interface AuthenticateContext extends TransportInfo {
   /** Whether this side dialled the connection. */
   isInitiator: boolean
+  /** Topics the swarm found this peer under (empty for connections the remote dialled). */
+  topics: Buffer[]
 }
 
 /**
