@@ -1,7 +1,14 @@
 import { EventEmitter } from 'node:events'
 import b4a from 'b4a'
 import { ErrorCode, NetworkerError, toError } from './core/errors.js'
-import { bytesToHex, describe, discoveryKeyToHex, hexToBytes, type KeyHex } from './core/keys.js'
+import {
+  bytesToHex,
+  describe,
+  discoveryKeyToHex,
+  hexToBytes,
+  type KeyHex,
+  publicKeyToHex,
+} from './core/keys.js'
 import { NetworkerCore } from './core/networker-core.js'
 import type {
   ConnectionId,
@@ -306,10 +313,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
 
   /** The peer for a remote public key, if connected. */
   getPeer(remotePublicKey: Uint8Array | string): NetworkerPeer | null {
-    const hex =
-      typeof remotePublicKey === 'string'
-        ? remotePublicKey.toLowerCase()
-        : bytesToHex(remotePublicKey)
+    const hex = publicKeyToHex(remotePublicKey)
     for (const peer of this.peers) if (bytesToHex(peer.remotePublicKey) === hex) return peer
     return null
   }

@@ -1,6 +1,7 @@
 /** Stable error codes: callers branch on `err.code`, never on message text. */
 export const ErrorCode = {
   INVALID_DISCOVERY_KEY: 'INVALID_DISCOVERY_KEY',
+  INVALID_PUBLIC_KEY: 'INVALID_PUBLIC_KEY',
   INVALID_OPTION: 'INVALID_OPTION',
   NETWORKER_CLOSED: 'NETWORKER_CLOSED',
   UNKNOWN_ENCODING: 'UNKNOWN_ENCODING',

@@ -10,26 +10,32 @@ const HEX = /^[0-9a-fA-F]{64}$/
  * lower-case hex. Anything else throws INVALID_DISCOVERY_KEY, naming what was wrong.
  */
 export function discoveryKeyToHex(value: unknown, what = 'discovery key'): KeyHex {
+  return keyToHex(value, what, ErrorCode.INVALID_DISCOVERY_KEY)
+}
+
+/** The same check for a remote Noise public key, with its own code. */
+export function publicKeyToHex(value: unknown, what = 'public key'): KeyHex {
+  return keyToHex(value, what, ErrorCode.INVALID_PUBLIC_KEY)
+}
+
+function keyToHex(value: unknown, what: string, code: ErrorCode): KeyHex {
   if (value instanceof Uint8Array) {
     if (value.byteLength !== 32) {
-      throw new NetworkerError(
-        ErrorCode.INVALID_DISCOVERY_KEY,
-        `${what} must be 32 bytes, got ${value.byteLength}`,
-      )
+      throw new NetworkerError(code, `${what} must be 32 bytes, got ${value.byteLength}`)
     }
     return bytesToHex(value)
   }
   if (typeof value === 'string') {
     if (!HEX.test(value)) {
       throw new NetworkerError(
-        ErrorCode.INVALID_DISCOVERY_KEY,
+        code,
         `${what} must be 64 hex characters, got a string of length ${value.length}`,
       )
     }
     return value.toLowerCase()
   }
   throw new NetworkerError(
-    ErrorCode.INVALID_DISCOVERY_KEY,
+    code,
     `${what} must be a 32-byte Buffer/Uint8Array or a 64-character hex string, got ${describe(value)}`,
   )
 }

@@ -281,7 +281,7 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     if (typeof peer === 'string' || peer instanceof Uint8Array) {
       const found = this.host.findPeer(peer)
       if (found !== null) return found
-      const key = typeof peer === 'string' ? peer : bytesToHex(peer)
+      const key = typeof peer === 'string' ? peer.toLowerCase() : bytesToHex(peer)
       throw new NetworkerError(ErrorCode.PEER_NOT_CONNECTED, `no connected peer has the key ${key}`)
     }
     if (typeof peer !== 'object' || peer === null || !this.host.isPeer(peer)) {
