@@ -311,6 +311,25 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       .map(publicStatus)
   }
 
+  /** Internal counts, for debugging and leak checks: all return to zero once peers are gone. */
+  diagnostics(): {
+    connections: number
+    pendingConnections: number
+    peers: number
+    timers: number
+    extensionChannels: number
+  } {
+    let extensionChannels = 0
+    for (const ext of this.extensions.values()) extensionChannels += ext.channelCount
+    return {
+      connections: this.connections.size,
+      pendingConnections: this.core.pendingConnections().length,
+      peers: this.core.peers().length,
+      timers: this.core.pendingTimers,
+      extensionChannels,
+    }
+  }
+
   /** The peer for a remote public key, if connected. */
   getPeer(remotePublicKey: Uint8Array | string): NetworkerPeer | null {
     const hex = publicKeyToHex(remotePublicKey)

@@ -121,6 +121,11 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     this.host.unregister(this)
   }
 
+  /** Channels this extension holds (open or opening), for leak checks. */
+  get channelCount(): number {
+    return this.channels.size
+  }
+
   get isDestroyed(): boolean {
     return this.destroyed
   }
