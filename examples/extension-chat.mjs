@@ -1,22 +1,27 @@
 // Two networkers on a private local testnet exchange chat messages over an extension,
 // on the same connection that replicates their store. Run: npm run build && node examples/extension-chat.mjs
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import createTestnet from '@hyperswarm/testnet'
 import Networker from '@web4/chainstore-networker'
 import Corestore from 'corestore'
 import crypto from 'hypercore-crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 
 const testnet = await createTestnet(3)
 const dirs = [mkdtempSync(join(tmpdir(), 'chat-')), mkdtempSync(join(tmpdir(), 'chat-'))]
-const [alice, bob] = dirs.map((dir) => new Networker(new Corestore(dir), { dht: testnet.createNode() }))
+const [alice, bob] = dirs.map(
+  (dir) => new Networker(new Corestore(dir), { dht: testnet.createNode() }),
+)
 
 // Both register the same extension name; whichever side registers later opens the channel.
 const chatA = alice.registerExtension('chat', {
   encoding: 'json',
   onmessage: (msg, peer) => {
-    console.log(`alice got ${JSON.stringify(msg)} from ${peer.remotePublicKey.toString('hex').slice(0, 8)}`)
+    console.log(
+      `alice got ${JSON.stringify(msg)} from ${peer.remotePublicKey.toString('hex').slice(0, 8)}`,
+    )
     chatA.send({ text: `echo: ${msg.text}` }, peer) // answer on the same connection
   },
 })
