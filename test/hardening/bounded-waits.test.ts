@@ -1,20 +1,11 @@
 import b4a from 'b4a'
 import crypto from 'hypercore-crypto'
 import { describe, expect, it } from 'vitest'
-import { Networker, NetworkerError } from '../../src/index.js'
+import { Networker } from '../../src/index.js'
+import { codeOf } from '../helpers/assertions.js'
 import { MemorySwarm } from '../helpers/memory-swarm.js'
 
 const store = { replicate() {} }
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'resolved'
-  } catch (err) {
-    expect(err).toBeInstanceOf(NetworkerError)
-    return (err as NetworkerError).code
-  }
-}
 
 describe('bounded waits', () => {
   it('configure with a timeout rejects FLUSH_TIMEOUT when the swarm never flushes, and the topic stays joined', async () => {

@@ -1,27 +1,21 @@
 import b4a from 'b4a'
 import crypto from 'hypercore-crypto'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { SwarmConnection } from '../../src/index.js'
-import { eventually, RealNetwork } from '../helpers/real-network.js'
+import { eventually, useRealNetwork } from '../helpers/real-network.js'
 
-let net: RealNetwork
-beforeEach(async () => {
-  net = await RealNetwork.create()
-})
-afterEach(async () => {
-  await net.destroy()
-})
+const testnet = useRealNetwork()
 
 describe('floods on real UDX connections', () => {
   it('cuts off a peer that floods a connection nobody reads yet, and counts it', async () => {
     const connections: SwarmConnection[] = []
-    const { networker: gate } = await net.networker({
+    const { networker: gate } = await testnet().networker({
       onauthenticate: () => new Promise(() => {}),
       authenticateTimeout: 30_000,
       maxInboundBuffer: 2 * 1024 * 1024,
     })
     gate.swarm.on('connection', (c: SwarmConnection) => connections.push(c))
-    const { networker: flooder } = await net.networker()
+    const { networker: flooder } = await testnet().networker()
     const topic = crypto.randomBytes(32)
     await gate.configure(topic, { announce: true, lookup: false })
     await flooder.configure(topic, { announce: false, lookup: true })
@@ -35,9 +29,9 @@ describe('floods on real UDX connections', () => {
   })
 
   it('keeps serving other peers while one floods extension messages', async () => {
-    const { networker: hub, store: hubStore } = await net.networker()
-    const { networker: flooder } = await net.networker()
-    const { networker: client, store: clientStore } = await net.networker()
+    const { networker: hub, store: hubStore } = await testnet().networker()
+    const { networker: flooder } = await testnet().networker()
+    const { networker: client, store: clientStore } = await testnet().networker()
     let flooded = 0
     hub.registerExtension('bulk', { onmessage: () => flooded++ })
     const rpc = hub.registerExtension('rpc', {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import createTestnet, { type Testnet } from '@hyperswarm/testnet'
 import Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
+import { afterEach, beforeEach } from 'vitest'
 import { Networker, type NetworkerOptions } from '../../src/index.js'
 
 /**
@@ -64,5 +65,21 @@ export async function eventually(
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
     await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** A fresh testnet for every test of the calling file; the getter returns the current one. */
+export function useRealNetwork(size = 3): () => RealNetwork {
+  let net: RealNetwork | null = null
+  beforeEach(async () => {
+    net = await RealNetwork.create(size)
+  })
+  afterEach(async () => {
+    await net?.destroy()
+    net = null
+  })
+  return () => {
+    if (net === null) throw new Error('useRealNetwork: no testnet outside a test')
+    return net
   }
 }

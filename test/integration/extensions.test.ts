@@ -1,24 +1,16 @@
 import b4a from 'b4a'
 import c from 'compact-encoding'
 import crypto from 'hypercore-crypto'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Networker, NetworkerError, NetworkerPeer } from '../../src/index.js'
-import { eventually, RealNetwork } from '../helpers/real-network.js'
+import { hex } from '../helpers/assertions.js'
+import { eventually, type RealNetwork, useRealNetwork } from '../helpers/real-network.js'
 
-let net: RealNetwork
-
-beforeEach(async () => {
-  net = await RealNetwork.create()
-})
-afterEach(async () => {
-  await net.destroy()
-})
-
-const hex = (b: Uint8Array): string => b4a.toString(b as Buffer, 'hex')
+const testnet = useRealNetwork()
 
 /** n networkers that all announce and look up one topic, connected in a full mesh. */
 async function mesh(n: number): Promise<Awaited<ReturnType<RealNetwork['networker']>>[]> {
-  const nodes = await Promise.all(Array.from({ length: n }, () => net.networker()))
+  const nodes = await Promise.all(Array.from({ length: n }, () => testnet().networker()))
   const topic = crypto.randomBytes(32)
   for (const { networker } of nodes) await networker.configure(topic)
   await eventually(
@@ -81,7 +73,7 @@ describe('extensions over Protomux on real connections', () => {
   })
 
   it('works when registered before connecting, sending from the peer-add listener', async () => {
-    const nodes = await Promise.all([net.networker(), net.networker()])
+    const nodes = await Promise.all([testnet().networker(), testnet().networker()])
     const [a, b] = nodes.map((x) => x.networker) as [Networker, Networker]
     const got: string[] = []
     a.registerExtension('early', { encoding: 'utf8', onmessage: (m: string) => got.push(m) })

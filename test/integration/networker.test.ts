@@ -1,26 +1,15 @@
 import b4a from 'b4a'
 import crypto from 'hypercore-crypto'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { NetworkerError, type NetworkerPeer } from '../../src/index.js'
-import { eventually, RealNetwork } from '../helpers/real-network.js'
+import { describe, expect, it } from 'vitest'
+import { codeOf, hex, keysOf } from '../helpers/assertions.js'
+import { eventually, useRealNetwork } from '../helpers/real-network.js'
 
-let net: RealNetwork
-
-beforeEach(async () => {
-  net = await RealNetwork.create()
-})
-afterEach(async () => {
-  await net.destroy()
-})
-
-const hex = (b: Uint8Array): string => b4a.toString(b as Buffer, 'hex')
-const keysOf = (peers: Iterable<NetworkerPeer>): string[] =>
-  [...peers].map((p) => hex(p.remotePublicKey)).sort()
+const testnet = useRealNetwork()
 
 describe('Networker on a real testnet with real Corestore replication', () => {
   it('replicates several top-level cores over one connection', async () => {
-    const { networker: n1, store: s1 } = await net.networker()
-    const { networker: n2, store: s2 } = await net.networker()
+    const { networker: n1, store: s1 } = await testnet().networker()
+    const { networker: n2, store: s2 } = await testnet().networker()
     const writers = await Promise.all(
       ['a', 'b', 'c'].map(async (name) => {
         const core = s1.get({ name })
@@ -50,13 +39,13 @@ describe('Networker on a real testnet with real Corestore replication', () => {
   })
 
   it('serves one writer to several readers', async () => {
-    const { networker: writer, store: ws } = await net.networker()
+    const { networker: writer, store: ws } = await testnet().networker()
     const core = ws.get({ name: 'feed' })
     await core.ready()
     for (let i = 0; i < 20; i++) await core.append(b4a.from(`entry ${i}`))
     await writer.configure(core.discoveryKey, { announce: true, lookup: false })
 
-    const readers = await Promise.all([1, 2, 3].map(() => net.networker()))
+    const readers = await Promise.all([1, 2, 3].map(() => testnet().networker()))
     await Promise.all(
       readers.map(async ({ networker, store }) => {
         const replica = store.get({ key: core.key })
@@ -77,8 +66,8 @@ describe('Networker on a real testnet with real Corestore replication', () => {
   it('uses the key pairs it is given on every connection', async () => {
     const kp1 = crypto.keyPair()
     const kp2 = crypto.keyPair()
-    const { networker: n1, store: s1 } = await net.networker({ keyPair: kp1 })
-    const { networker: n2, store: s2 } = await net.networker({ keyPair: kp2 })
+    const { networker: n1, store: s1 } = await testnet().networker({ keyPair: kp1 })
+    const { networker: n2, store: s2 } = await testnet().networker({ keyPair: kp2 })
     expect(hex(n1.keyPair.publicKey)).toBe(hex(kp1.publicKey))
     const core = s1.get({ name: 'kp' })
     await core.ready()
@@ -94,9 +83,9 @@ describe('Networker on a real testnet with real Corestore replication', () => {
   })
 
   it('resolves a flushing configure only after every handshake is done', async () => {
-    const { networker: a, store: sa } = await net.networker()
-    const { networker: b, store: sb } = await net.networker()
-    const { networker: c, store: sc } = await net.networker()
+    const { networker: a, store: sa } = await testnet().networker()
+    const { networker: b, store: sb } = await testnet().networker()
+    const { networker: c, store: sc } = await testnet().networker()
     const core = sa.get({ name: 'shared' })
     await core.ready()
     await core.append(b4a.from('hi'))
@@ -115,7 +104,7 @@ describe('Networker on a real testnet with real Corestore replication', () => {
   })
 
   it('reports status, joined and flushed per topic', async () => {
-    const { networker } = await net.networker()
+    const { networker } = await testnet().networker()
     const dk = crypto.randomBytes(32)
     expect(networker.status(dk)).toBeNull()
     expect(networker.joined(dk)).toBe(false)
@@ -133,7 +122,7 @@ describe('Networker on a real testnet with real Corestore replication', () => {
   })
 
   it('settles concurrent configures on one key with the last one winning', async () => {
-    const { networker } = await net.networker()
+    const { networker } = await testnet().networker()
     const dk = crypto.randomBytes(32)
     const results = await Promise.allSettled([
       networker.configure(dk, { announce: true, lookup: true }),
@@ -156,9 +145,9 @@ describe('Networker on a real testnet with real Corestore replication', () => {
   })
 
   it('adds and removes peers with the right keys and counts, and closes twice', async () => {
-    const { networker: n1, store: s1 } = await net.networker()
-    const { networker: n2 } = await net.networker()
-    const { networker: n3 } = await net.networker()
+    const { networker: n1, store: s1 } = await testnet().networker()
+    const { networker: n2 } = await testnet().networker()
+    const { networker: n3 } = await testnet().networker()
     const core = s1.get({ name: 'x' })
     await core.ready()
     const added: string[] = []
@@ -188,10 +177,10 @@ describe('Networker on a real testnet with real Corestore replication', () => {
   it('calls onauthenticate with the remote key and keeps a rejected peer out both ways', async () => {
     const seen: string[] = []
     const contexts: { type: string; isInitiator: boolean }[] = []
-    const { networker: good, store: sg } = await net.networker()
-    const { networker: bad, store: sb } = await net.networker()
+    const { networker: good, store: sg } = await testnet().networker()
+    const { networker: bad, store: sb } = await testnet().networker()
     let badKey = ''
-    const { networker: gate, store: sgate } = await net.networker({
+    const { networker: gate, store: sgate } = await testnet().networker({
       onauthenticate: (
         remotePublicKey: Buffer,
         done: (err?: Error | null) => void,
@@ -229,14 +218,14 @@ describe('Networker on a real testnet with real Corestore replication', () => {
   })
 
   it('replicates with a peer that runs plain Hyperswarm and store.replicate', async () => {
-    const { networker, store } = await net.networker()
+    const { networker, store } = await testnet().networker()
     const core = store.get({ name: 'interop' })
     await core.ready()
     await core.append([b4a.from('one'), b4a.from('two')])
     await networker.configure(core.discoveryKey, { announce: true, lookup: false })
 
-    const plainStore = await net.store()
-    const plain = net.plainSwarm()
+    const plainStore = await testnet().store()
+    const plain = testnet().plainSwarm()
     plain.on('connection', (conn: unknown) => plainStore.replicate(conn))
     const replica = plainStore.get({ key: core.key })
     await replica.ready()
@@ -248,25 +237,16 @@ describe('Networker on a real testnet with real Corestore replication', () => {
   })
 
   it('uses an injected swarm and its key pair', async () => {
-    const swarm = net.plainSwarm()
-    const { networker } = await net.networker({ swarm })
+    const swarm = testnet().plainSwarm()
+    const { networker } = await testnet().networker({ swarm })
     expect(networker.keyPair).toBe(swarm.keyPair)
     await networker.close()
     expect(swarm.destroyed).toBe(true)
   })
 
   it('rejects bad input with coded errors and keeps working', async () => {
-    const { networker: n1, store: s1 } = await net.networker()
-    const { networker: n2, store: s2 } = await net.networker()
-    const codeOf = async (p: Promise<unknown>): Promise<string> => {
-      try {
-        await p
-        return 'no error'
-      } catch (err) {
-        expect(err).toBeInstanceOf(NetworkerError)
-        return (err as NetworkerError).code
-      }
-    }
+    const { networker: n1, store: s1 } = await testnet().networker()
+    const { networker: n2, store: s2 } = await testnet().networker()
     expect(await codeOf(n1.configure(b4a.alloc(31)))).toBe('INVALID_DISCOVERY_KEY')
     expect(await codeOf(n1.configure('zz'.repeat(32)))).toBe('INVALID_DISCOVERY_KEY')
     expect(await codeOf(n1.configure(42 as unknown as string))).toBe('INVALID_DISCOVERY_KEY')

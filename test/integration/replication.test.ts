@@ -1,20 +1,13 @@
 import b4a from 'b4a'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { eventually, RealNetwork } from '../helpers/real-network.js'
+import { describe, expect, it } from 'vitest'
+import { eventually, useRealNetwork } from '../helpers/real-network.js'
 
-let net: RealNetwork
-
-beforeEach(async () => {
-  net = await RealNetwork.create()
-})
-afterEach(async () => {
-  await net.destroy()
-})
+const testnet = useRealNetwork()
 
 describe('replication on a real testnet', () => {
   it('replicates one core between two networkers', async () => {
-    const { networker: n1, store: s1 } = await net.networker()
-    const { networker: n2, store: s2 } = await net.networker()
+    const { networker: n1, store: s1 } = await testnet().networker()
+    const { networker: n2, store: s2 } = await testnet().networker()
     const core1 = s1.get({ name: 'main' })
     await core1.ready()
     await core1.append([b4a.from('hello'), b4a.from('world')])
