@@ -1,0 +1,132 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import createTestnet from '@hyperswarm/testnet'
+import b4a from 'b4a'
+import Corestore from 'corestore'
+import { Networker } from '../networker.js'
+
+export interface DemoOptions {
+  peers: number
+  blocks: number
+  blockSize: number
+  /** One line per happening (human text or JSON, decided by the caller). */
+  log: (event: Record<string, unknown>) => void
+}
+
+export interface DemoSummary {
+  peers: number
+  blocks: number
+  bytes: number
+  /** ms from the readers' configure call to every reader having the first block. */
+  firstBlockMs: number
+  /** ms from the readers' configure call to every reader having every block. */
+  allBlocksMs: number
+  totalMs: number
+}
+
+const short = (key: Uint8Array): string => b4a.toString(key as Buffer, 'hex').slice(0, 8)
+
+/**
+ * A whole network in one process: a private HyperDHT testnet on loopback, one writer that
+ * appends blocks, and readers that configure the core's discovery key and replicate it.
+ */
+export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
+  const { log } = opts
+  const started = performance.now()
+  const testnet = await createTestnet(3)
+  log({ event: 'testnet', bootstrap: testnet.bootstrap.map((b) => `${b.host}:${b.port}`) })
+  const dirs: string[] = []
+  const nodes: { networker: Networker; store: Corestore; name: string }[] = []
+  try {
+    for (let i = 0; i < opts.peers; i++) {
+      const dir = await mkdtemp(join(tmpdir(), 'chainstore-demo-'))
+      dirs.push(dir)
+      const store = new Corestore(dir)
+      const networker = new Networker(store, { dht: testnet.createNode() })
+      const name = i === 0 ? 'writer' : `reader-${i}`
+      networker.on('peer-add', (peer) =>
+        log({
+          event: 'peer-add',
+          node: name,
+          peer: short(peer.remotePublicKey),
+          transport: peer.type,
+        }),
+      )
+      networker.on('peer-remove', (peer) =>
+        log({ event: 'peer-remove', node: name, peer: short(peer.remotePublicKey) }),
+      )
+      nodes.push({ networker, store, name })
+    }
+    const [writer, ...readers] = nodes
+    if (writer === undefined) throw new Error('the demo needs at least one peer')
+
+    const core = writer.store.get({ name: 'demo-feed' })
+    await core.ready()
+    const block = (i: number) => b4a.from(`block ${i} `.padEnd(opts.blockSize, '.'))
+    for (let i = 0; i < opts.blocks; i += 100) {
+      await core.append(
+        Array.from({ length: Math.min(100, opts.blocks - i) }, (_, j) => block(i + j)),
+      )
+    }
+    log({
+      event: 'written',
+      node: 'writer',
+      key: b4a.toString(core.key, 'hex'),
+      blocks: core.length,
+      bytes: core.byteLength,
+    })
+    await writer.networker.configure(core.discoveryKey, { announce: true, lookup: false })
+    log({
+      event: 'announced',
+      node: 'writer',
+      discoveryKey: b4a.toString(core.discoveryKey, 'hex'),
+    })
+
+    const t0 = performance.now()
+    let firstBlockMs = 0
+    await Promise.all(
+      readers.map(async ({ networker, store, name }) => {
+        const replica = store.get({ key: core.key })
+        await replica.ready()
+        let reported = 0
+        replica.on('download', (index: number) => {
+          const have = replica.contiguousLength
+          if (
+            index === 0 ||
+            have - reported >= Math.max(1, Math.floor(opts.blocks / 4)) ||
+            have === opts.blocks
+          ) {
+            reported = have
+            log({ event: 'progress', node: name, blocks: have, of: opts.blocks })
+          }
+        })
+        await networker.configure(replica.discoveryKey, { announce: false, lookup: true })
+        log({ event: 'configured', node: name, peers: networker.peers.size })
+        await replica.get(0)
+        firstBlockMs = Math.max(firstBlockMs, performance.now() - t0)
+        await replica.download({ start: 0, end: opts.blocks }).done()
+        const last = await replica.get(opts.blocks - 1)
+        if (last === null || !b4a.equals(last, block(opts.blocks - 1)))
+          throw new Error(`${name} got a wrong last block`)
+        log({ event: 'complete', node: name, blocks: replica.contiguousLength })
+      }),
+    )
+    const allBlocksMs = performance.now() - t0
+    return {
+      peers: opts.peers,
+      blocks: opts.blocks,
+      bytes: core.byteLength,
+      firstBlockMs,
+      allBlocksMs,
+      totalMs: performance.now() - started,
+    }
+  } finally {
+    for (const { networker, store } of nodes) {
+      await networker.close({ timeout: 5000 })
+      await store.close()
+    }
+    await testnet.destroy()
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+  }
+}
