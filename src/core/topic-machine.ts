@@ -85,10 +85,13 @@ export const topicMachine = setup({
   actions: {
     record: assign(({ context, event }) => {
       const e = event as ConfigureEvent
+      // A request for the same subscription adds its wish to flush; a new subscription
+      // replaces the old one, and a superseded request's flush is moot.
+      const same = e.announce === context.announce && e.lookup === context.lookup
       return {
         announce: e.announce,
         lookup: e.lookup,
-        flushWanted: context.flushWanted || e.flush,
+        flushWanted: same ? context.flushWanted || e.flush : e.flush,
         waiting: [...context.waiting, e.requestId],
       }
     }),
