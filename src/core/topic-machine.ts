@@ -85,13 +85,13 @@ export const topicMachine = setup({
   actions: {
     record: assign(({ context, event }) => {
       const e = event as ConfigureEvent
-      // A request for the same subscription adds its wish to flush; a new subscription
-      // replaces the old one, and a superseded request's flush is moot.
-      const same = e.announce === context.announce && e.lookup === context.lookup
+      // Every waiting join that asked for a flush gets one, even when a later request
+      // without flush supersedes it; a leave has nothing to flush.
+      const joins = e.announce || e.lookup
       return {
         announce: e.announce,
         lookup: e.lookup,
-        flushWanted: same ? context.flushWanted || e.flush : e.flush,
+        flushWanted: context.flushWanted || (joins && e.flush),
         waiting: [...context.waiting, e.requestId],
       }
     }),

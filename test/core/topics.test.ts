@@ -74,6 +74,20 @@ describe('topic configuration', () => {
     expect(c.status(T)).toMatchObject({ announce: false, lookup: true })
   })
 
+  it('still flushes for a join that asked to when a later join without flush supersedes it', () => {
+    // Found by the simulator (seed 87): the superseded request resolved without its flush.
+    const c = core()
+    c.handle(configure(1, false, true, true))
+    c.handle(configure(2, true, true, false))
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 })).toEqual([
+      { type: 'flush-swarm', topic: T, op: 3 },
+    ])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 3 })).toEqual([
+      { type: 'settle', requestId: 1 },
+      { type: 'settle', requestId: 2 },
+    ])
+  })
+
   it('leaves a topic while its join is in flight', () => {
     const c = core()
     c.handle(configure(1, true, false))

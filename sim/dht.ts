@@ -1,0 +1,68 @@
+import type { Prng } from './prng.js'
+import type { VirtualClock } from './virtual-clock.js'
+
+export interface DhtFaults {
+  /** Probability that an announce is lost (never stored). */
+  lostAnnounce: number
+  /** Most extra delay of an announce or lookup (ms). */
+  maxDelay: number
+}
+
+/**
+ * The simulated DHT: topic → announcing node ids. Announces and lookups take a seeded
+ * delay; an announce may be lost. Records of a crashed node stay until they are removed,
+ * as real DHT records outlive their node until they expire.
+ */
+export class SimDht {
+  private readonly records = new Map<string, Set<number>>()
+  announces = 0
+  lostAnnounces = 0
+
+  constructor(
+    private readonly clock: VirtualClock,
+    private readonly prng: Prng,
+    private readonly faults: DhtFaults,
+  ) {}
+
+  announce(topic: string, node: number): Promise<void> {
+    return this.after(() => {
+      this.announces++
+      if (this.prng.chance(this.faults.lostAnnounce)) {
+        this.lostAnnounces++
+        return
+      }
+      let set = this.records.get(topic)
+      if (set === undefined) {
+        set = new Set()
+        this.records.set(topic, set)
+      }
+      set.add(node)
+    })
+  }
+
+  unannounce(topic: string, node: number): Promise<void> {
+    return this.after(() => {
+      this.records.get(topic)?.delete(node)
+    })
+  }
+
+  lookup(topic: string): Promise<number[]> {
+    return this.after(() => [...(this.records.get(topic) ?? [])].sort((x, y) => x - y))
+  }
+
+  hasRecord(topic: string, node: number): boolean {
+    return this.records.get(topic)?.has(node) ?? false
+  }
+
+  /** Every topic a node has records under. */
+  recordsOf(node: number): string[] {
+    const out: string[] = []
+    for (const [topic, set] of this.records) if (set.has(node)) out.push(topic)
+    return out
+  }
+
+  private after<T>(fn: () => T): Promise<T> {
+    const delay = 1 + this.prng.int(0, this.faults.maxDelay)
+    return new Promise((resolve) => this.clock.schedule(delay, () => resolve(fn())))
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * @web4/chainstore-networker/sim: a deterministic in-memory network for testing
+ * applications built on the networker under faults. One seed replays one run exactly.
+ */
+export { SimDht } from './dht.js'
+export { INVARIANTS, type InvariantName, InvariantViolation } from './invariant.js'
+export { Link, SimRawStream } from './link.js'
+export {
+  type FaultCounts,
+  type FaultPlan,
+  type NetworkOptions,
+  NO_FAULTS,
+  SimNetwork,
+} from './network.js'
+export { SimNode, type TopicWish } from './node.js'
+export { Prng } from './prng.js'
+export { drawFaults, runScenario, type ScenarioOptions, type ScenarioResult } from './scenario.js'
+export { SimStore } from './store.js'
+export { SimSwarm } from './swarm.js'
+export { drain, VirtualClock } from './virtual-clock.js'

@@ -1,0 +1,103 @@
+import { Duplex } from 'streamx'
+import type { VirtualClock } from './virtual-clock.js'
+
+/** One end of a simulated wire: what a Noise secret stream runs over in the simulator. */
+export class SimRawStream extends Duplex {
+  /** Read by the networker to name the transport. */
+  readonly transport = 'memory'
+  readonly remoteAddress: string
+  peer: SimRawStream | null = null
+
+  constructor(
+    readonly link: Link,
+    readonly node: number,
+    remoteAddress: string,
+  ) {
+    super()
+    this.remoteAddress = remoteAddress
+  }
+
+  override _write(data: Buffer, cb: (err: Error | null) => void): void {
+    this.link.carry(this, data)
+    cb(null)
+  }
+
+  override _final(cb: (err: Error | null) => void): void {
+    this.link.carryEnd(this)
+    cb(null)
+  }
+
+  override _destroy(cb: (err: Error | null) => void): void {
+    this.link.cut('closed', this.node)
+    cb(null)
+  }
+}
+
+/**
+ * A bidirectional wire between two nodes with a latency. Bytes arrive in order after the
+ * latency; `cut()` breaks it (both ends close after the latency), as a dropped connection or
+ * a partition does.
+ */
+export class Link {
+  readonly a: SimRawStream
+  readonly b: SimRawStream
+  private lastDelivery = 0
+  broken = false
+  cutReason: string | null = null
+  /** The node whose end closed it, when an end (not a fault) did. */
+  cutBy: number | null = null
+
+  constructor(
+    readonly id: number,
+    private readonly clock: VirtualClock,
+    readonly latency: number,
+    addressA: string,
+    addressB: string,
+    readonly nodeA: number,
+    readonly nodeB: number,
+  ) {
+    this.a = new SimRawStream(this, nodeA, addressB)
+    this.b = new SimRawStream(this, nodeB, addressA)
+    this.a.peer = this.b
+    this.b.peer = this.a
+    for (const end of [this.a, this.b]) end.on('error', () => {})
+  }
+
+  carry(from: SimRawStream, data: Buffer): void {
+    if (this.broken) return
+    const to = from.peer
+    const copy = Buffer.from(data)
+    this.deliver(() => {
+      if (!this.broken && to !== null && !to.destroyed) to.push(copy)
+    })
+  }
+
+  carryEnd(from: SimRawStream): void {
+    const to = from.peer
+    this.deliver(() => {
+      if (!this.broken && to !== null && !to.destroyed) to.push(null)
+    })
+  }
+
+  /** Breaks the wire now; each end learns of it after the latency. */
+  /** Told when an end closes the link (not a fault): who, at the moment it happens. */
+  onEndClosed: ((link: Link, by: number) => void) | null = null
+
+  cut(reason: string, by: number | null = null): void {
+    if (this.broken) return
+    this.broken = true
+    this.cutReason = reason
+    this.cutBy = by
+    if (by !== null) this.onEndClosed?.(this, by)
+    this.clock.schedule(this.latency, () => {
+      for (const end of [this.a, this.b]) if (!end.destroyed) end.destroy()
+    })
+  }
+
+  private deliver(fn: () => void): void {
+    // In order: never before an earlier delivery on this link.
+    const at = Math.max(this.clock.now() + this.latency, this.lastDelivery)
+    this.lastDelivery = at
+    this.clock.schedule(at - this.clock.now(), fn)
+  }
+}

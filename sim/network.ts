@@ -1,0 +1,185 @@
+import crypto from 'hypercore-crypto'
+import type { KeyPair } from '../src/io/swarm.js'
+import { SimDht } from './dht.js'
+import type { InvariantViolation } from './invariant.js'
+import { Link } from './link.js'
+import { Prng } from './prng.js'
+import { SimSwarm, secretStreamPair } from './swarm.js'
+import { VirtualClock } from './virtual-clock.js'
+
+/** Probabilities and sizes of everything that can go wrong; each run draws its own (swarm testing). */
+export interface FaultPlan {
+  /** A new connection is cut at a random moment: before, during or after its handshake. */
+  dropNewConnection: number
+  /** A dial is answered by a dial the other way at the same instant. */
+  simultaneousDial: number
+  /** An announce never reaches the DHT. */
+  lostAnnounce: number
+  /** Most extra DHT delay (ms). */
+  maxDhtDelay: number
+  /** Probability that a flush is slow, and by how much at most (ms). */
+  slowFlush: number
+  maxFlushDelay: number
+}
+
+export const NO_FAULTS: FaultPlan = {
+  dropNewConnection: 0,
+  simultaneousDial: 0,
+  lostAnnounce: 0,
+  maxDhtDelay: 20,
+  slowFlush: 0,
+  maxFlushDelay: 0,
+}
+
+export interface NetworkOptions {
+  seed: number
+  faults?: Partial<FaultPlan>
+  /** How often swarms re-announce and look up again (virtual ms). Default 5 s. */
+  refreshInterval?: number
+}
+
+/** Counts of injected faults, by kind. */
+export type FaultCounts = Record<string, number>
+
+/**
+ * An in-memory network: a DHT, wires with latency, swarms for nodes, partitions that heal,
+ * crashes. One seeded PRNG decides everything; one virtual clock orders everything.
+ */
+export class SimNetwork {
+  readonly clock = new VirtualClock()
+  readonly prng: Prng
+  readonly dht: SimDht
+  readonly faults: FaultPlan
+  readonly refreshInterval: number
+  readonly injected: FaultCounts = {}
+  readonly swarms = new Map<number, SimSwarm>()
+  readonly links = new Set<Link>()
+  /** Every link ever made, for checks over the whole run. */
+  readonly history: Link[] = []
+  /** The first broken invariant, seen from inside a callback; the runner raises it. */
+  violation: InvariantViolation | null = null
+
+  violate(v: InvariantViolation): void {
+    if (this.violation === null) this.violation = v
+  }
+
+  /** Called when a node closes one of its links itself. */
+  onEndClosed: ((link: Link, by: number) => void) | null = null
+  private readonly blocked = new Set<string>()
+  private nextNode = 0
+  private nextLink = 0
+
+  constructor(opts: NetworkOptions) {
+    this.prng = new Prng(opts.seed)
+    this.faults = { ...NO_FAULTS, ...opts.faults }
+    this.refreshInterval = opts.refreshInterval ?? 5000
+    this.dht = new SimDht(this.clock, this.prng.fork(), {
+      lostAnnounce: this.faults.lostAnnounce,
+      maxDelay: this.faults.maxDhtDelay,
+    })
+  }
+
+  /** A deterministic key pair from the seed. */
+  keyPair(): KeyPair {
+    return crypto.keyPair(this.prng.bytes(32))
+  }
+
+  /** A swarm for a new node, or for a restarted one (same key pair, new id). */
+  createSwarm(keyPair: KeyPair = this.keyPair()): SimSwarm {
+    const swarm = new SimSwarm(this.nextNode++, keyPair, this)
+    this.swarms.set(swarm.id, swarm)
+    return swarm
+  }
+
+  count(kind: string): void {
+    this.injected[kind] = (this.injected[kind] ?? 0) + 1
+  }
+
+  /** Hyperswarm-like retry delay: doubling per failed attempt, with jitter, capped. */
+  backoff(attempts: number): number {
+    const base = Math.min(200 * 2 ** Math.min(attempts, 7), 20_000)
+    return base + this.prng.int(0, base)
+  }
+
+  async slowFlush(): Promise<void> {
+    if (!this.prng.chance(this.faults.slowFlush)) return
+    this.count('slow-flush')
+    const delay = this.prng.int(1, Math.max(1, this.faults.maxFlushDelay))
+    await new Promise<void>((r) => this.clock.schedule(delay, r))
+  }
+
+  isBlocked(a: number, b: number): boolean {
+    return this.blocked.has(pairKey(a, b))
+  }
+
+  /** Splits the nodes in two groups until `duration` has passed; links across are cut. */
+  partition(group: number[], duration: number): void {
+    this.count('partition')
+    const inside = new Set(group)
+    const pairs: string[] = []
+    for (const a of this.swarms.keys()) {
+      for (const b of this.swarms.keys()) {
+        if (a < b && inside.has(a) !== inside.has(b)) pairs.push(pairKey(a, b))
+      }
+    }
+    for (const p of pairs) this.blocked.add(p)
+    for (const link of this.links) {
+      if (this.blocked.has(pairKey(link.nodeA, link.nodeB))) link.cut('partition')
+    }
+    this.clock.schedule(duration, () => {
+      for (const p of pairs) this.blocked.delete(p)
+    })
+  }
+
+  /** Cuts one live link chosen at random, if any. */
+  dropRandomLink(): boolean {
+    const live = [...this.links].filter((l) => !l.broken)
+    if (live.length === 0) return false
+    this.prng.pick(live).cut('fault')
+    this.count('drop-connection')
+    return true
+  }
+
+  cutAll(node: number, reason: string): void {
+    for (const link of this.links) if (link.nodeA === node || link.nodeB === node) link.cut(reason)
+  }
+
+  /** Opens a wire and a Noise handshake from one node to another, after a connect delay. */
+  async dial(from: number, to: number, topics: Buffer[]): Promise<void> {
+    const latency = 1 + this.prng.int(0, 15)
+    await new Promise<void>((r) => this.clock.schedule(latency, r))
+    const a = this.swarms.get(from)
+    const b = this.swarms.get(to)
+    if (a === undefined || b === undefined || !a.alive || !b.alive || this.isBlocked(from, to))
+      return
+    if (a.connectedTo(to)) return
+    this.connect(a, b, topics, latency)
+    if (this.prng.chance(this.faults.simultaneousDial)) {
+      // Both found each other on the DHT at once: b dials too before either handshake is done,
+      // the race Hyperswarm cannot rule out.
+      this.count('simultaneous-dial')
+      this.connect(b, a, [], latency)
+    }
+  }
+
+  private connect(a: SimSwarm, b: SimSwarm, topics: Buffer[], latency: number): void {
+    const link = new Link(this.nextLink++, this.clock, latency, a.address, b.address, a.id, b.id)
+    this.links.add(link)
+    this.history.push(link)
+    link.onEndClosed = (l, by) => this.onEndClosed?.(l, by)
+    link.a.once('close', () => this.links.delete(link))
+    const { a: sa, b: sb } = secretStreamPair(a.keyPair, b.keyPair, link.a, link.b)
+    a.adopt(b.id, sa, topics)
+    b.adopt(a.id, sb, [])
+    if (this.prng.chance(this.faults.dropNewConnection)) {
+      // Anywhere from before the handshake completes to well after it.
+      const at = this.prng.int(0, latency * 6)
+      this.count('drop-new-connection')
+      this.clock.schedule(at, () => link.cut('fault'))
+    }
+  }
+}
+
+function pairKey(a: number, b: number): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`
+}

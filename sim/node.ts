@@ -1,0 +1,315 @@
+import b4a from 'b4a'
+import type { Extension } from '../src/io/extension.js'
+import type { KeyPair, SwarmConnection } from '../src/io/swarm.js'
+import { Networker } from '../src/networker.js'
+import { InvariantViolation } from './invariant.js'
+import type { SimRawStream } from './link.js'
+import type { SimNetwork } from './network.js'
+import { SimStore } from './store.js'
+import type { SimSwarm } from './swarm.js'
+
+export interface TopicWish {
+  announce: boolean
+  lookup: boolean
+}
+
+interface PendingRequest {
+  what: string
+  startedAt: number
+  settledAt: number | null
+  outcome: 'ok' | string | null
+}
+
+const hex = (b: Uint8Array): string => b4a.toString(b as Buffer, 'hex')
+
+/** Sent through the strict extension, this value goes out as bytes no receiver can decode. */
+const MALFORMED = Symbol('malformed')
+const fatal = new TextDecoder('utf-8', { fatal: true })
+const bytesOf = (v: unknown): Uint8Array =>
+  v === MALFORMED ? b4a.from([0x7b, 0xff, 0x00]) : b4a.from(JSON.stringify(v) ?? 'null')
+
+/** JSON over compact-encoding, except that MALFORMED encodes to invalid UTF-8. */
+const strictCodec = {
+  preencode(state: { end: number }, v: unknown) {
+    state.end += bytesOf(v).byteLength
+  },
+  encode(state: { start: number; buffer: Uint8Array | null }, v: unknown) {
+    const b = bytesOf(v)
+    state.buffer?.set(b, state.start)
+    state.start += b.byteLength
+  },
+  decode(state: { start: number; end: number; buffer: Uint8Array | null }): unknown {
+    const b = (state.buffer ?? new Uint8Array()).subarray(state.start, state.end)
+    state.start = state.end
+    return JSON.parse(fatal.decode(b))
+  },
+}
+
+/**
+ * One simulated host: the unchanged Networker on a SimSwarm, plus the bookkeeping the
+ * invariants need (events seen, promises made, messages numbered per connection).
+ */
+export class SimNode {
+  readonly name: string
+  readonly keyPair: KeyPair
+  swarm: SimSwarm
+  networker: Networker
+  store = new SimStore()
+  readonly wishes = new Map<string, TopicWish>()
+  /** Remote keys this node's onauthenticate turns away. */
+  readonly rejects = new Set<string>()
+  crashed = false
+  closed = false
+  readonly requests: PendingRequest[] = []
+  private ext!: Extension<{ seq: number }>
+  private strict!: Extension<unknown>
+  private readonly sent = new Map<SwarmConnection, number>()
+  private readonly received = new Map<SwarmConnection, number>()
+  private readonly peerCount = new Map<string, number>()
+  /** Connections in the order the swarm emitted them, and those settled, for the flush invariant. */
+  private emitted: SwarmConnection[] = []
+  private processed = new Set<SwarmConnection>()
+  private readonly emittedAtFlush: number[] = []
+  /** Ids of every link this node ever kept as its peer connection. */
+  readonly keptLinks = new Set<number>()
+  messagesDelivered = 0
+  malformedReported = 0
+
+  constructor(
+    readonly index: number,
+    private readonly net: SimNetwork,
+    keyPair: KeyPair,
+    private readonly authDelay: () => number,
+  ) {
+    this.name = `node-${index}`
+    this.keyPair = keyPair
+    this.swarm = net.createSwarm(keyPair)
+    this.networker = this.start()
+  }
+
+  /** Swarm (network node) ids this host has had: a restart gets a new one. */
+  readonly swarmIds: number[] = []
+
+  get key(): string {
+    return hex(this.keyPair.publicKey)
+  }
+
+  get alive(): boolean {
+    return !this.crashed && !this.closed
+  }
+
+  private start(): Networker {
+    const swarm = this.swarm
+    this.swarmIds.push(swarm.id)
+    const originalFlush = swarm.flush.bind(swarm)
+    swarm.flush = async () => {
+      await originalFlush()
+      this.emittedAtFlush.push(this.emitted.length)
+    }
+    // Registered before the networker's own listener, so the hook below knows its stream.
+    swarm.on('connection', (stream: SwarmConnection) => {
+      this.emitted.push(stream)
+      stream.once('close', () => this.processed.add(stream))
+    })
+    const networker = new Networker(this.store, {
+      swarm,
+      clock: this.net.clock,
+      onauthenticate: (remote: Buffer, done: (err?: Error | null) => void) => {
+        const reject = this.rejects.has(hex(remote))
+        const stream = this.emitted.at(-1)
+        this.net.clock.schedule(this.authDelay(), () => {
+          if (stream !== undefined) this.processed.add(stream)
+          done(reject ? new Error('rejected by the scenario') : null)
+        })
+      },
+    })
+    networker.on('peer-add', (peer) => {
+      this.keptLinks.add((peer.stream.rawStream as SimRawStream).link.id)
+      this.onPeer(peer.remotePublicKey, +1)
+    })
+    networker.on('peer-remove', (peer) => this.onPeer(peer.remotePublicKey, -1))
+    this.ext = networker.registerExtension<{ seq: number }>('sim-seq', {
+      encoding: 'json',
+      onmessage: (msg, peer) => this.onSeq(msg, peer.stream),
+    })
+    this.strict = networker.registerExtension('sim-strict', {
+      encoding: strictCodec,
+      onerror: () => {
+        this.malformedReported++
+      },
+    })
+    return networker
+  }
+
+  private onPeer(remote: Uint8Array, delta: number): void {
+    const key = hex(remote)
+    const now = this.net.clock.now()
+    if (this.rejects.has(key)) {
+      this.net.violate(
+        new InvariantViolation(
+          'rejected-never-peers',
+          `${this.name} listed rejected ${key.slice(0, 8)}`,
+          now,
+        ),
+      )
+    }
+    const count = (this.peerCount.get(key) ?? 0) + delta
+    if (count !== 0 && count !== 1) {
+      this.net.violate(
+        new InvariantViolation(
+          'peer-events-alternate',
+          `${this.name}: ${delta > 0 ? 'peer-add' : 'peer-remove'} for ${key.slice(0, 8)} makes ${count}`,
+          now,
+        ),
+      )
+    }
+    this.peerCount.set(key, count)
+    this.checkPeers()
+  }
+
+  /** At most one peer per key, and `peers` equals adds minus removes. */
+  checkPeers(): void {
+    const now = this.net.clock.now()
+    const keys = [...this.networker.peers].map((p) => hex(p.remotePublicKey))
+    if (new Set(keys).size !== keys.length) {
+      this.net.violate(
+        new InvariantViolation('one-peer-per-key', `${this.name} lists a key twice`, now),
+      )
+    }
+    const expected = [...this.peerCount]
+      .filter(([, n]) => n === 1)
+      .map(([k]) => k)
+      .sort()
+    if (keys.sort().join() !== expected.join()) {
+      this.net.violate(
+        new InvariantViolation(
+          'peers-match-events',
+          `${this.name}: peers ${keys.length} vs events ${expected.length}`,
+          now,
+        ),
+      )
+    }
+  }
+
+  private onSeq(msg: { seq: number }, stream: SwarmConnection): void {
+    const last = this.received.get(stream) ?? -1
+    if (msg.seq !== last + 1) {
+      this.net.violate(
+        new InvariantViolation(
+          'extension-exactly-once-in-order',
+          `${this.name} got seq ${msg.seq} after ${last} on one connection`,
+          this.net.clock.now(),
+        ),
+      )
+    }
+    this.received.set(stream, msg.seq)
+    this.messagesDelivered++
+  }
+
+  /** Sends the next numbered message to every peer that has the extension. */
+  sendNumbered(): void {
+    if (!this.alive) return
+    for (const peer of this.ext.peers) {
+      const seq = this.sent.get(peer.stream) ?? 0
+      this.ext.send({ seq }, peer)
+      this.sent.set(peer.stream, seq + 1)
+    }
+  }
+
+  /** Malformed bytes on a json extension: must be reported, never break anything. */
+  sendMalformed(target: SimNode): boolean {
+    const peer = this.networker.getPeer(target.keyPair.publicKey)
+    return peer !== null && this.strict.send(MALFORMED, peer)
+  }
+
+  configure(topic: string, wish: TopicWish, flush: boolean): void {
+    if (!this.alive) return
+    if (wish.announce || wish.lookup) this.wishes.set(topic, wish)
+    else this.wishes.delete(topic)
+    const request: PendingRequest = {
+      what: `${this.name} configure ${topic.slice(0, 6)} ${JSON.stringify(wish)}`,
+      startedAt: this.net.clock.now(),
+      settledAt: null,
+      outcome: null,
+    }
+    this.requests.push(request)
+    const emittedBefore = this.emittedAtFlush.length
+    this.networker.configure(topic, { ...wish, flush }).then(
+      () => {
+        request.settledAt = this.net.clock.now()
+        request.outcome = 'ok'
+        // A request superseded by a leave settles without a flush: nothing to check then.
+        if (flush && this.networker.joined(topic)) this.checkFlushed(emittedBefore)
+      },
+      (err: { code?: string }) => {
+        request.settledAt = this.net.clock.now()
+        request.outcome = err.code ?? 'error'
+      },
+    )
+  }
+
+  /** Every connection emitted before the swarm's flush completed has its verdict, or closed. */
+  private checkFlushed(flushesBefore: number): void {
+    // The swarm's flush is not per topic: this configure's own flush is one of those that
+    // completed while it was pending, so it covered at least the earliest of them.
+    const marks = this.emittedAtFlush.slice(flushesBefore)
+    const emittedByFlush = marks.length > 0 ? Math.min(...marks) : 0
+    const waiting = this.emitted.slice(0, emittedByFlush).filter((s) => !this.processed.has(s))
+    if (waiting.length > 0) {
+      this.net.violate(
+        new InvariantViolation(
+          'flush-after-processing',
+          `${this.name}: flushed with ${waiting.length} connection(s) still being authenticated`,
+          this.net.clock.now(),
+        ),
+      )
+    }
+  }
+
+  crash(): void {
+    if (!this.alive) return
+    // A dead process's promises die with it.
+    for (const r of this.requests) {
+      if (r.settledAt === null) {
+        r.settledAt = this.net.clock.now()
+        r.outcome = 'crashed'
+      }
+    }
+    this.crashed = true
+    this.swarm.crash()
+    this.net.count('crash')
+  }
+
+  /** Back with the same key pair, a new process: re-applies what it wanted. */
+  restart(): void {
+    if (!this.crashed) return
+    this.crashed = false
+    this.net.count('restart')
+    this.swarm = this.net.createSwarm(this.keyPair)
+    this.store = new SimStore()
+    this.sent.clear()
+    this.received.clear()
+    this.peerCount.clear()
+    this.emitted = []
+    this.processed = new Set()
+    this.emittedAtFlush.length = 0
+    this.networker = this.start()
+    for (const [topic, wish] of this.wishes) this.configure(topic, wish, true)
+  }
+
+  close(timeout?: number): void {
+    if (!this.alive) return
+    this.closed = true
+    const request: PendingRequest = {
+      what: `${this.name} close`,
+      startedAt: this.net.clock.now(),
+      settledAt: null,
+      outcome: null,
+    }
+    this.requests.push(request)
+    this.networker.close(timeout === undefined ? {} : { timeout }).then(() => {
+      request.settledAt = this.net.clock.now()
+      request.outcome = 'ok'
+    })
+  }
+}

@@ -1,0 +1,241 @@
+import { EventEmitter } from 'node:events'
+import NoiseSecretStream from '@hyperswarm/secret-stream'
+import b4a from 'b4a'
+import type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from '../src/io/swarm.js'
+import type { SimNetwork } from './network.js'
+
+interface TopicState {
+  server: boolean
+  client: boolean
+  refresh: unknown
+}
+
+/**
+ * A Hyperswarm-shaped swarm on the simulated network. Like Hyperswarm it announces and
+ * looks up topics on the DHT, dials every node it finds unless it already has a
+ * connection (open or being opened) to it, re-dials a dropped peer while a topic still
+ * wants it, and emits `'connection'` with a real Noise secret stream once the handshake is
+ * done. It does not dedup: the networker's core does.
+ */
+export class SimSwarm extends EventEmitter implements SwarmLike {
+  readonly keyPair: KeyPair
+  readonly address: string
+  destroyed = false
+  crashed = false
+  readonly topics = new Map<string, TopicState>()
+  /** Streams per remote node id: opening or open. */
+  readonly streams = new Map<number, Set<SwarmConnection>>()
+  private pendingOps = 0
+  /** The last announce or unannounce per topic: the next one waits for it, so they land in order. */
+  private readonly dhtChain = new Map<string, Promise<void>>()
+  /** Failed or short-lived attempts per remote node, for the exponential backoff. */
+  private readonly attempts = new Map<number, number>()
+  private flushWaiters: (() => void)[] = []
+
+  constructor(
+    readonly id: number,
+    keyPair: KeyPair,
+    private readonly net: SimNetwork,
+  ) {
+    super()
+    this.keyPair = keyPair
+    this.address = `sim:${id}`
+  }
+
+  get alive(): boolean {
+    return !this.destroyed && !this.crashed
+  }
+
+  join(topic: Buffer, opts: { client: boolean; server: boolean }): DiscoverySession {
+    const key = b4a.toString(topic, 'hex')
+    const existing = this.topics.get(key)
+    const state: TopicState = existing ?? { server: false, client: false, refresh: null }
+    this.topics.set(key, state)
+    let done = this.apply(key, state, opts)
+    return {
+      flushed: () => done,
+      refresh: (next) => {
+        done = this.apply(key, state, next)
+        return done
+      },
+    }
+  }
+
+  async leave(topic: Buffer): Promise<void> {
+    const key = b4a.toString(topic, 'hex')
+    const state = this.topics.get(key)
+    if (state === undefined) return
+    this.topics.delete(key)
+    this.net.clock.clearTimeout(state.refresh)
+    if (state.server) await this.track(this.dhtOp(key, 'unannounce'))
+  }
+
+  async flush(): Promise<void> {
+    await this.net.slowFlush()
+    if (this.pendingOps === 0) return
+    await new Promise<void>((resolve) => this.flushWaiters.push(resolve))
+  }
+
+  async listen(): Promise<void> {}
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return
+    const unannounce = [...this.topics]
+      .filter(([, s]) => s.server)
+      .map(([t]) => this.dhtOp(t, 'unannounce'))
+    for (const state of this.topics.values()) this.net.clock.clearTimeout(state.refresh)
+    this.topics.clear()
+    this.destroyed = true
+    this.net.cutAll(this.id, 'destroyed')
+    await Promise.all(unannounce)
+    this.releaseFlushes()
+  }
+
+  /** Dies without a word: no unannounce, links cut, timers gone. */
+  crash(): void {
+    for (const state of this.topics.values()) this.net.clock.clearTimeout(state.refresh)
+    this.topics.clear()
+    this.crashed = true
+    this.net.cutAll(this.id, 'crashed')
+    this.releaseFlushes()
+  }
+
+  /** Whether this swarm already has a connection, open or opening, to that node. */
+  connectedTo(remote: number): boolean {
+    return (this.streams.get(remote)?.size ?? 0) > 0
+  }
+
+  /** Called by the network with a stream this swarm dialled or accepted. */
+  adopt(remote: number, stream: SwarmConnection, topics: Buffer[]): void {
+    let set = this.streams.get(remote)
+    if (set === undefined) {
+      set = new Set()
+      this.streams.set(remote, set)
+    }
+    set.add(stream)
+    stream.on('error', () => {})
+    const opened = (stream as unknown as { opened: Promise<boolean> }).opened
+    if (stream.isInitiator) this.pendingOps++
+    let openedAt = -1
+    opened.then((ok) => {
+      if (stream.isInitiator) this.opDone()
+      if (ok && this.alive && !stream.destroyed) {
+        openedAt = this.net.clock.now()
+        this.emit('connection', stream, { topics })
+      }
+    })
+    stream.once('close', () => {
+      // A connection that lived a while resets the backoff; one that died young grows it.
+      if (openedAt >= 0 && this.net.clock.now() - openedAt > 5000) this.attempts.delete(remote)
+      else this.attempts.set(remote, (this.attempts.get(remote) ?? 0) + 1)
+    })
+    stream.once('close', () => {
+      set.delete(stream)
+      if (set.size === 0) this.streams.delete(remote)
+      if (stream.isInitiator && this.alive) this.redialLater(remote)
+    })
+  }
+
+  /** Topics on which we look up and the remote announced: the ones worth a dial. */
+  wantedTopicsWith(remote: number): string[] {
+    const out: string[] = []
+    for (const [topic, s] of this.topics)
+      if (s.client && this.net.dht.hasRecord(topic, remote)) out.push(topic)
+    return out
+  }
+
+  private apply(
+    topic: string,
+    state: TopicState,
+    opts: { client: boolean; server: boolean },
+  ): Promise<void> {
+    const work: Promise<unknown>[] = []
+    if (opts.server && !state.server) work.push(this.track(this.dhtOp(topic, 'announce')))
+    if (!opts.server && state.server) work.push(this.track(this.dhtOp(topic, 'unannounce')))
+    state.server = opts.server
+    state.client = opts.client
+    if (opts.client) work.push(this.lookupAndDial(topic))
+    this.net.clock.clearTimeout(state.refresh)
+    this.scheduleRefresh(topic, state)
+    return Promise.all(work).then(() => {})
+  }
+
+  private scheduleRefresh(topic: string, state: TopicState): void {
+    // Like Hyperswarm's periodic refresh: re-announce (an announce may have been lost) and
+    // look up again, so a healed partition or a restarted node is found.
+    state.refresh = this.net.clock.setTimeout(() => {
+      if (!this.alive || this.topics.get(topic) !== state) return
+      if (state.server) this.track(this.dhtOp(topic, 'announce'))
+      if (state.client) void this.lookupAndDial(topic)
+      this.scheduleRefresh(topic, state)
+    }, this.net.refreshInterval)
+  }
+
+  private async lookupAndDial(topic: string): Promise<void> {
+    const found = await this.track(this.net.dht.lookup(topic))
+    if (!this.alive) return
+    for (const remote of found) {
+      if (remote === this.id || this.connectedTo(remote)) continue
+      this.dial(remote, [topic])
+    }
+  }
+
+  private dial(remote: number, topics: string[]): void {
+    this.pendingOps++
+    this.net
+      .dial(
+        this.id,
+        remote,
+        topics.map((t) => b4a.from(t, 'hex')),
+      )
+      .finally(() => this.opDone())
+  }
+
+  private redialLater(remote: number): void {
+    const delay = this.net.backoff(this.attempts.get(remote) ?? 0)
+    this.net.clock.setTimeout(() => {
+      if (!this.alive || this.connectedTo(remote)) return
+      const topics = this.wantedTopicsWith(remote)
+      if (topics.length > 0) this.dial(remote, topics)
+    }, delay)
+  }
+
+  /** Announces and unannounces of one topic run one after another, never overtaking. */
+  private dhtOp(topic: string, op: 'announce' | 'unannounce'): Promise<void> {
+    const previous = this.dhtChain.get(topic) ?? Promise.resolve()
+    const next = previous.then(() =>
+      op === 'announce'
+        ? this.net.dht.announce(topic, this.id)
+        : this.net.dht.unannounce(topic, this.id),
+    )
+    this.dhtChain.set(topic, next)
+    return next
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.pendingOps++
+    return p.finally(() => this.opDone())
+  }
+
+  private opDone(): void {
+    this.pendingOps--
+    if (this.pendingOps === 0) this.releaseFlushes()
+  }
+
+  private releaseFlushes(): void {
+    const waiters = this.flushWaiters
+    this.flushWaiters = []
+    for (const w of waiters) w()
+  }
+}
+
+export function secretStreamPair(
+  initiator: KeyPair,
+  responder: KeyPair,
+  rawA: unknown,
+  rawB: unknown,
+): { a: SwarmConnection; b: SwarmConnection } {
+  const a = new NoiseSecretStream(true, rawA, { keyPair: initiator }) as unknown as SwarmConnection
+  const b = new NoiseSecretStream(false, rawB, { keyPair: responder }) as unknown as SwarmConnection
+  return { a, b }
+}
