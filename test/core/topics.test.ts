@@ -20,11 +20,6 @@ const configure = (
   lookup,
   flush,
 })
-const lastOp = (effects: CoreEffect[], type: CoreEffect['type']): number => {
-  const e = effects.filter((x) => x.type === type).at(-1) as { op: number } | undefined
-  if (e === undefined) throw new Error(`no ${type} in ${JSON.stringify(effects)}`)
-  return e.op
-}
 
 describe('topic configuration', () => {
   it('joins, flushes and settles, then reports joined and flushed', () => {
