@@ -1,0 +1,37 @@
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { ensureBuilt, ROOT } from '../helpers/build.js'
+
+describe('npm run sim', () => {
+  beforeAll(() => ensureBuilt(), 120_000)
+  const sim = (...args: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, 'dist', 'sim', 'cli.js'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    })
+
+  it('prints the seed first and "all invariants held" last, the same bytes every time', () => {
+    const args = ['--seed', '7', '--runs', '3', '--peers', '5', '--topics', '2', '--steps', '40']
+    const a = sim(...args)
+    const b = sim(...args)
+    expect(a.status).toBe(0)
+    expect(a.stdout).toBe(b.stdout)
+    const lines = a.stdout.trim().split('\n')
+    expect(lines[0]).toBe('seed 7')
+    expect(lines.at(-1)).toBe('all invariants held')
+    expect(a.stdout).toMatch(/run 3\/3 seed 9: .* ok/)
+    expect(a.stdout).toMatch(/invariants checked +\d+/)
+    expect(a.stderr).toMatch(/speed +\d+x real time/)
+  })
+
+  it('picks and prints a seed when none is given, and rejects bad arguments', () => {
+    const r = sim('--runs', '1', '--peers', '3', '--steps', '5')
+    expect(r.status).toBe(0)
+    expect(r.stdout.split('\n')[0]).toMatch(/^seed \d+$/)
+    const bad = sim('--peers', '1')
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toContain('--peers must be a whole number ≥ 2')
+  })
+})
