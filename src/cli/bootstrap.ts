@@ -1,0 +1,62 @@
+import DHT from 'hyperdht'
+import { CliError } from './cli-error.js'
+
+export interface BootstrapNode {
+  host: string
+  port: number
+}
+
+export function parseBootstrap(value: string | undefined): BootstrapNode[] | null {
+  if (value === undefined) return null
+  const nodes = value.split(',').map((part) => {
+    const m = /^([^:\s]+):(\d{1,5})$/.exec(part.trim())
+    const port = m === null ? Number.NaN : Number(m[2])
+    if (m === null || !(port > 0 && port < 65536)) {
+      throw new CliError(`--bootstrap wants host:port[,host:port…], got '${part}'`)
+    }
+    return { host: m[1] as string, port }
+  })
+  return nodes
+}
+
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host.startsWith('127.') || host === '::1'
+
+/**
+ * A DHT node for the swarm. When every bootstrap node is on loopback it binds to 127.0.0.1:
+ * a node bound to 0.0.0.0 cannot be reached by a local peer on these machines. Fails with
+ * a one-line error when no bootstrap node answers.
+ */
+export async function openDht(bootstrap: BootstrapNode[] | null): Promise<DHT> {
+  const nodes = bootstrap ?? undefined
+  const local = nodes?.every((n) => isLoopback(n.host)) ?? false
+  const dht = new DHT({
+    ...(nodes === undefined
+      ? {}
+      : {
+          bootstrap: nodes.map((n) => ({
+            host: isLoopback(n.host) ? '127.0.0.1' : n.host,
+            port: n.port,
+          })),
+        }),
+    // A CLI peer is a client of the DHT, not a routing node (as testnet.createNode() makes them).
+    ephemeral: true,
+    // On loopback every peer is directly reachable: say so, and skip the holepunch and relay
+    // path, which loses connections between separate processes here.
+    ...(local ? { host: '127.0.0.1', firewalled: false } : {}),
+  })
+  await dht.fullyBootstrapped()
+  const table = (dht as unknown as { table: { size?: number; toArray?: () => unknown[] } }).table
+  const size = table.size ?? table.toArray?.().length ?? 0
+  if (size === 0) {
+    await dht.destroy()
+    const where =
+      nodes === undefined
+        ? 'the public bootstrap nodes'
+        : nodes.map((n) => `${n.host}:${n.port}`).join(', ')
+    throw new CliError(
+      `cannot reach ${where}: no DHT node answered (is the testnet running? see --bootstrap)`,
+    )
+  }
+  return dht
+}

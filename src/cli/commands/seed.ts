@@ -1,0 +1,73 @@
+import b4a from 'b4a'
+import type { Hypercore } from 'corestore'
+import type { BootstrapNode } from '../bootstrap.js'
+import { CliError } from '../cli-error.js'
+import { bytes, type Output } from '../output.js'
+import { openSession, parseKey, type Session } from '../session.js'
+import { untilInterrupted } from '../shutdown.js'
+import { readWritten } from '../written-cores.js'
+
+/** Announces and serves cores (default: every core `put` wrote in this storage) until interrupted. */
+export async function seedCommand(opts: {
+  storage: string
+  keys: string[]
+  bootstrap: BootstrapNode[] | null
+  out: Output
+}): Promise<never> {
+  const keys = opts.keys.map((k) => parseKey(k, '--key'))
+  const session = await openSession({
+    storage: opts.storage,
+    create: false,
+    bootstrap: opts.bootstrap,
+    out: opts.out,
+  })
+  if (keys.length === 0) {
+    for (const written of await readWritten(opts.storage)) keys.push(b4a.from(written.key, 'hex'))
+  }
+  if (keys.length === 0) {
+    await session.close()
+    throw new CliError(`nothing to seed: ${opts.storage} has no cores written by put; pass --key`)
+  }
+  const cores: Hypercore[] = []
+  for (const key of keys) {
+    const core = session.store.get({ key })
+    await core.ready()
+    cores.push(core)
+  }
+  return serve(session, cores, opts.out)
+}
+
+/** Announces each core and reports peers and bytes served until Ctrl-C. */
+export async function serve(session: Session, cores: Hypercore[], out: Output): Promise<never> {
+  let served = 0
+  for (const core of cores) {
+    core.on('upload', (_index: number, byteLength: number) => {
+      served += byteLength
+    })
+    await session.networker.configure(core.discoveryKey, { announce: true, lookup: false })
+    out.event(
+      {
+        event: 'seeding',
+        key: b4a.toString(core.key, 'hex'),
+        blocks: core.length,
+        bytes: core.byteLength,
+      },
+      `seeding ${b4a.toString(core.key, 'hex')} (${core.length} blocks, ${bytes(core.byteLength)})`,
+    )
+  }
+  let last = -1
+  const report = setInterval(() => {
+    if (served === last) return
+    last = served
+    out.event(
+      { event: 'served', bytes: served, peers: session.networker.peers.size },
+      `served ${bytes(served)} to ${session.networker.peers.size} peer(s)`,
+    )
+  }, 1000)
+  report.unref()
+  return untilInterrupted(async () => {
+    clearInterval(report)
+    await session.close()
+    out.result({ event: 'stopped', served }, `stopped; served ${bytes(served)}`)
+  })
+}

@@ -1,0 +1,21 @@
+import createTestnet from '@hyperswarm/testnet'
+import type { Output } from '../output.js'
+import { untilInterrupted } from '../shutdown.js'
+
+/** A private HyperDHT bootstrap on loopback, for several terminals to share with --bootstrap. */
+export async function testnetCommand(opts: {
+  nodes: number
+  port: number | undefined
+  out: Output
+}): Promise<never> {
+  const testnet = await createTestnet(opts.nodes, {
+    host: '127.0.0.1',
+    ...(opts.port === undefined ? {} : { port: opts.port }),
+  })
+  const bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
+  opts.out.result(
+    { event: 'testnet', bootstrap, nodes: opts.nodes },
+    `testnet running with ${opts.nodes} DHT nodes on loopback\n  --bootstrap ${bootstrap}\nCtrl-C to stop.`,
+  )
+  return untilInterrupted(() => testnet.destroy())
+}

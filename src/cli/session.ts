@@ -1,0 +1,77 @@
+import { existsSync, mkdirSync } from 'node:fs'
+import b4a from 'b4a'
+import Corestore from 'corestore'
+import type DHT from 'hyperdht'
+import { Networker } from '../networker.js'
+import { type BootstrapNode, openDht } from './bootstrap.js'
+import { CliError } from './cli-error.js'
+import type { Output } from './output.js'
+
+/** A store, a DHT node and a networker on them, closed together and in order. */
+export interface Session {
+  store: Corestore
+  networker: Networker
+  close(): Promise<void>
+}
+
+export async function openSession(opts: {
+  storage: string
+  create: boolean
+  bootstrap: BootstrapNode[] | null
+  out: Output
+}): Promise<Session> {
+  if (!existsSync(opts.storage)) {
+    if (!opts.create) throw new CliError(`storage directory ${opts.storage} does not exist`)
+    mkdirSync(opts.storage, { recursive: true })
+  }
+  const store = new Corestore(opts.storage)
+  await store.ready()
+  let dht: DHT
+  try {
+    dht = await openDht(opts.bootstrap)
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+  const networker = new Networker(store, { dht })
+  const short = (key: Uint8Array) => b4a.toString(key as Buffer, 'hex').slice(0, 12)
+  networker.on('peer-add', (peer) =>
+    opts.out.event(
+      {
+        event: 'peer-add',
+        peer: b4a.toString(peer.remotePublicKey, 'hex'),
+        address: peer.remoteAddress,
+        type: peer.type,
+      },
+      `+ peer ${short(peer.remotePublicKey)} ${peer.remoteAddress ?? ''} (${peer.type})`,
+    ),
+  )
+  networker.on('peer-remove', (peer) =>
+    opts.out.event(
+      { event: 'peer-remove', peer: b4a.toString(peer.remotePublicKey, 'hex') },
+      `- peer ${short(peer.remotePublicKey)}`,
+    ),
+  )
+  let closed = false
+  return {
+    store,
+    networker,
+    async close() {
+      if (closed) return
+      closed = true
+      // Unannounce and close connections first, then flush storage, then the DHT node.
+      await networker.close({ timeout: 4000 })
+      await store.close()
+      await dht.destroy().catch(() => {})
+    },
+  }
+}
+
+export function parseKey(value: string | undefined, what = 'key'): Buffer {
+  if (value === undefined || !/^[0-9a-fA-F]{64}$/.test(value)) {
+    throw new CliError(
+      `${what} must be 64 hex characters (a core's public key), got '${value ?? ''}'`,
+    )
+  }
+  return b4a.from(value, 'hex')
+}
