@@ -172,6 +172,8 @@ export class NetworkerCore {
         this.topics.get(event.topic)?.send({ type: event.type, op: event.op, error: event.error })
         return
       case 'swarm-flushed': {
+        // A stale flush (an earlier op) must not replace the current flush's waiter.
+        if (this.topics.get(event.topic)?.getSnapshot().context.op !== event.op) return
         // Wait for every connection the swarm produced before its flush completed.
         const unprocessed = new Set(this.pendingConnections())
         if (unprocessed.size === 0) {
