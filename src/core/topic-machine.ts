@@ -218,11 +218,19 @@ export const topicMachine = setup({
         // the fresh announcement.
         configure: { actions: 'record' },
         'topic-left': { guard: 'currentOp', actions: 'markLeaveDone', target: 'afterLeave' },
-        'topic-leave-failed': {
-          guard: 'currentOp',
-          actions: ['markLeaveFailed', 'failAll'],
-          target: 'afterLeave',
-        },
+        'topic-leave-failed': [
+          // A join requested meanwhile goes ahead: its requests wait for it, not for the
+          // failed leave, and keep their wish to flush.
+          {
+            guard: ({ context, event }) =>
+              opOf(event) === context.op &&
+              !context.closing &&
+              (context.announce || context.lookup),
+            actions: 'markLeaveFailed',
+            target: 'joining',
+          },
+          { guard: 'currentOp', actions: ['markLeaveFailed', 'failAll'], target: 'afterLeave' },
+        ],
         'force-close': { guard: 'closing', actions: 'markLeaveFailed', target: 'closed' },
         close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'] },
       },

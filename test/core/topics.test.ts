@@ -83,6 +83,26 @@ describe('topic configuration', () => {
     ])
   })
 
+  it('a join requested during a leave that fails still goes ahead, and its requests wait for it', () => {
+    const c = core()
+    c.handle(configure(1, true, false, false))
+    c.handle({ type: 'topic-joined', topic: T, op: 1 })
+    c.handle(configure(2, false, false))
+    c.handle(configure(3, true, true, true))
+    const error = { code: 'TOPIC_LEAVE_FAILED' as const, message: 'x' }
+    expect(c.handle({ type: 'topic-leave-failed', topic: T, op: 2, error })).toEqual([
+      { type: 'join-topic', topic: T, op: 3, announce: true, lookup: true },
+    ])
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+      { type: 'flush-swarm', topic: T, op: 4 },
+    ])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 })).toEqual([
+      { type: 'settle', requestId: 2 },
+      { type: 'settle', requestId: 3 },
+    ])
+    expect(c.status(T)).toMatchObject({ announce: true, lookup: true, joined: true, flushed: true })
+  })
+
   it('leaves a topic while its join is in flight', () => {
     const c = core()
     c.handle(configure(1, true, false))
