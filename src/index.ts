@@ -4,6 +4,16 @@ export { ErrorCode, NetworkerError } from './core/errors.js'
 export type { AuthenticateContext, AuthenticateHook } from './io/authenticate.js'
 export type { Codec, EncodingName, EncodingOption } from './io/encodings.js'
 export { Extension, type ExtensionEvents, type ExtensionHandlers } from './io/extension.js'
+export type { RecordStore, RecordValue } from './io/record-store.js'
+export { RECORD_VERSION, recordsDiscoveryKey } from './io/record-store.js'
+export type {
+  PersistOption,
+  RecordedStatus,
+  RecordedTopic,
+  RestoreOptions,
+  RestoreReport,
+  SkippedRecord,
+} from './io/remembered-config.js'
 export type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
 export type { TransportType } from './io/transport.js'
 export type {

@@ -24,6 +24,13 @@ import { DEFAULT_MAX_MESSAGE_SIZE, Extension, type ExtensionHandlers } from './i
 import { guardInbound } from './io/inbound-guard.js'
 import type { NetworkerPeer } from './io/peer.js'
 import {
+  type PersistOption,
+  planPersist,
+  RememberedConfig,
+  type RestoreOptions,
+  type RestoreReport,
+} from './io/remembered-config.js'
+import {
   createHyperswarm,
   type DiscoverySession,
   isSwarmLike,
@@ -59,6 +66,12 @@ export interface NetworkerOptions {
    * and counted in `stats.inboundOverflows`. Default 32 MiB.
    */
   maxInboundBuffer?: number
+  /**
+   * Remember every configure durably (before its promise resolves) so `restore()` can
+   * re-apply them after a restart: `true` keeps the records in a private core of `store`,
+   * or pass your own record store ({ put, del, iterate }). Default false.
+   */
+  persist?: PersistOption
   /** Any other option is passed to Hyperswarm as is (bootstrap, dht, maxPeers, firewall, …). */
   [hyperswarmOption: string]: unknown
 }
@@ -115,6 +128,7 @@ const OWN_OPTIONS = new Set([
   'clock',
   'maxMessageSize',
   'maxInboundBuffer',
+  'persist',
 ])
 const DEFAULT_AUTHENTICATE_TIMEOUT = 10_000
 const DEFAULT_MAX_INBOUND_BUFFER = 32 * 1024 * 1024
@@ -129,6 +143,10 @@ export interface NetworkerEvents {
   'peer-remove': [peer: NetworkerPeer]
   /** An extension without its own onerror could not decode a message, or its handler threw. */
   'extension-error': [err: NetworkerError, info: ExtensionErrorInfo]
+  /** (persist) A remembered record was damaged or of an unknown version: skipped, left in place. */
+  'record-skipped': [err: NetworkerError, info: { key: string }]
+  /** (persist) The record store failed to open, to be read, or to take a write. */
+  'persist-error': [err: NetworkerError]
 }
 
 /** registerExtension's forms: handlers, a function of the extension returning them, or all in one object. */
@@ -163,10 +181,12 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   private readonly extensions = new Map<string, Extension<unknown>>()
   private readonly maxMessageSize: number
   private readonly maxInboundBuffer: number
+  private readonly records: RememberedConfig | null
 
   constructor(store: ReplicatingStore, opts: NetworkerOptions = {}) {
     super()
     validateOptions(store, opts)
+    const persist = planPersist(store, opts.persist)
     this.store = store
     this.onauthenticate = opts.onauthenticate ?? null
     this.authenticateTimeout = opts.authenticateTimeout ?? DEFAULT_AUTHENTICATE_TIMEOUT
@@ -181,6 +201,13 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     this.clock = opts.clock ?? realClock
     this.driver = new CoreDriver(this.core, this.clock, (effect) => this.run(effect))
     this.swarm.on('connection', this.onconnection)
+    this.records =
+      persist === null
+        ? null
+        : new RememberedConfig(persist, {
+            skipped: (err, key) => this.emit('record-skipped', err, { key }),
+            failed: (err) => this.emit('persist-error', err),
+          })
   }
 
   /** The Noise key pair every connection uses. */
@@ -225,7 +252,15 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       throw new NetworkerError(ErrorCode.ABORTED, 'configure was aborted before it started')
     }
     const requestId = this.nextRequestId++
-    const settled = this.request(requestId)
+    // persist: record in call order, so the last call's configuration is the one remembered.
+    const recorded =
+      this.records !== null && this.core.lifeState === 'open'
+        ? this.records.record(topic, { announce, lookup })
+        : null
+    const settled =
+      recorded === null
+        ? this.request(requestId)
+        : Promise.all([this.request(requestId), recorded]).then(() => undefined)
     this.driver.dispatch({ type: 'configure', requestId, topic, announce, lookup, flush })
     if (signal === undefined && timeout === undefined) {
       await settled
@@ -299,16 +334,38 @@ export class Networker extends EventEmitter<NetworkerEvents> {
 
   /** The topic's configuration and progress, or null if it was never configured. */
   status(discoveryKey: Uint8Array | string): TopicStatusInfo | null {
-    const s = this.core.status(discoveryKeyToHex(discoveryKey))
-    return s === null ? null : publicStatus(s)
+    const topic = discoveryKeyToHex(discoveryKey)
+    const s = this.core.status(topic)
+    return s === null ? (this.records?.status(topic) ?? null) : publicStatus(s)
   }
 
-  /** Every topic that is announced or looked up (or on its way there). */
+  /**
+   * Every topic that is announced or looked up (or on its way there). With `persist`, also
+   * every recorded topic not configured in this process yet (`joined: false` until restored).
+   */
   allStatuses(): TopicStatusInfo[] {
-    return this.core
+    const live = this.core
       .statuses()
       .filter((s) => s.announce || s.lookup)
       .map(publicStatus)
+    if (this.records === null) return live
+    return [...live, ...this.records.statuses((topic) => this.core.status(topic) !== null)]
+  }
+
+  /**
+   * (persist) Configures again, in parallel, every recorded topic this process has not
+   * configured yet, and reports what was restored, what failed and which records were skipped.
+   */
+  async restore(opts: RestoreOptions = {}): Promise<RestoreReport> {
+    if (this.records === null) {
+      throw new NetworkerError(ErrorCode.INVALID_OPTION, 'restore() needs the persist option')
+    }
+    this.assertOpen()
+    return this.records.restore(
+      (topic) => this.core.status(topic) !== null,
+      (topic, config) => this.configure(topic, config),
+      opts,
+    )
   }
 
   /** Internal counts, for debugging and leak checks: all return to zero once peers are gone. */
@@ -398,14 +455,17 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     }
     if (this.closePromise === null) {
       const requestId = this.nextRequestId++
-      this.closePromise = this.request(requestId).then(publicReport)
+      const closed = this.request(requestId).then(publicReport)
+      const records = this.records?.close()
+      this.closePromise =
+        records === undefined ? closed : Promise.all([closed, records]).then(([report]) => report)
       this.driver.dispatch({ type: 'close', requestId })
     }
     if (timeout !== undefined && !this.closed) {
-      const timer = this.clock.setTimeout(
-        () => this.driver.dispatch({ type: 'close-timeout' }),
-        timeout,
-      )
+      const timer = this.clock.setTimeout(() => {
+        this.driver.dispatch({ type: 'close-timeout' })
+        this.records?.giveUp()
+      }, timeout)
       this.closePromise.then(
         () => this.clock.clearTimeout(timer),
         () => this.clock.clearTimeout(timer),

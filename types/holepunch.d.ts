@@ -37,6 +37,7 @@ declare module 'corestore' {
     namespace(name: string): Corestore
     session(opts?: Record<string, unknown>): Corestore
     list(): AsyncIterable<Buffer>
+    getAuth(discoveryKey: Buffer): Promise<{ key: Buffer; discoveryKey: Buffer } | null>
   }
   export interface Hypercore extends EventEmitter {
     key: Buffer
@@ -180,5 +181,33 @@ declare module 'hyperdht' {
     fullyBootstrapped(): Promise<void>
     address(): { host: string; port: number }
     destroy(opts?: Record<string, unknown>): Promise<void>
+  }
+}
+
+declare module 'hyperbee' {
+  export interface HyperbeeEntry<K, V> {
+    seq: number
+    key: K
+    value: V
+  }
+  export interface HyperbeeOptions {
+    keyEncoding?: string
+    valueEncoding?: string
+    /** false: read and write on the given core itself, opening no extra sessions. */
+    sessions?: boolean
+    /** false: register no replication extension on the core. */
+    extension?: boolean
+    readonly?: boolean
+  }
+  export default class Hyperbee<K = Buffer, V = Buffer> {
+    constructor(core: unknown, opts?: HyperbeeOptions)
+    readonly core: unknown
+    readonly version: number
+    ready(): Promise<void>
+    close(): Promise<void>
+    get(key: K): Promise<HyperbeeEntry<K, V> | null>
+    put(key: K, value: V): Promise<void>
+    del(key: K): Promise<void>
+    createReadStream(range?: Record<string, unknown>): AsyncIterable<HyperbeeEntry<K, V>>
   }
 }

@@ -17,6 +17,12 @@ export const ErrorCode = {
   FLUSH_FAILED: 'FLUSH_FAILED',
   FLUSH_TIMEOUT: 'FLUSH_TIMEOUT',
   ABORTED: 'ABORTED',
+  /** A remembered configuration record that cannot be read (skipped, left in place). */
+  RECORD_DAMAGED: 'RECORD_DAMAGED',
+  /** A remembered configuration record of a format version this release does not know. */
+  RECORD_VERSION_UNKNOWN: 'RECORD_VERSION_UNKNOWN',
+  /** The record store (the `persist` option) failed to open, read or write. */
+  PERSIST_FAILED: 'PERSIST_FAILED',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
