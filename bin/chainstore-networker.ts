@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { CliError } from '../src/cli/cli-error.js'
 import { main } from '../src/cli/main.js'
+import { installSignalHandlers } from '../src/cli/shutdown.js'
+
+installSignalHandlers()
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),

@@ -90,10 +90,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         const replica = store.get({ key: core.key })
         await replica.ready()
         let reported = 0
-        replica.on('download', (index: number) => {
+        replica.on('download', () => {
           const have = replica.contiguousLength
+          // Blocks can land out of order: report the contiguous prefix, and each value once.
+          if (have <= reported) return
           if (
-            index === 0 ||
+            reported === 0 ||
             have - reported >= Math.max(1, Math.floor(opts.blocks / 4)) ||
             have === opts.blocks
           ) {

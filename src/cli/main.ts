@@ -35,14 +35,49 @@ Examples:
   chainstore-networker put ./photo.jpg --storage ./a --bootstrap 127.0.0.1:49737
   chainstore-networker get <key> --storage ./b --out ./copy.jpg --bootstrap 127.0.0.1:49737
 `,
-  demo: 'chainstore-networker demo [--peers N] [--blocks N] [--json|--quiet]\n  An embedded local testnet, N networkers (default 3), one writer appending N blocks (default 200).',
-  testnet:
-    'chainstore-networker testnet [--nodes N] [--port P] [--json]\n  A local HyperDHT bootstrap of N nodes (default 3) on 127.0.0.1; Ctrl-C stops it.',
-  put: 'chainstore-networker put <file|-> --storage <dir> [--block-size BYTES] [--bootstrap …]\n  Appends the file (or stdin) to a new core in blocks (default 65536 bytes), prints the key, seeds until Ctrl-C.',
-  seed: 'chainstore-networker seed --storage <dir> [--key <hex>...] [--bootstrap …]\n  Announces and serves the cores; prints peers and bytes served until Ctrl-C.',
-  get: 'chainstore-networker get <key> --storage <dir> [--out <file|->] [--live] [--timeout SECONDS] [--bootstrap …]\n  Replicates the whole core with a progress bar, writes it (default: stdout), verifies its length.\n  --live keeps following new blocks until Ctrl-C.',
-  status:
-    'chainstore-networker status --storage <dir> [--json]\n  The cores put wrote into the storage directory, with their length.',
+  demo: `chainstore-networker demo [--peers N] [--blocks N] [--json|--quiet]
+  An embedded local testnet, N networkers (default 3), one writer appending N blocks
+  (default 200, 4 KiB each); prints peers joining and blocks arriving, then a summary.
+
+Examples:
+  chainstore-networker demo
+  chainstore-networker demo --peers 5 --blocks 1000 --json`,
+  testnet: `chainstore-networker testnet [--nodes N] [--port P] [--json]
+  A local HyperDHT bootstrap of N nodes (default 3) on 127.0.0.1; prints the address to
+  pass as --bootstrap in other terminals. Ctrl-C stops it.
+
+Examples:
+  chainstore-networker testnet --port 49737
+  chainstore-networker testnet --nodes 5 --json`,
+  put: `chainstore-networker put <file|-> --storage <dir> [--block-size BYTES] [--bootstrap …]
+  Appends the file (or stdin with -) to a new core in blocks (default 65536 bytes), prints
+  the core's key, and seeds it until Ctrl-C.
+
+Examples:
+  chainstore-networker put ./photo.jpg --storage ./a --bootstrap 127.0.0.1:49737
+  tar c ./dir | chainstore-networker put - --storage ./a --bootstrap 127.0.0.1:49737`,
+  seed: `chainstore-networker seed --storage <dir> [--key <hex>...] [--bootstrap …]
+  Announces and serves the cores (default: every core this storage wrote); prints peers
+  as they come and go and bytes served, until Ctrl-C.
+
+Examples:
+  chainstore-networker seed --storage ./a --bootstrap 127.0.0.1:49737
+  chainstore-networker seed --storage ./b --key <hex> --key <hex> --bootstrap 127.0.0.1:49737`,
+  get: `chainstore-networker get <key> --storage <dir> [--out <file|->] [--live] [--timeout SECONDS] [--bootstrap …]
+  Looks the core up, replicates all of it with a progress bar, writes it (default: stdout,
+  with messages on stderr), verifies its length. --timeout (default 30) bounds the wait for
+  a peer that has the core; --live keeps following new blocks until Ctrl-C.
+
+Examples:
+  chainstore-networker get <key> --storage ./b --out ./copy.jpg --bootstrap 127.0.0.1:49737
+  chainstore-networker get <key> --storage ./b --quiet --bootstrap 127.0.0.1:49737 > copy.jpg`,
+  status: `chainstore-networker status --storage <dir> [--json]
+  Every core the storage directory holds: written here or a replica, blocks held, bytes.
+  Topic configurations are not remembered yet, so none are listed.
+
+Examples:
+  chainstore-networker status --storage ./a
+  chainstore-networker status --storage ./a --json`,
 }
 
 function positiveInt(value: unknown, name: string, fallback: number, min = 1): number {
@@ -90,7 +125,12 @@ export async function main(argv: string[]): Promise<void> {
   }
   const { values, positionals } = parsed
   const [command, ...args] = positionals
-  const out = new Output({ json: values.json, quiet: values.quiet })
+  // When get writes the content to stdout, everything else goes to stderr so the data stays clean.
+  const contentOnStdout = command === 'get' && (values.out === undefined || values.out === '-')
+  const out = new Output(
+    { json: values.json, quiet: values.quiet },
+    contentOnStdout ? process.stderr : process.stdout,
+  )
   if (command === undefined || command === 'help') {
     process.stdout.write(HELP.main as string)
     return

@@ -1,11 +1,13 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import b4a from 'b4a'
-import Corestore from 'corestore'
+import type Corestore from 'corestore'
 import type DHT from 'hyperdht'
 import { Networker } from '../networker.js'
 import { type BootstrapNode, openDht } from './bootstrap.js'
 import { CliError } from './cli-error.js'
 import type { Output } from './output.js'
+import { onShutdown } from './shutdown.js'
+import { openStore } from './store-cores.js'
 
 /** A store, a DHT node and a networker on them, closed together and in order. */
 export interface Session {
@@ -24,8 +26,7 @@ export async function openSession(opts: {
     if (!opts.create) throw new CliError(`storage directory ${opts.storage} does not exist`)
     mkdirSync(opts.storage, { recursive: true })
   }
-  const store = new Corestore(opts.storage)
-  await store.ready()
+  const store = await openStore(opts.storage)
   let dht: DHT
   try {
     dht = await openDht(opts.bootstrap)
@@ -53,18 +54,22 @@ export async function openSession(opts: {
     ),
   )
   let closed = false
-  return {
+  let unregister = (): void => {}
+  const session: Session = {
     store,
     networker,
     async close() {
       if (closed) return
       closed = true
+      unregister()
       // Unannounce and close connections first, then flush storage, then the DHT node.
       await networker.close({ timeout: 4000 })
       await store.close()
       await dht.destroy().catch(() => {})
     },
   }
+  unregister = onShutdown(() => session.close())
+  return session
 }
 
 export function parseKey(value: string | undefined, what = 'key'): Buffer {

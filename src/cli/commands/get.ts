@@ -67,13 +67,21 @@ export async function getCommand(opts: {
       )
       lastPlain = step
     }
-    core.on('download', () => {
-      have = core.contiguousLength
+    const onDownload = (): void => {
+      // Blocks land out of order: report only when the contiguous prefix grows.
+      const now = Math.min(core.contiguousLength, total)
+      if (now === have) return
+      have = now
       show()
-    })
+    }
+    core.on('download', onDownload)
     await core.download({ start: 0, end: total }).done()
-    have = core.contiguousLength
-    show()
+    // The bar covers the first `total` blocks; with --live, later ones are `append` events.
+    core.off('download', onDownload)
+    if (have !== total) {
+      have = total
+      show()
+    }
     sink =
       opts.outFile === null || opts.outFile === '-'
         ? process.stdout

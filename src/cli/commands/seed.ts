@@ -1,13 +1,15 @@
 import b4a from 'b4a'
 import type { Hypercore } from 'corestore'
+import crypto from 'hypercore-crypto'
 import type { BootstrapNode } from '../bootstrap.js'
 import { CliError } from '../cli-error.js'
 import { bytes, type Output } from '../output.js'
 import { openSession, parseKey, type Session } from '../session.js'
 import { untilInterrupted } from '../shutdown.js'
+import { listCores } from '../store-cores.js'
 import { readWritten } from '../written-cores.js'
 
-/** Announces and serves cores (default: every core `put` wrote in this storage) until interrupted. */
+/** Announces and serves cores (default: every core this storage wrote) until interrupted. */
 export async function seedCommand(opts: {
   storage: string
   keys: string[]
@@ -21,18 +23,31 @@ export async function seedCommand(opts: {
     bootstrap: opts.bootstrap,
     out: opts.out,
   })
-  if (keys.length === 0) {
-    for (const written of await readWritten(opts.storage)) keys.push(b4a.from(written.key, 'hex'))
-  }
-  if (keys.length === 0) {
-    await session.close()
-    throw new CliError(`nothing to seed: ${opts.storage} has no cores written by put; pass --key`)
-  }
   const cores: Hypercore[] = []
-  for (const key of keys) {
-    const core = session.store.get({ key })
-    await core.ready()
-    cores.push(core)
+  try {
+    if (keys.length === 0) {
+      // Every core this store wrote (it holds the secret key), and whatever put recorded.
+      const recorded = new Set((await readWritten(opts.storage)).map((w) => w.key))
+      for (const c of await listCores(session.store)) {
+        if (c.writable || recorded.has(c.key)) keys.push(b4a.from(c.key, 'hex'))
+      }
+      if (keys.length === 0) {
+        throw new CliError(`nothing to seed: ${opts.storage} has written no cores; pass --key`)
+      }
+    }
+    for (const key of keys) {
+      if ((await session.store.getAuth(crypto.discoveryKey(key))) === null) {
+        throw new CliError(
+          `${opts.storage} holds no core ${b4a.toString(key, 'hex')} (see status --storage)`,
+        )
+      }
+      const core = session.store.get({ key })
+      await core.ready()
+      cores.push(core)
+    }
+  } catch (err) {
+    await session.close()
+    throw err
   }
   return serve(session, cores, opts.out)
 }

@@ -1,32 +1,45 @@
 import { existsSync } from 'node:fs'
-import b4a from 'b4a'
-import Corestore from 'corestore'
 import { CliError } from '../cli-error.js'
 import { bytes, type Output } from '../output.js'
+import { listCores, openStore } from '../store-cores.js'
 import { readWritten } from '../written-cores.js'
 
-/** What a storage directory holds. */
+/** What a storage directory holds: every core, whether this store wrote it, how much of it is here. */
 export async function statusCommand(opts: { storage: string; out: Output }): Promise<void> {
   if (!existsSync(opts.storage))
     throw new CliError(`storage directory ${opts.storage} does not exist`)
-  const written = await readWritten(opts.storage)
-  const store = new Corestore(opts.storage)
+  const written = new Map((await readWritten(opts.storage)).map((w) => [w.key, w]))
+  const store = await openStore(opts.storage)
   try {
-    await store.ready()
-    const cores = []
-    for (const w of written) {
-      const core = store.get({ key: b4a.from(w.key, 'hex') })
-      await core.ready()
-      cores.push({ ...w, blocks: core.length, bytes: core.byteLength })
-      await core.close()
+    const cores = (await listCores(store)).map((c) => ({
+      ...c,
+      blocks: c.length,
+      bytes: c.byteLength,
+      source: written.get(c.key)?.source ?? null,
+    }))
+    const line = (c: (typeof cores)[number]): string => {
+      const role = c.writable ? 'written here' : 'replica     '
+      const have =
+        c.contiguousLength === c.length
+          ? `${c.length} blocks`
+          : `${c.contiguousLength}/${c.length} blocks`
+      const from = c.source === null ? '' : `  (put ${c.source})`
+      return `    ${c.key}  ${role}  ${have}  ${bytes(c.byteLength)}${from}`
     }
     opts.out.result(
-      { event: 'status', storage: opts.storage, cores, topics: null },
+      {
+        event: 'status',
+        storage: opts.storage,
+        cores,
+        // Remembered configuration is a later issue: until then there is nothing to list.
+        topics: null,
+        topicsRemembered: false,
+      },
       [
         `storage ${opts.storage}`,
-        cores.length === 0 ? '  no cores written by put' : '  cores written by put:',
-        ...cores.map((c) => `    ${c.key}  ${c.blocks} blocks  ${bytes(c.bytes)}  (${c.source})`),
-        '  topics: configurations are not remembered yet (that comes with remembered configuration)',
+        cores.length === 0 ? '  no cores' : `  ${cores.length} core(s):`,
+        ...cores.map(line),
+        '  topics: configurations are not remembered yet (remembered configuration is a later issue)',
       ].join('\n'),
     )
   } finally {

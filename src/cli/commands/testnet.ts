@@ -1,4 +1,5 @@
 import createTestnet from '@hyperswarm/testnet'
+import { CliError } from '../cli-error.js'
 import type { Output } from '../output.js'
 import { untilInterrupted } from '../shutdown.js'
 
@@ -12,6 +13,13 @@ export async function testnetCommand(opts: {
     host: '127.0.0.1',
     ...(opts.port === undefined ? {} : { port: opts.port }),
   })
+  // HyperDHT moves to another port when the one asked for is taken: an explicit --port
+  // that did not bind is an error, not a silently different address.
+  const bound = testnet.bootstrap[0]?.port
+  if (opts.port !== undefined && bound !== opts.port) {
+    await testnet.destroy()
+    throw new CliError(`port ${opts.port} on 127.0.0.1 is in use; pick another --port`)
+  }
   const bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
   opts.out.result(
     { event: 'testnet', bootstrap, nodes: opts.nodes },
