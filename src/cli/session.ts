@@ -34,7 +34,8 @@ export async function openSession(opts: {
     await store.close()
     throw err
   }
-  const networker = new Networker(store, { dht })
+  // Topics are remembered in the storage and re-applied on start.
+  const networker = new Networker(store, { dht, persist: true })
   const short = (key: Uint8Array) => b4a.toString(key as Buffer, 'hex').slice(0, 12)
   networker.on('peer-add', (peer) =>
     opts.out.event(
@@ -53,6 +54,13 @@ export async function openSession(opts: {
       `- peer ${short(peer.remotePublicKey)}`,
     ),
   )
+  const restored = await networker.restore()
+  if (restored.restored.length + restored.failed.length > 0) {
+    opts.out.event(
+      { event: 'restored', topics: restored.restored.length, failed: restored.failed.length },
+      `restored ${restored.restored.length} remembered topic(s)${restored.failed.length > 0 ? `, ${restored.failed.length} failed` : ''}`,
+    )
+  }
   let closed = false
   let unregister = (): void => {}
   const session: Session = {

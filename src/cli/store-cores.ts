@@ -1,5 +1,11 @@
 import b4a from 'b4a'
 import Corestore from 'corestore'
+import {
+  decodeRecord,
+  entryOf,
+  openCorestoreRecords,
+  recordsDiscoveryKey,
+} from '../io/record-store.js'
 import { CliError } from './cli-error.js'
 
 /** One core a storage directory holds. */
@@ -38,7 +44,11 @@ export async function openStore(storage: string): Promise<Corestore> {
 /** Every core the store holds, in the store's order, with what it has of each. */
 export async function listCores(store: Corestore): Promise<StoredCore[]> {
   const cores: StoredCore[] = []
+  // The networker's remembered topics live in a private core: never list it (seed would
+  // announce it), and never open it actively (that would offer it to peers).
+  const records = b4a.toString(await recordsDiscoveryKey(store), 'hex')
   for await (const discoveryKey of store.list()) {
+    if (b4a.toString(discoveryKey, 'hex') === records) continue
     const auth = await store.getAuth(discoveryKey)
     if (auth === null) continue
     const core = store.get({ key: auth.key })
@@ -54,4 +64,27 @@ export async function listCores(store: Corestore): Promise<StoredCore[]> {
     await core.close()
   }
   return cores
+}
+
+/** A topic configuration the networker remembers in this storage. */
+export interface RememberedTopic {
+  discoveryKey: string
+  announce: boolean
+  lookup: boolean
+}
+
+/** The remembered topics, read without starting a networker; damaged records are left out. */
+export async function rememberedTopics(store: Corestore): Promise<RememberedTopic[]> {
+  const opened = await openCorestoreRecords(store)
+  const topics: RememberedTopic[] = []
+  try {
+    for await (const item of opened.store.iterate()) {
+      const { key, value } = entryOf(item)
+      const decoded = decodeRecord(key, value)
+      if (decoded.ok) topics.push({ discoveryKey: decoded.topic, ...decoded.config })
+    }
+  } finally {
+    await opened.close()
+  }
+  return topics
 }

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import crypto from 'hypercore-crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLI, ensureBuilt } from '../helpers/build.js'
 
@@ -110,13 +111,19 @@ describe('chainstore-networker commands in real processes', () => {
     expect(await put.exited).toBe(0)
     const status = run('status', '--storage', join(dir, 'a'), '--json')
     expect(status.status).toBe(0)
-    expect(json(status.stdout.trim())).toMatchObject({
+    const statusEvent = json(status.stdout.trim())
+    expect(statusEvent).toMatchObject({
       event: 'status',
       cores: [{ key, blocks: 80 }],
+      topicsRemembered: true,
     })
+    // put's announcement is remembered in the storage, and restored by the next seed.
+    const discoveryKey = crypto.discoveryKey(Buffer.from(key, 'hex')).toString('hex')
+    expect(statusEvent.topics).toEqual([{ discoveryKey, announce: true, lookup: false }])
 
     const seed = start('seed', '--storage', join(dir, 'a'), '--bootstrap', bootstrap)
     await seed.line((l) => l.startsWith(`seeding ${key}`))
+    expect(seed.lines.some((l) => l.startsWith('restored 1 remembered topic'))).toBe(true)
     // --live keeps following after the whole core is in, until SIGINT.
     const live = start(
       'get',

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import crypto from 'hypercore-crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLI, ensureBuilt } from '../helpers/build.js'
 
@@ -106,8 +107,15 @@ describe('chainstore-networker storage commands', () => {
     expect(JSON.parse(replica.stdout)).toMatchObject({
       event: 'status',
       cores: [{ key, writable: false, blocks: 74, contiguousLength: 74, bytes: 300_000 }],
-      topics: null,
-      topicsRemembered: false,
+      // get looked the core up: that configuration is remembered too.
+      topics: [
+        {
+          discoveryKey: crypto.discoveryKey(Buffer.from(key, 'hex')).toString('hex'),
+          announce: false,
+          lookup: true,
+        },
+      ],
+      topicsRemembered: true,
     })
 
     // b wrote nothing, and does not hold a core it never saw.
@@ -125,7 +133,9 @@ describe('chainstore-networker storage commands', () => {
     const written = run('status', '--storage', a)
     expect(written.status).toBe(0)
     expect(written.stdout).toContain(`${key}  written here  74 blocks`)
-    expect(written.stdout).toContain('configurations are not remembered yet')
+    expect(written.stdout).toMatch(
+      /1 remembered topic\(s\), restored on start:\n +[0-9a-f]{64} {2}announce\n/,
+    )
 
     // With no --key, seed serves every core the store wrote.
     const seed = start(['seed', '--storage', a, '--bootstrap', bootstrap, '--json'])

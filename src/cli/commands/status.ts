@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { CliError } from '../cli-error.js'
 import { bytes, type Output } from '../output.js'
-import { listCores, openStore } from '../store-cores.js'
+import { listCores, openStore, rememberedTopics } from '../store-cores.js'
 import { readWritten } from '../written-cores.js'
 
 /** What a storage directory holds: every core, whether this store wrote it, how much of it is here. */
@@ -26,20 +26,19 @@ export async function statusCommand(opts: { storage: string; out: Output }): Pro
       const from = c.source === null ? '' : `  (put ${c.source})`
       return `    ${c.key}  ${role}  ${have}  ${bytes(c.byteLength)}${from}`
     }
+    const topics = await rememberedTopics(store)
+    const role = (t: (typeof topics)[number]): string =>
+      t.announce && t.lookup ? 'announce + lookup' : t.announce ? 'announce' : 'lookup'
     opts.out.result(
-      {
-        event: 'status',
-        storage: opts.storage,
-        cores,
-        // Remembered configuration is a later issue: until then there is nothing to list.
-        topics: null,
-        topicsRemembered: false,
-      },
+      { event: 'status', storage: opts.storage, cores, topics, topicsRemembered: true },
       [
         `storage ${opts.storage}`,
         cores.length === 0 ? '  no cores' : `  ${cores.length} core(s):`,
         ...cores.map(line),
-        '  topics: configurations are not remembered yet (remembered configuration is a later issue)',
+        topics.length === 0
+          ? '  no remembered topics'
+          : `  ${topics.length} remembered topic(s), restored on start:`,
+        ...topics.map((t) => `    ${t.discoveryKey}  ${role(t)}`),
       ].join('\n'),
     )
   } finally {
