@@ -48,13 +48,13 @@ const closedError: ErrorInfo = {
   message: 'the networker closed before this configure completed',
 }
 
+// A close carries no error of its own: its requests fail because the networker closed.
 function errorOf(event: TopicEvent): ErrorInfo {
   return 'error' in event ? event.error : closedError
 }
 
-function opOf(event: TopicEvent): OpId {
-  return 'op' in event ? event.op : -1
-}
+// Only I/O results are checked against the current op, and they all carry one.
+const opOf = (event: TopicEvent): OpId => (event as { op: OpId }).op
 
 export const topicMachine = setup({
   types: {
@@ -124,12 +124,6 @@ export const topicMachine = setup({
       for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId })
       enqueue.assign({ waiting: [], flushWanted: false })
     }),
-    failClosed: enqueueActions(({ context, enqueue }) => {
-      for (const requestId of context.waiting) {
-        enqueue.emit({ type: 'settle', requestId, error: closedError })
-      }
-      enqueue.assign({ waiting: [], flushWanted: false })
-    }),
     failAll: enqueueActions(({ context, event, enqueue }) => {
       const error = errorOf(event)
       for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId, error })
@@ -158,8 +152,8 @@ export const topicMachine = setup({
           { guard: 'wantsJoin', actions: 'record', target: 'joining' },
           { actions: ['record', 'settleAll'] },
         ],
-        // A topic that was never joined has nothing to unannounce.
-        close: { actions: ['failClosed', 'markClosing'], target: 'closed' },
+        // Nothing waits here (every request settles on the way in) and nothing is announced.
+        close: { target: 'closed' },
       },
     },
     joining: {
@@ -180,7 +174,7 @@ export const topicMachine = setup({
           // Clean up whatever part of the join the swarm did.
           target: 'leaving',
         },
-        close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'], target: 'leaving' },
+        close: { actions: ['failAll', 'markClosing', 'forgetSubscription'], target: 'leaving' },
       },
     },
     flushing: {
@@ -197,7 +191,7 @@ export const topicMachine = setup({
           target: 'joined',
         },
         'flush-failed': { guard: 'currentOp', actions: 'failAll', target: 'joined' },
-        close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'], target: 'leaving' },
+        close: { actions: ['failAll', 'markClosing', 'forgetSubscription'], target: 'leaving' },
       },
     },
     joined: {
@@ -208,7 +202,8 @@ export const topicMachine = setup({
           { guard: 'wantsJoin', actions: 'record', target: 'joining' },
           { actions: 'record', target: 'leaving' },
         ],
-        close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'], target: 'leaving' },
+        // Nothing waits once joined: every request settled on the way in.
+        close: { actions: ['markClosing', 'forgetSubscription'], target: 'leaving' },
       },
     },
     leaving: {
@@ -222,17 +217,17 @@ export const topicMachine = setup({
           // A join requested meanwhile goes ahead: its requests wait for it, not for the
           // failed leave, and keep their wish to flush.
           {
+            // A close forgets the subscription, so a closing topic never goes this way. Not
+            // marked as failed: every close leaves again, and only that leave is reported.
             guard: ({ context, event }) =>
-              opOf(event) === context.op &&
-              !context.closing &&
-              (context.announce || context.lookup),
-            actions: 'markLeaveFailed',
+              opOf(event) === context.op && (context.announce || context.lookup),
             target: 'joining',
           },
           { guard: 'currentOp', actions: ['markLeaveFailed', 'failAll'], target: 'afterLeave' },
         ],
-        'force-close': { guard: 'closing', actions: 'markLeaveFailed', target: 'closed' },
-        close: { actions: ['failClosed', 'markClosing', 'forgetSubscription'] },
+        // Only sent while the networker closes, so this topic is closing too.
+        'force-close': { actions: 'markLeaveFailed', target: 'closed' },
+        close: { actions: ['failAll', 'markClosing', 'forgetSubscription'] },
       },
     },
     afterLeave: {
@@ -242,9 +237,7 @@ export const topicMachine = setup({
         { actions: 'settleAll', target: 'left' },
       ],
     },
-    // Not a final state: a finished actor would drop later events instead of answering them.
-    closed: {
-      on: { configure: { actions: ['record', 'failClosed'] } },
-    },
+    // The networker answers configures itself once it is closing, so none reach here.
+    closed: {},
   },
 })
