@@ -1,0 +1,184 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ErrorCode, NetworkerError, toError } from '../../src/core/errors.js'
+import {
+  bytesToHex,
+  compareKeys,
+  describe as describeValue,
+  discoveryKeyToHex,
+  hexToBytes,
+  publicKeyToHex,
+} from '../../src/core/keys.js'
+import { TimerQueue } from '../../src/core/timer-queue.js'
+
+describe('error codes', () => {
+  it('are the documented, stable strings', () => {
+    // The public contract (README "Errors"): callers branch on these exact strings.
+    expect(Object.values(ErrorCode).sort()).toEqual(
+      [
+        'ABORTED',
+        'AUTHENTICATION_FAILED',
+        'DECODE_FAILED',
+        'ENCODE_FAILED',
+        'EXTENSION_DESTROYED',
+        'FLUSH_FAILED',
+        'FLUSH_TIMEOUT',
+        'HANDLER_FAILED',
+        'INVALID_DISCOVERY_KEY',
+        'INVALID_OPTION',
+        'INVALID_PUBLIC_KEY',
+        'MESSAGE_TOO_LARGE',
+        'NETWORKER_CLOSED',
+        'PEER_NOT_CONNECTED',
+        'PERSIST_FAILED',
+        'RECORD_DAMAGED',
+        'RECORD_VERSION_UNKNOWN',
+        'TOPIC_JOIN_FAILED',
+        'TOPIC_LEAVE_FAILED',
+        'UNKNOWN_ENCODING',
+      ].sort(),
+    )
+    for (const [name, code] of Object.entries(ErrorCode)) expect(code).toBe(name)
+  })
+
+  it('travel on a real Error with name, code, message and cause', () => {
+    const cause = new Error('below')
+    const err = new NetworkerError(ErrorCode.ABORTED, 'stopped', { cause })
+    expect(err).toBeInstanceOf(Error)
+    expect(err).toMatchObject({ name: 'NetworkerError', code: 'ABORTED', message: 'stopped' })
+    expect(err.cause).toBe(cause)
+    const fromInfo = toError({ code: ErrorCode.FLUSH_FAILED, message: 'no flush' })
+    expect(fromInfo).toBeInstanceOf(NetworkerError)
+    expect(fromInfo).toMatchObject({ code: 'FLUSH_FAILED', message: 'no flush' })
+  })
+})
+
+describe('keys', () => {
+  const bytes = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 3)
+  const hex = bytesToHex(bytes)
+
+  it('accept 32 bytes or 64 hex characters of either case, and give lower-case hex', () => {
+    expect(hex).toBe('030a11181f262d343b424950575e656c737a81888f969da4abb2b9c0c7ced5dc')
+    expect(discoveryKeyToHex(bytes)).toBe(hex)
+    expect(discoveryKeyToHex(Buffer.from(bytes))).toBe(hex)
+    expect(discoveryKeyToHex(hex.toUpperCase())).toBe(hex)
+    expect(publicKeyToHex(hex)).toBe(hex)
+    expect(hexToBytes(hex)).toEqual(bytes)
+  })
+
+  it('round-trip between bytes and hex', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (b) => {
+        const h = bytesToHex(b)
+        expect(h).toMatch(/^[0-9a-f]{64}$/)
+        expect(hexToBytes(h)).toEqual(b)
+      }),
+    )
+  })
+
+  it('reject everything else, naming what was wrong, with the code of the key kind', () => {
+    const cases: [unknown, string][] = [
+      [new Uint8Array(31), 'discovery key must be 32 bytes, got 31'],
+      [new Uint8Array(33), 'discovery key must be 32 bytes, got 33'],
+      ['ab'.repeat(31), 'discovery key must be 64 hex characters, got a string of length 62'],
+      [`${'ab'.repeat(31)}zz`, 'must be 64 hex characters, got a string of length 64'],
+      [` ${'a'.repeat(64)}`, 'got a string of length 65'],
+      [`${'a'.repeat(64)}\n`, 'got a string of length 65'],
+      [null, 'must be a 32-byte Buffer/Uint8Array or a 64-character hex string, got null'],
+      [undefined, 'got undefined'],
+      [42, 'got number'],
+      [[1, 2], 'got an array'],
+      [{ length: 32 }, 'got an object'],
+    ]
+    for (const [value, message] of cases) {
+      expect(() => discoveryKeyToHex(value)).toThrow(message)
+      expect(() => discoveryKeyToHex(value)).toThrow(
+        expect.objectContaining({ code: 'INVALID_DISCOVERY_KEY' }),
+      )
+      expect(() => publicKeyToHex(value, 'remote key')).toThrow(
+        expect.objectContaining({ code: 'INVALID_PUBLIC_KEY' }),
+      )
+    }
+    expect(() => publicKeyToHex(new Uint8Array(1))).toThrow('public key must be 32 bytes, got 1')
+    expect(() => discoveryKeyToHex(1, 'topic')).toThrow(/^topic must be/)
+  })
+
+  it('describe values without printing them', () => {
+    expect(describeValue(null)).toBe('null')
+    expect(describeValue([])).toBe('an array')
+    expect(describeValue(new Uint8Array(5))).toBe('5 bytes')
+    expect(describeValue({})).toBe('an object')
+    expect(describeValue('secret')).toBe('string')
+    expect(describeValue(undefined)).toBe('undefined')
+  })
+
+  it('compare in byte order', () => {
+    expect(compareKeys('00'.repeat(32), 'ff'.repeat(32))).toBe(-1)
+    expect(compareKeys('ff'.repeat(32), '00'.repeat(32))).toBe(1)
+    expect(compareKeys(hex, hex)).toBe(0)
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        (a, b) => {
+          const bytewise = Buffer.compare(Buffer.from(a), Buffer.from(b))
+          expect(compareKeys(bytesToHex(a), bytesToHex(b))).toBe(bytewise)
+        },
+      ),
+    )
+  })
+})
+
+describe('timer queue', () => {
+  it('fires due timers in deadline order, ties in creation order, and only when advanced', () => {
+    const q = new TimerQueue()
+    const fired: string[] = []
+    q.setTimeout(() => fired.push('b@20'), 20)
+    q.setTimeout(() => fired.push('a@10'), 10)
+    q.setTimeout(() => fired.push('c@20'), 20)
+    q.setTimeout(() => fired.push('d@30'), 30)
+    expect(q.size).toBe(4)
+    expect(q.nextDeadline()).toBe(10)
+    q.advance(9)
+    expect(fired).toEqual([])
+    q.advance(20)
+    expect(fired).toEqual(['a@10', 'b@20', 'c@20'])
+    expect(q.now()).toBe(20)
+    expect(q.nextDeadline()).toBe(30)
+    expect(q.size).toBe(1)
+  })
+
+  it('runs each timer at its own time, including timers set while firing', () => {
+    const q = new TimerQueue()
+    const seen: [string, number][] = []
+    q.setTimeout(() => {
+      seen.push(['first', q.now()])
+      q.setTimeout(() => seen.push(['nested', q.now()]), 5)
+    }, 10)
+    q.advance(100)
+    expect(seen).toEqual([
+      ['first', 10],
+      ['nested', 15],
+    ])
+    expect(q.now()).toBe(100)
+    expect(q.nextDeadline()).toBeNull()
+  })
+
+  it('never goes back in time, treats negative delays as now, and cancels', () => {
+    const q = new TimerQueue()
+    q.advance(50)
+    q.advance(40)
+    expect(q.now()).toBe(50)
+    let fired = 0
+    q.setTimeout(() => fired++, -5)
+    expect(q.nextDeadline()).toBe(50)
+    const id = q.setTimeout(() => fired++, 1)
+    q.clearTimeout(id)
+    expect(q.size).toBe(1)
+    q.advance(50)
+    expect(fired).toBe(1)
+    q.advance(60)
+    expect(fired).toBe(1)
+    expect(q.size).toBe(0)
+  })
+})
