@@ -18,6 +18,9 @@ export type LifeEvent =
   /** The deadline passed: settle now and tear the swarm down without waiting. */
   | { type: 'force'; unannounced: string[]; destroySwarm: boolean }
 
+// Each action is bound to one event type below, so it reads that event's fields directly.
+type EventOf<T extends LifeEvent['type']> = Extract<LifeEvent, { type: T }>
+
 export const lifeMachine = setup({
   types: {
     context: {} as LifeContext,
@@ -26,20 +29,19 @@ export const lifeMachine = setup({
   },
   actions: {
     wait: assign({
-      waiting: ({ context, event }) =>
-        event.type === 'close' ? [...context.waiting, event.requestId] : context.waiting,
+      waiting: ({ context, event }) => [...context.waiting, (event as EventOf<'close'>).requestId],
     }),
     destroySwarm: enqueueActions(({ enqueue }) => enqueue.emit({ type: 'destroy-swarm' })),
     recordDrained: assign({
-      report: ({ event, context }) =>
-        event.type === 'drained'
-          ? { unannounced: event.unannounced, forced: false }
-          : context.report,
+      report: ({ event }) => ({
+        unannounced: (event as EventOf<'drained'>).unannounced,
+        forced: false,
+      }),
     }),
     force: enqueueActions(({ event, enqueue }) => {
-      if (event.type !== 'force') return
-      enqueue.assign({ report: { unannounced: event.unannounced, forced: true } })
-      if (event.destroySwarm) enqueue.emit({ type: 'destroy-swarm' })
+      const e = event as EventOf<'force'>
+      enqueue.assign({ report: { unannounced: e.unannounced, forced: true } })
+      if (e.destroySwarm) enqueue.emit({ type: 'destroy-swarm' })
     }),
     settleAll: enqueueActions(({ context, enqueue }) => {
       for (const requestId of context.waiting) {
@@ -48,9 +50,8 @@ export const lifeMachine = setup({
       enqueue.assign({ waiting: [] })
     }),
     settleNow: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type === 'close') {
-        enqueue.emit({ type: 'settle', requestId: event.requestId, report: context.report })
-      }
+      const { requestId } = event as EventOf<'close'>
+      enqueue.emit({ type: 'settle', requestId, report: context.report })
     }),
   },
 }).createMachine({
