@@ -42,6 +42,10 @@ type AdmitEvent = Extract<PeerEvent, { type: 'admit' }>
 const idOf = (event: PeerEvent): ConnectionId | null =>
   'connectionId' in event ? event.connectionId : null
 
+// In `connected` there is always a kept connection, and in `contested` a candidate too.
+const keptOf = (context: PeerContext): ConnectionSlot => context.kept as ConnectionSlot
+const candidateOf = (context: PeerContext): ConnectionSlot => context.candidate as ConnectionSlot
+
 const slotOf = (event: PeerEvent): ConnectionSlot => {
   const e = event as AdmitEvent
   return { connectionId: e.connectionId, isInitiator: e.isInitiator, remoteData: e.remoteData }
@@ -58,16 +62,14 @@ export const peerMachine = setup({
     candidateTimeout: ({ context }) => context.candidateTimeout,
   },
   guards: {
-    closing: ({ context }) => context.closing,
     isKept: ({ context, event }) => context.kept?.connectionId === idOf(event),
     isCandidate: ({ context, event }) => context.candidate?.connectionId === idOf(event),
     keptIsActive: ({ context }) => context.kept?.remoteData === true,
     incomingHasData: ({ event }) => (event as AdmitEvent).remoteData,
     hasCandidate: ({ context }) => context.candidate !== null,
     keyRuleKeepsNew: ({ context, event }) =>
-      context.kept !== null &&
       keepNewConnection(
-        { isInitiator: context.kept.isInitiator, active: false },
+        { isInitiator: keptOf(context).isInitiator, active: false },
         { isInitiator: (event as AdmitEvent).isInitiator, active: false },
         context.localKey,
         context.remoteKey,
@@ -82,23 +84,22 @@ export const peerMachine = setup({
       enqueue.assign({ kept: slot })
     }),
     promoteCandidate: enqueueActions(({ context, enqueue }) => {
-      const slot = context.candidate
-      if (slot === null) return
+      const slot = candidateOf(context)
       const { remoteKey } = context
       enqueue.emit({ type: 'keep-connection', connectionId: slot.connectionId, remoteKey })
       enqueue.emit({ type: 'peer-add', connectionId: slot.connectionId, remoteKey })
       enqueue.assign({ kept: slot, candidate: null })
     }),
     // peer-remove before the replacement's peer-add: they alternate per remote key.
+    // Replaced by a newer connection (a close drops the kept one with dropKeptForClose).
     dropKept: enqueueActions(({ context, enqueue }) => {
-      const old = context.kept
-      if (old === null) return
+      const old = keptOf(context)
       const { remoteKey } = context
       enqueue.emit({
         type: 'drop-connection',
         connectionId: old.connectionId,
         remoteKey,
-        reason: context.closing ? 'closing' : 'duplicate',
+        reason: 'duplicate',
       })
       enqueue.emit({ type: 'peer-remove', connectionId: old.connectionId, remoteKey })
       enqueue.assign({ kept: null })
@@ -122,17 +123,16 @@ export const peerMachine = setup({
         type: 'drop-connection',
         connectionId: (event as AdmitEvent).connectionId,
         remoteKey: context.remoteKey,
-        reason: context.closing ? 'closing' : 'duplicate',
+        reason: 'duplicate',
       })
     }),
     markKeptData: enqueueActions(({ context, enqueue }) => {
-      if (context.kept !== null) enqueue.assign({ kept: { ...context.kept, remoteData: true } })
+      enqueue.assign({ kept: { ...keptOf(context), remoteData: true } })
     }),
     forgetKept: enqueueActions(({ context, enqueue }) => {
-      if (context.kept === null) return
       enqueue.emit({
         type: 'peer-remove',
-        connectionId: context.kept.connectionId,
+        connectionId: keptOf(context).connectionId,
         remoteKey: context.remoteKey,
       })
       enqueue.assign({ kept: null })
@@ -140,10 +140,9 @@ export const peerMachine = setup({
     forgetCandidate: enqueueActions(({ enqueue }) => enqueue.assign({ candidate: null })),
     markClosing: enqueueActions(({ enqueue }) => enqueue.assign({ closing: true })),
     dropKeptForClose: enqueueActions(({ context, enqueue }) => {
-      if (context.kept === null) return
       enqueue.emit({
         type: 'drop-connection',
-        connectionId: context.kept.connectionId,
+        connectionId: keptOf(context).connectionId,
         remoteKey: context.remoteKey,
         reason: 'closing',
       })
@@ -159,21 +158,16 @@ export const peerMachine = setup({
     candidate: null,
     closing: false,
   }),
+  // The networker admits no connection once it closes, and forgets a peer as soon as it is
+  // idle again, so neither state sees an admit while closing nor an idle peer a close.
   initial: 'idle',
   states: {
     idle: {
-      on: {
-        admit: [
-          { guard: 'closing', actions: 'dropIncoming' },
-          { actions: 'keepIncoming', target: 'connected' },
-        ],
-        close: { actions: 'markClosing' },
-      },
+      on: { admit: { actions: 'keepIncoming', target: 'connected' } },
     },
     connected: {
       on: {
         admit: [
-          { guard: 'closing', actions: 'dropIncoming' },
           {
             guard: 'keptIsActive',
             actions: ['dropCandidate', 'holdCandidate'],
@@ -192,7 +186,7 @@ export const peerMachine = setup({
         settled: {},
         contested: {
           always: {
-            guard: ({ context }) => context.candidate?.remoteData === true,
+            guard: ({ context }) => candidateOf(context).remoteData,
             actions: ['dropKept', 'promoteCandidate'],
             target: 'settled',
           },
