@@ -126,6 +126,9 @@ export const peerMachine = setup({
         reason: 'duplicate',
       })
     }),
+    markCandidateData: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ candidate: { ...candidateOf(context), remoteData: true } })
+    }),
     markKeptData: enqueueActions(({ context, enqueue }) => {
       enqueue.assign({ kept: { ...keptOf(context), remoteData: true } })
     }),
@@ -195,7 +198,8 @@ export const peerMachine = setup({
             'connection-data': [
               {
                 guard: 'isCandidate',
-                actions: ['dropKept', 'promoteCandidate'],
+                // Promoted as active: a later duplicate is contested, not settled by key.
+                actions: ['markCandidateData', 'dropKept', 'promoteCandidate'],
                 target: 'settled',
               },
               { guard: 'isKept', actions: 'markKeptData' },

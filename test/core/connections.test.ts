@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest'
+import { type CoreOptions, NetworkerCore } from '../../src/core/networker-core.js'
+import type { CoreEffect, CoreEvent } from '../../src/core/protocol.js'
+
+/**
+ * The core's handling of single connections: authentication verdicts, the peer limit,
+ * contested duplicates and what it ignores. Keys: LOCAL is larger than R1..R3, so a
+ * connection this end dialled wins the key rule.
+ */
+const LOCAL = 'ee'.repeat(32)
+const R1 = '11'.repeat(32)
+const R2 = '22'.repeat(32)
+const R3 = '33'.repeat(32)
+
+const core = (opts: Partial<CoreOptions> = {}) =>
+  new NetworkerCore({ localKey: LOCAL, authenticate: false, ...opts })
+
+const open = (connectionId: number, remoteKey: string, isInitiator = true): CoreEvent => ({
+  type: 'connection-opened',
+  connectionId,
+  remoteKey,
+  isInitiator,
+})
+
+const kept = (connectionId: number, remoteKey: string): CoreEffect[] => [
+  { type: 'keep-connection', connectionId, remoteKey },
+  { type: 'peer-add', connectionId, remoteKey },
+]
+
+describe('authentication verdicts', () => {
+  it('an accepted connection becomes a peer; a rejected one is dropped and never listed', () => {
+    const c = core({ authenticate: true })
+    expect(c.handle(open(1, R1))).toEqual([
+      { type: 'authenticate', connectionId: 1, remoteKey: R1 },
+    ])
+    expect(c.handle(open(2, R2))).toEqual([
+      { type: 'authenticate', connectionId: 2, remoteKey: R2 },
+    ])
+    expect(c.pendingConnections()).toEqual([1, 2])
+    expect(c.peers()).toEqual([])
+    expect(c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })).toEqual(
+      kept(1, R1),
+    )
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: false }),
+    ).toEqual([{ type: 'drop-connection', connectionId: 2, remoteKey: R2, reason: 'rejected' }])
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
+    expect(c.pendingConnections()).toEqual([])
+  })
+
+  it('verdicts repeated, late or for unknown connections change nothing', () => {
+    const c = core({ authenticate: true })
+    c.handle(open(1, R1))
+    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })
+    for (const accepted of [true, false]) {
+      expect(c.handle({ type: 'connection-authenticated', connectionId: 1, accepted })).toEqual([])
+      expect(c.handle({ type: 'connection-authenticated', connectionId: 9, accepted })).toEqual([])
+    }
+    c.handle(open(2, R2))
+    c.handle({ type: 'connection-closed', connectionId: 2 })
+    expect(c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true })).toEqual(
+      [],
+    )
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
+  })
+
+  it('data that arrived during authentication counts once the connection is admitted', () => {
+    // R1's kept connection 1 is active; a second one, 2, already carried the remote's data
+    // while it was being authenticated: the remote keeps it, so it replaces 1 at once.
+    const c = core({ authenticate: true })
+    c.handle(open(1, R1))
+    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })
+    c.handle({ type: 'connection-data', connectionId: 1 })
+    c.handle(open(2, R1, false))
+    expect(c.handle({ type: 'connection-data', connectionId: 2 })).toEqual([])
+    expect(c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true })).toEqual(
+      [
+        { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
+        { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+        ...kept(2, R1),
+      ],
+    )
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 2 }])
+  })
+})
+
+describe('the peer limit', () => {
+  it('drops connections from further keys, but not further connections of a kept key', () => {
+    const c = core({ maxPeers: 2 })
+    c.handle(open(1, R1))
+    c.handle(open(2, R2))
+    expect(c.handle(open(3, R3))).toEqual([
+      { type: 'drop-connection', connectionId: 3, remoteKey: R3, reason: 'limit' },
+    ])
+    // A duplicate of a kept key is settled by the key rule, not the limit.
+    expect(c.handle(open(4, R1, false))).toEqual([
+      { type: 'drop-connection', connectionId: 4, remoteKey: R1, reason: 'duplicate' },
+    ])
+    // Once a peer is gone there is room again.
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([
+      { type: 'peer-remove', connectionId: 2, remoteKey: R2 },
+    ])
+    expect(c.handle(open(5, R3))).toEqual(kept(5, R3))
+    expect(c.peers().map((p) => p.remoteKey)).toEqual([R1, R3])
+  })
+
+  it('applies after authentication, to the keys actually admitted', () => {
+    const c = core({ authenticate: true, maxPeers: 1 })
+    c.handle(open(1, R1))
+    c.handle(open(2, R2))
+    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: false })
+    expect(c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true })).toEqual(
+      kept(2, R2),
+    )
+    c.handle(open(3, R3))
+    expect(c.handle({ type: 'connection-authenticated', connectionId: 3, accepted: true })).toEqual(
+      [{ type: 'drop-connection', connectionId: 3, remoteKey: R3, reason: 'limit' }],
+    )
+    expect(c.pendingConnections()).toEqual([])
+  })
+})
+
+describe('contested duplicates', () => {
+  /** R1 kept on connection 1, which has carried data; connection 2 arrives. */
+  function contested(opts: Partial<CoreOptions> = {}) {
+    const c = core(opts)
+    c.handle(open(1, R1))
+    c.handle({ type: 'connection-data', connectionId: 1 })
+    expect(c.handle(open(2, R1, false))).toEqual([])
+    return c
+  }
+
+  it('wait for the configured deadline', () => {
+    const c = contested({ candidateTimeout: 500 })
+    expect(c.nextDeadline()).toBe(500)
+    expect(c.handle({ type: 'tick' }, 499)).toEqual([])
+    expect(c.handle({ type: 'tick' }, 500)).toEqual([
+      { type: 'drop-connection', connectionId: 2, remoteKey: R1, reason: 'duplicate' },
+    ])
+    expect(c.nextDeadline()).toBeNull()
+  })
+
+  it('a candidate that closes is forgotten and the kept connection stays', () => {
+    const c = contested()
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([])
+    expect(c.nextDeadline()).toBeNull()
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
+    // Settled again: a later duplicate is contested afresh.
+    expect(c.handle(open(3, R1, false))).toEqual([])
+    expect(c.nextDeadline()).toBe(10_000)
+  })
+
+  it('when the kept connection closes, the candidate takes its place', () => {
+    const c = contested()
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      ...kept(2, R1),
+    ])
+    expect(c.nextDeadline()).toBeNull()
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 2 }])
+  })
+
+  it('more data on the kept connection changes nothing; data on the candidate promotes it', () => {
+    const c = contested()
+    expect(c.handle({ type: 'connection-data', connectionId: 1 })).toEqual([])
+    expect(c.handle({ type: 'connection-data', connectionId: 2 })).toEqual([
+      { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      ...kept(2, R1),
+    ])
+    // The new kept connection has carried data: a further duplicate is contested again.
+    expect(c.handle(open(3, R1))).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 3 })).toEqual([])
+  })
+
+  it('a newer candidate replaces the older one', () => {
+    const c = contested()
+    expect(c.handle(open(3, R1))).toEqual([
+      { type: 'drop-connection', connectionId: 2, remoteKey: R1, reason: 'duplicate' },
+    ])
+    expect(c.handle({ type: 'connection-data', connectionId: 3 })).toEqual([
+      { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      ...kept(3, R1),
+    ])
+  })
+
+  it('a close drops both, the candidate for closing, and lists the peer until it closed', () => {
+    const c = contested()
+    const effects = c.handle({ type: 'close', requestId: 1 })
+    expect(effects.filter((e) => e.type === 'drop-connection')).toEqual([
+      { type: 'drop-connection', connectionId: 2, remoteKey: R1, reason: 'closing' },
+      { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'closing' },
+    ])
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      { type: 'destroy-swarm' },
+    ])
+  })
+})
+
+describe('what the core ignores', () => {
+  it('a connection opened twice, and data or closes for unknown connections', () => {
+    const c = core()
+    expect(c.handle(open(1, R1))).toEqual(kept(1, R1))
+    expect(c.handle(open(1, R1))).toEqual([])
+    expect(c.handle({ type: 'connection-data', connectionId: 7 })).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 7 })).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+    ])
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([])
+    expect(c.peers()).toEqual([])
+  })
+
+  it('results for topics it never configured', () => {
+    const c = core()
+    const T = '01'.repeat(32)
+    expect(c.status(T)).toBeNull()
+    expect(c.statuses()).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 1 })).toEqual([])
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([])
+    expect(c.statuses()).toEqual([])
+  })
+})
