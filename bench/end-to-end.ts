@@ -1,0 +1,211 @@
+import type { EventEmitter } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import createTestnet, { type Testnet } from '@hyperswarm/testnet'
+import Corestore, { type Hypercore } from 'corestore'
+import Hyperswarm from 'hyperswarm'
+import { Networker } from '../src/index.js'
+import { type Budget, median, roundRatios, seededBytes } from './harness.js'
+import { type Benchmark, type BenchmarkOutput, goal, type ProfileWorkload } from './types.js'
+
+const BLOCK = 4096
+
+interface Writer {
+  store: Corestore
+  core: Hypercore
+  dir: string
+}
+
+/** One writer core of `blocks` 4 KiB blocks, shared by every run (only its swarm is new each time). */
+async function makeWriter(blocks: number): Promise<Writer> {
+  const dir = await mkdtemp(join(tmpdir(), 'csn-bench-writer-'))
+  const store = new Corestore(dir)
+  const core = store.get({ name: 'bench' })
+  await core.ready()
+  for (let i = 0; i < blocks; i += 100) {
+    const batch = Array.from({ length: Math.min(100, blocks - i) }, (_, j) =>
+      seededBytes(i + j + 1, BLOCK),
+    )
+    await core.append(batch)
+  }
+  return { store, core, dir }
+}
+
+type Mode = 'networker' | 'hand-wired'
+
+interface Timings {
+  /** To the reader's swarm emitting its first 'connection': before any networker code runs on it. */
+  connMs: number
+  firstMs: number
+  allMs: number
+}
+
+/** A reader's store and its empty replica of the writer's core, in a temp dir. */
+async function makeReader(writer: Writer) {
+  const dir = await mkdtemp(join(tmpdir(), 'csn-bench-reader-'))
+  const store = new Corestore(dir)
+  const core = store.get({ key: writer.core.key })
+  await core.ready()
+  return {
+    store,
+    core,
+    close: async () => {
+      await store.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** From the reader's join to its first block, then to every block, with the writer already announced. */
+async function transfer(
+  mode: Mode,
+  testnet: Testnet,
+  writer: Writer,
+  blocks: number,
+): Promise<{ timings: () => Promise<Timings>; close: () => Promise<void> }> {
+  const reader = await makeReader(writer)
+  const dk = writer.core.discoveryKey
+  const closers: (() => Promise<unknown>)[] = []
+  let join: () => Promise<unknown>
+  let connected: Promise<number>
+  if (mode === 'networker') {
+    const w = new Networker(writer.store, { dht: testnet.createNode() })
+    closers.push(() => w.close())
+    await w.configure(dk, { announce: true, lookup: false })
+    const r = new Networker(reader.store, { dht: testnet.createNode() })
+    closers.push(() => r.close())
+    connected = firstConnection(r.swarm)
+    join = () => r.configure(dk, { announce: false, lookup: true })
+  } else {
+    const w = new Hyperswarm({ dht: testnet.createNode() })
+    w.on('connection', (conn) => writer.store.replicate(conn))
+    closers.push(() => w.destroy())
+    await w.join(dk, { server: true, client: false }).flushed()
+    const r = new Hyperswarm({ dht: testnet.createNode() })
+    r.on('connection', (conn) => reader.store.replicate(conn))
+    closers.push(() => r.destroy())
+    connected = firstConnection(r)
+    join = () => r.join(dk, { server: false, client: true }).flushed()
+  }
+  return {
+    timings: async () => {
+      const t0 = performance.now()
+      const joined = join()
+      await reader.core.get(0)
+      const t1 = performance.now()
+      await reader.core.download({ start: 0, end: blocks }).done()
+      const t2 = performance.now()
+      await joined
+      if (reader.core.contiguousLength !== blocks) throw new Error('bench: blocks missing')
+      return { connMs: (await connected) - t0, firstMs: t1 - t0, allMs: t2 - t0 }
+    },
+    close: async () => {
+      for (const close of closers.reverse()) await close()
+      await reader.close()
+    },
+  }
+}
+
+/** When a swarm first emits 'connection' (listening ahead of every other listener). */
+function firstConnection(swarm: EventEmitter): Promise<number> {
+  return new Promise((resolve) =>
+    swarm.prependOnceListener('connection', () => resolve(performance.now())),
+  )
+}
+
+/** One run on its own fresh testnet, so no DHT record of an earlier run is found. */
+async function runOnce(mode: Mode, writer: Writer, blocks: number): Promise<Timings> {
+  const testnet = await createTestnet(3)
+  try {
+    const run = await transfer(mode, testnet, writer, blocks)
+    try {
+      return await run.timings()
+    } finally {
+      await run.close()
+    }
+  } finally {
+    await testnet.destroy()
+  }
+}
+
+async function run(budget: Budget): Promise<BenchmarkOutput> {
+  const blocks = budget.quick ? 100 : 1000
+  const reps = budget.quick ? 1 : 10
+  const writer = await makeWriter(blocks)
+  const runs: Record<Mode, Timings[]> = { networker: [], 'hand-wired': [] }
+  try {
+    // A warm-up run of each (JIT, module loading, first storage files), not counted.
+    if (!budget.quick) {
+      await runOnce('networker', writer, blocks)
+      await runOnce('hand-wired', writer, blocks)
+    }
+    for (let r = 0; r < reps; r++) {
+      const order: Mode[] = r % 2 === 0 ? ['networker', 'hand-wired'] : ['hand-wired', 'networker']
+      for (const mode of order) runs[mode].push(await runOnce(mode, writer, blocks))
+    }
+  } finally {
+    await writer.store.close()
+    await rm(writer.dir, { recursive: true, force: true })
+  }
+  const m = (mode: Mode, key: keyof Timings) => median(runs[mode].map((t) => t[key]))
+  const row = (metric: string, key: keyof Timings, withGoal = true) => {
+    // Runs alternate in pairs: the ratio is the median of each pair's ratio.
+    const pairs = roundRatios(
+      runs.networker.map((t) => t[key]),
+      runs['hand-wired'].map((t) => t[key]),
+    )
+    const ratio = median(pairs)
+    return {
+      metric,
+      subject: m('networker', key),
+      baseline: m('hand-wired', key),
+      unit: 'ms',
+      ratio,
+      ratioLabel: 'networker ÷ hand-wired',
+      goal: withGoal ? goal('≤ 1.1', ratio <= 1.1) : null,
+      rounds: pairs,
+      ...(withGoal ? { profile: 'e2e' } : {}),
+    }
+  }
+  return {
+    title: 'End to end on a local HyperDHT testnet',
+    subjectLabel: 'Networker (writer and reader)',
+    baselineLabel: "hand-wired Hyperswarm: on('connection', c => store.replicate(c)) and join",
+    rows: [
+      row('configure → first replicated block', 'firstMs'),
+      // Where the first-block time goes: the connection itself, before the networker sees it.
+      row("configure → the reader's swarm emits 'connection'", 'connMs', false),
+      row(`configure → all ${blocks} blocks of 4 KiB`, 'allMs'),
+    ],
+    params: { blocks, 'block size (B)': BLOCK, 'runs per side (medians)': reps },
+    notes: [
+      "Each run: a fresh createTestnet(3) on loopback, the writer announces (configure / join + flushed), then the clock starts at the reader's configure / join (lookup only) and stops at core.get(0) and at download({ start: 0, end }).done(). Corestore 7 in temp dirs; one writer core reused by every run.",
+      'Runs alternate networker / hand-wired (N,H then H,N …), each side on a new testnet; figures are medians.',
+      ...Object.entries(runs).map(
+        ([mode, ts]) =>
+          `${mode} runs (connection / first block / all, ms): ${ts.map((t) => `${t.connMs.toFixed(0)}/${t.firstMs.toFixed(0)}/${t.allMs.toFixed(0)}`).join(', ')}`,
+      ),
+    ],
+  }
+}
+
+const profileE2e: ProfileWorkload = async (quick) => {
+  const blocks = quick ? 100 : 1000
+  const writer = await makeWriter(blocks)
+  const testnet = await createTestnet(3)
+  const run = await transfer('networker', testnet, writer, blocks)
+  return async () => {
+    await run.timings()
+    await run.close()
+    await testnet.destroy()
+    await writer.store.close()
+    await rm(writer.dir, { recursive: true, force: true })
+  }
+}
+
+export const endToEnd: Benchmark = {
+  name: 'end-to-end',
+  run,
+  profiles: { e2e: profileE2e },
+}

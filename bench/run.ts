@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises'
+import { loadavg } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { FULL, QUICK } from './harness.js'
+import { type ProfileSummary, profileCase } from './profile.js'
+import { countGoals, machine, type Results, table, versions, write } from './report.js'
+import { ROOT } from './root.js'
+import { BENCHMARKS } from './suites.js'
+import type { BenchmarkResult } from './types.js'
+
+const USAGE = `usage: npm run bench -- [--quick] [--only <name>[,<name>…]] [--out <dir>] [--no-profile] [--render]
+  Runs every benchmark against its baseline, prints a table, and writes results.json and
+  RESULTS.md (default: bench/). --quick runs everything briefly (a smoke test, figures
+  meaningless); --render only rewrites RESULTS.md from an existing results.json. Benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}.`
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      'no-profile': { type: 'boolean', default: false },
+      render: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  const only = values.only?.split(',').map((s) => s.trim())
+  const unknown = only?.filter((name) => !BENCHMARKS.some((b) => b.name === name)) ?? []
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown benchmark ${unknown.join(', ')}\n${USAGE}\n`)
+    return 2
+  }
+  const outDir = resolve(values.out ?? join(ROOT, 'bench'))
+  if (values.render) {
+    // Re-renders RESULTS.md from the stored results (after a reading was edited): no new figures.
+    const stored = JSON.parse(await readFile(join(outDir, 'results.json'), 'utf8')) as Results
+    await write(outDir, stored)
+    process.stdout.write(`rewrote ${join(outDir, 'RESULTS.md')} from results.json\n`)
+    return 0
+  }
+  const quick = values.quick
+  const budget = quick ? QUICK : FULL
+  const selected = BENCHMARKS.filter((b) => only === undefined || only.includes(b.name))
+  const loadAtStart = loadavg()[0] ?? 0
+  const started = performance.now()
+
+  const results: BenchmarkResult[] = []
+  for (const bench of selected) {
+    process.stderr.write(`bench: ${bench.name}…\n`)
+    const t0 = performance.now()
+    const output = await bench.run(budget)
+    const result: BenchmarkResult = { name: bench.name, ...output, wallMs: performance.now() - t0 }
+    results.push(result)
+    process.stderr.write(`${table([result])}\n\n`)
+  }
+
+  // Profile each workload behind a missed goal once; quick mode only proves the path works.
+  const profiles: ProfileSummary[] = []
+  const cases = [
+    ...new Set(
+      results.flatMap((b) =>
+        b.rows
+          .filter((r) => r.goal !== null && !r.goal.met && r.profile !== undefined)
+          .map((r) => `${b.name}/${r.profile}`),
+      ),
+    ),
+  ]
+  const toProfile = values['no-profile'] ? [] : quick ? cases.slice(0, 1) : cases
+  for (const c of toProfile) {
+    const [bench, name] = c.split('/') as [string, string]
+    process.stderr.write(`bench: profiling ${c}…\n`)
+    profiles.push(await profileCase(bench, name, quick))
+  }
+
+  const all: Results = {
+    generated: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    wallSeconds: (performance.now() - started) / 1000,
+    machine: machine(loadAtStart),
+    versions: versions(),
+    goals: countGoals(results),
+    benchmarks: results,
+    profiles,
+  }
+  await write(outDir, all)
+  process.stdout.write(`${table(results)}\n\n`)
+  process.stdout.write(
+    `goals: ${all.goals.met} met, ${all.goals.missed} missed; wrote ${join(outDir, 'results.json')} and RESULTS.md\n`,
+  )
+  return 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    )
+    process.exit(1)
+  },
+)
