@@ -69,6 +69,10 @@ export class NetworkerCore {
   private readonly peerActors = new Map<KeyHex, PeerActor>()
   private readonly connections = new Map<ConnectionId, ConnectionRecord>()
   private readonly flushWaiters = new Map<KeyHex, FlushWaiter>()
+  // Kept up to date by the actors' own snapshots, so no event has to scan every peer or
+  // topic (that made each event O(peers) and a close O(topics²)).
+  private readonly idlePeers = new Set<KeyHex>()
+  private readonly unclosedTopics = new Set<KeyHex>()
   private readonly life: LifeActor
   private outbox: CoreEffect[] = []
 
@@ -300,6 +304,12 @@ export class NetworkerCore {
         candidateTimeout: this.candidateTimeout,
       })
       this.peerActors.set(record.remoteKey, actor)
+      const { remoteKey } = record
+      // An idle peer holds no connection: it is forgotten once the event is handled.
+      actor.subscribe((snap) => {
+        if (snap.value === 'idle') this.idlePeers.add(remoteKey)
+        else this.idlePeers.delete(remoteKey)
+      })
     }
     actor.send({
       type: 'admit',
@@ -330,14 +340,16 @@ export class NetworkerCore {
           context.candidate?.connectionId === effect.connectionId)
       if (!held) this.connections.delete(effect.connectionId)
     }
-    for (const [key, actor] of this.peerActors) {
-      const snap = actor.getSnapshot()
-      if (snap.value === 'idle' && snap.context.kept === null && snap.context.candidate === null) {
-        actor.stop()
-        this.peerActors.delete(key)
-      }
+    for (const key of this.idlePeers) {
+      this.peerActors.get(key)?.stop()
+      this.peerActors.delete(key)
     }
-    if (this.lifeState === 'closing' && this.allTopicsClosed() && this.peerActors.size === 0) {
+    this.idlePeers.clear()
+    if (
+      this.lifeState === 'closing' &&
+      this.unclosedTopics.size === 0 &&
+      this.peerActors.size === 0
+    ) {
       this.life.send({ type: 'drained', unannounced: this.unannouncedTopics() })
     }
   }
@@ -379,18 +391,16 @@ export class NetworkerCore {
     return out
   }
 
-  private allTopicsClosed(): boolean {
-    for (const actor of this.topics.values()) {
-      if (actor.getSnapshot().value !== 'closed') return false
-    }
-    return true
-  }
-
   private topicActor(topic: KeyHex): TopicActor {
     let actor = this.topics.get(topic)
     if (actor === undefined) {
       actor = this.start(topicMachine, { topic })
       this.topics.set(topic, actor)
+      this.unclosedTopics.add(topic)
+      actor.subscribe((snap) => {
+        if (snap.value === 'closed') this.unclosedTopics.delete(topic)
+        else this.unclosedTopics.add(topic)
+      })
     }
     return actor
   }
