@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/global-build.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration tests bind real UDP sockets; two workers match the 2-core machines.
