@@ -43,11 +43,11 @@ export const lifeMachine = setup({
       enqueue.assign({ report: { unannounced: e.unannounced, forced: true } })
       if (e.destroySwarm) enqueue.emit({ type: 'destroy-swarm' })
     }),
+    // Only ever followed by `closed`, which never reads `waiting` again.
     settleAll: enqueueActions(({ context, enqueue }) => {
       for (const requestId of context.waiting) {
         enqueue.emit({ type: 'settle', requestId, report: context.report })
       }
-      enqueue.assign({ waiting: [] })
     }),
     settleNow: enqueueActions(({ context, event, enqueue }) => {
       const { requestId } = event as EventOf<'close'>

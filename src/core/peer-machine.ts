@@ -65,8 +65,6 @@ export const peerMachine = setup({
     isKept: ({ context, event }) => context.kept?.connectionId === idOf(event),
     isCandidate: ({ context, event }) => context.candidate?.connectionId === idOf(event),
     keptIsActive: ({ context }) => context.kept?.remoteData === true,
-    incomingHasData: ({ event }) => (event as AdmitEvent).remoteData,
-    hasCandidate: ({ context }) => context.candidate !== null,
     keyRuleKeepsNew: ({ context, event }) =>
       keepNewConnection(
         { isInitiator: keptOf(context).isInitiator, active: false },

@@ -45,15 +45,10 @@ export class TimerQueue implements Clock {
   advance(now: number): void {
     if (now < this.current) return
     for (;;) {
+      // The list stays in creation order, so a strict `<` keeps the first-created of
+      // timers due at the same instant.
       let due: Timer | undefined
-      for (const t of this.timers) {
-        if (
-          t.at <= now &&
-          (due === undefined || t.at < due.at || (t.at === due.at && t.id < due.id))
-        ) {
-          due = t
-        }
-      }
+      for (const t of this.timers) if (t.at <= now && (due === undefined || t.at < due.at)) due = t
       if (due === undefined) break
       this.timers = this.timers.filter((t) => t !== due)
       this.current = due.at
