@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { keepNewConnection } from '../../src/core/dedup-rule.js'
 import { type CoreOptions, NetworkerCore } from '../../src/core/networker-core.js'
 import type { CoreEffect, CoreEvent } from '../../src/core/protocol.js'
 
@@ -26,6 +27,39 @@ const kept = (connectionId: number, remoteKey: string): CoreEffect[] => [
   { type: 'keep-connection', connectionId, remoteKey },
   { type: 'peer-add', connectionId, remoteKey },
 ]
+
+describe('the duplicate rule on its own', () => {
+  // The peer machine only asks it about inactive connections; the benchmark's baseline
+  // uses the whole rule, so both halves are pinned here.
+  it('keeps the newcomer whenever the existing connection has carried data both ways', () => {
+    for (const isInitiator of [true, false]) {
+      for (const [a, b] of [
+        [LOCAL, R1],
+        [R1, LOCAL],
+      ]) {
+        expect(
+          keepNewConnection(
+            { isInitiator: !isInitiator, active: true },
+            { isInitiator, active: false },
+            a,
+            b,
+          ),
+        ).toBe(true)
+      }
+    }
+  })
+
+  it('otherwise keeps the connection whose initiator has the larger key, at both ends alike', () => {
+    const existing = { isInitiator: false, active: false }
+    // LOCAL > R1: the local end keeps what it dialled, the remote end what it was dialled on.
+    expect(keepNewConnection(existing, { isInitiator: true, active: false }, LOCAL, R1)).toBe(true)
+    expect(keepNewConnection(existing, { isInitiator: false, active: false }, LOCAL, R1)).toBe(
+      false,
+    )
+    expect(keepNewConnection(existing, { isInitiator: false, active: false }, R1, LOCAL)).toBe(true)
+    expect(keepNewConnection(existing, { isInitiator: true, active: false }, R1, LOCAL)).toBe(false)
+  })
+})
 
 describe('authentication verdicts', () => {
   it('an accepted connection becomes a peer; a rejected one is dropped and never listed', () => {

@@ -151,6 +151,11 @@ describe('closing the networker', () => {
     expect(c.handle({ type: 'close-timeout' })).toEqual([
       { type: 'settle', requestId: 1, report: { unannounced: [], forced: true } },
     ])
+    expect(c.lifeState).toBe('closed')
+    // Closed for good: a later close settles at once with the same report.
+    expect(c.handle({ type: 'close', requestId: 2 })).toEqual([
+      { type: 'settle', requestId: 2, report: { unannounced: [], forced: true } },
+    ])
   })
 
   it('drops connections still being authenticated, which settles flushes waiting on them', () => {
