@@ -36,7 +36,7 @@ describe('the duplicate rule on its own', () => {
       for (const [a, b] of [
         [LOCAL, R1],
         [R1, LOCAL],
-      ]) {
+      ] as const) {
         expect(
           keepNewConnection(
             { isInitiator: !isInitiator, active: true },
