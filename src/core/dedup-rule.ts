@@ -18,6 +18,15 @@ export function keepNewConnection(
   remoteKey: KeyHex,
 ): boolean {
   if (existing.active) return true
+  return keyRuleKeepsNew(incoming.isInitiator, localKey, remoteKey)
+}
+
+/** The key half of the rule alone: keep the connection the larger key initiated. */
+export function keyRuleKeepsNew(
+  incomingIsInitiator: boolean,
+  localKey: KeyHex,
+  remoteKey: KeyHex,
+): boolean {
   const localIsExpectedInitiator = compareKeys(localKey, remoteKey) > 0
-  return localIsExpectedInitiator === incoming.isInitiator
+  return localIsExpectedInitiator === incomingIsInitiator
 }

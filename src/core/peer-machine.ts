@@ -1,5 +1,5 @@
 import { enqueueActions, setup } from 'xstate'
-import { keepNewConnection } from './dedup-rule.js'
+import { keyRuleKeepsNew } from './dedup-rule.js'
 import type { KeyHex } from './keys.js'
 import type { ConnectionId, CoreEffect } from './protocol.js'
 
@@ -28,7 +28,6 @@ export interface PeerContext {
   candidateTimeout: number
   kept: ConnectionSlot | null
   candidate: ConnectionSlot | null
-  closing: boolean
 }
 
 export type PeerEvent =
@@ -46,6 +45,13 @@ const idOf = (event: PeerEvent): ConnectionId | null =>
 const keptOf = (context: PeerContext): ConnectionSlot => context.kept as ConnectionSlot
 const candidateOf = (context: PeerContext): ConnectionSlot => context.candidate as ConnectionSlot
 
+const dropOf = (context: PeerContext, slot: ConnectionSlot) =>
+  ({
+    type: 'drop-connection',
+    connectionId: slot.connectionId,
+    remoteKey: context.remoteKey,
+  }) as const
+
 const slotOf = (event: PeerEvent): ConnectionSlot => {
   const e = event as AdmitEvent
   return { connectionId: e.connectionId, isInitiator: e.isInitiator, remoteData: e.remoteData }
@@ -62,16 +68,14 @@ export const peerMachine = setup({
     candidateTimeout: ({ context }) => context.candidateTimeout,
   },
   guards: {
-    isKept: ({ context, event }) => context.kept?.connectionId === idOf(event),
-    isCandidate: ({ context, event }) => context.candidate?.connectionId === idOf(event),
-    keptIsActive: ({ context }) => context.kept?.remoteData === true,
+    // Events carry any connection to this key, dropped duplicates included: only the
+    // kept one and the candidate count.
+    isKept: ({ context, event }) => keptOf(context).connectionId === idOf(event),
+    isCandidate: ({ context, event }) => candidateOf(context).connectionId === idOf(event),
+    keptIsActive: ({ context }) => keptOf(context).remoteData,
+    // Only asked when the kept connection is not active, so the key decides.
     keyRuleKeepsNew: ({ context, event }) =>
-      keepNewConnection(
-        { isInitiator: keptOf(context).isInitiator, active: false },
-        { isInitiator: (event as AdmitEvent).isInitiator, active: false },
-        context.localKey,
-        context.remoteKey,
-      ),
+      keyRuleKeepsNew((event as AdmitEvent).isInitiator, context.localKey, context.remoteKey),
   },
   actions: {
     keepIncoming: enqueueActions(({ context, event, enqueue }) => {
@@ -92,37 +96,30 @@ export const peerMachine = setup({
     // Replaced by a newer connection (a close drops the kept one with dropKeptForClose).
     dropKept: enqueueActions(({ context, enqueue }) => {
       const old = keptOf(context)
-      const { remoteKey } = context
+      enqueue.emit({ ...dropOf(context, old), reason: 'duplicate' })
       enqueue.emit({
-        type: 'drop-connection',
+        type: 'peer-remove',
         connectionId: old.connectionId,
-        remoteKey,
-        reason: 'duplicate',
+        remoteKey: context.remoteKey,
       })
-      enqueue.emit({ type: 'peer-remove', connectionId: old.connectionId, remoteKey })
       enqueue.assign({ kept: null })
     }),
+    // Replaced by a newer candidate, or silent past its deadline.
     dropCandidate: enqueueActions(({ context, enqueue }) => {
       const old = context.candidate
       if (old === null) return
-      enqueue.emit({
-        type: 'drop-connection',
-        connectionId: old.connectionId,
-        remoteKey: context.remoteKey,
-        reason: context.closing ? 'closing' : 'duplicate',
-      })
+      enqueue.emit({ ...dropOf(context, old), reason: 'duplicate' })
+      enqueue.assign({ candidate: null })
+    }),
+    dropCandidateForClose: enqueueActions(({ context, enqueue }) => {
+      enqueue.emit({ ...dropOf(context, candidateOf(context)), reason: 'closing' })
       enqueue.assign({ candidate: null })
     }),
     holdCandidate: enqueueActions(({ event, enqueue }) => {
       enqueue.assign({ candidate: slotOf(event) })
     }),
     dropIncoming: enqueueActions(({ context, event, enqueue }) => {
-      enqueue.emit({
-        type: 'drop-connection',
-        connectionId: (event as AdmitEvent).connectionId,
-        remoteKey: context.remoteKey,
-        reason: 'duplicate',
-      })
+      enqueue.emit({ ...dropOf(context, slotOf(event)), reason: 'duplicate' })
     }),
     markCandidateData: enqueueActions(({ context, enqueue }) => {
       enqueue.assign({ candidate: { ...candidateOf(context), remoteData: true } })
@@ -139,14 +136,8 @@ export const peerMachine = setup({
       enqueue.assign({ kept: null })
     }),
     forgetCandidate: enqueueActions(({ enqueue }) => enqueue.assign({ candidate: null })),
-    markClosing: enqueueActions(({ enqueue }) => enqueue.assign({ closing: true })),
     dropKeptForClose: enqueueActions(({ context, enqueue }) => {
-      enqueue.emit({
-        type: 'drop-connection',
-        connectionId: keptOf(context).connectionId,
-        remoteKey: context.remoteKey,
-        reason: 'closing',
-      })
+      enqueue.emit({ ...dropOf(context, keptOf(context)), reason: 'closing' })
     }),
   },
 }).createMachine({
@@ -157,7 +148,6 @@ export const peerMachine = setup({
     candidateTimeout: input.candidateTimeout,
     kept: null,
     candidate: null,
-    closing: false,
   }),
   // The networker admits no connection once it closes, and forgets a peer as soon as it is
   // idle again, so neither state sees an admit while closing nor an idle peer a close.
@@ -180,7 +170,7 @@ export const peerMachine = setup({
         'connection-data': { guard: 'isKept', actions: 'markKeptData' },
         // The peer stays listed until its connection has really closed, even while closing.
         'connection-closed': { guard: 'isKept', actions: 'forgetKept', target: 'idle' },
-        close: { actions: ['markClosing', 'dropKeptForClose'] },
+        close: { actions: 'dropKeptForClose' },
       },
       initial: 'settled',
       states: {
@@ -193,15 +183,13 @@ export const peerMachine = setup({
           },
           after: { candidateTimeout: { actions: 'dropCandidate', target: 'settled' } },
           on: {
-            'connection-data': [
-              {
-                guard: 'isCandidate',
-                // Promoted as active: a later duplicate is contested, not settled by key.
-                actions: ['markCandidateData', 'dropKept', 'promoteCandidate'],
-                target: 'settled',
-              },
-              { guard: 'isKept', actions: 'markKeptData' },
-            ],
+            // Data on the kept one falls through to `connected`.
+            'connection-data': {
+              guard: 'isCandidate',
+              // Promoted as active: a later duplicate is contested, not settled by key.
+              actions: ['markCandidateData', 'dropKept', 'promoteCandidate'],
+              target: 'settled',
+            },
             'connection-closed': [
               { guard: 'isCandidate', actions: 'forgetCandidate', target: 'settled' },
               {
@@ -211,7 +199,7 @@ export const peerMachine = setup({
               },
             ],
             close: {
-              actions: ['markClosing', 'dropCandidate', 'dropKeptForClose'],
+              actions: ['dropCandidateForClose', 'dropKeptForClose'],
               target: 'settled',
             },
           },
