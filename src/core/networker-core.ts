@@ -329,17 +329,6 @@ export class NetworkerCore {
   }
 
   private afterEvent(): void {
-    // A dropped connection is forgotten unless a peer machine still holds it: a kept one
-    // dropped for closing stays listed until it has really closed.
-    for (const effect of this.outbox) {
-      if (effect.type !== 'drop-connection') continue
-      const { context } = this.peerActors.get(effect.remoteKey)?.getSnapshot() ?? { context: null }
-      const held =
-        context !== null &&
-        (context.kept?.connectionId === effect.connectionId ||
-          context.candidate?.connectionId === effect.connectionId)
-      if (!held) this.connections.delete(effect.connectionId)
-    }
     for (const key of this.idlePeers) {
       this.peerActors.get(key)?.stop()
       this.peerActors.delete(key)
