@@ -50,6 +50,18 @@ type TopicActor = Actor<typeof topicMachine>
 type PeerActor = Actor<typeof peerMachine>
 type LifeActor = Actor<typeof lifeMachine>
 
+function statusOf(topic: KeyHex, actor: TopicActor): TopicStatus {
+  const { context, value } = actor.getSnapshot()
+  return {
+    topic,
+    announce: context.announce,
+    lookup: context.lookup,
+    joined: context.joined,
+    flushed: context.flushed,
+    state: value as TopicState,
+  }
+}
+
 const closedError: ErrorInfo = {
   code: ErrorCode.NETWORKER_CLOSED,
   message: 'the networker is closed',
@@ -113,25 +125,11 @@ export class NetworkerCore {
 
   status(topic: KeyHex): TopicStatus | null {
     const actor = this.topics.get(topic)
-    if (actor === undefined) return null
-    const { context, value } = actor.getSnapshot()
-    return {
-      topic,
-      announce: context.announce,
-      lookup: context.lookup,
-      joined: context.joined,
-      flushed: context.flushed,
-      state: value as TopicState,
-    }
+    return actor === undefined ? null : statusOf(topic, actor)
   }
 
   statuses(): TopicStatus[] {
-    const out: TopicStatus[] = []
-    for (const topic of this.topics.keys()) {
-      const s = this.status(topic)
-      if (s !== null) out.push(s)
-    }
-    return out
+    return [...this.topics].map(([topic, actor]) => statusOf(topic, actor))
   }
 
   /** The kept connection of every connected remote key. */
