@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { keepNewConnection } from '../../src/core/dedup-rule.js'
+import { ErrorCode } from '../../src/core/errors.js'
 import { type CoreOptions, NetworkerCore } from '../../src/core/networker-core.js'
 import type { CoreEffect, CoreEvent } from '../../src/core/protocol.js'
 
@@ -219,6 +220,32 @@ describe('contested duplicates', () => {
     ])
   })
 
+  it('a candidate dropped at its deadline is gone: a forced close drops only the kept one', () => {
+    const c = contested()
+    c.handle({ type: 'tick' }, 10_000)
+    c.handle({ type: 'close', requestId: 1 })
+    expect(c.handle({ type: 'close-timeout' })).toEqual([
+      { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'closing' },
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      { type: 'destroy-swarm' },
+      { type: 'settle', requestId: 1, report: { unannounced: [], forced: true } },
+    ])
+  })
+
+  it("a dropped duplicate's late data and close change nothing, before or after the contest", () => {
+    const c = contested()
+    // Connection 3 replaces candidate 2; then 2's data and close arrive.
+    c.handle(open(3, R1))
+    expect(c.handle({ type: 'connection-data', connectionId: 2 })).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([])
+    expect(c.nextDeadline()).toBe(10_000)
+    // Settled by the deadline: 3's late data and close change nothing either.
+    c.handle({ type: 'tick' }, 10_000)
+    expect(c.handle({ type: 'connection-data', connectionId: 3 })).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 3 })).toEqual([])
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
+  })
+
   it('a close drops both, the candidate for closing, and lists the peer until it closed', () => {
     const c = contested()
     const effects = c.handle({ type: 'close', requestId: 1 })
@@ -255,6 +282,28 @@ describe('what the core ignores', () => {
     expect(c.statuses()).toEqual([])
     expect(c.handle({ type: 'swarm-flushed', topic: T, op: 1 })).toEqual([])
     expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 1 })).toEqual([])
+    const error = { code: ErrorCode.TOPIC_JOIN_FAILED, message: 'lost' }
+    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error })).toEqual([])
+    expect(c.handle({ type: 'topic-leave-failed', topic: T, op: 1, error })).toEqual([])
+    expect(c.handle({ type: 'swarm-flush-failed', topic: T, op: 1, error })).toEqual([])
     expect(c.statuses()).toEqual([])
+  })
+
+  it('a close deadline while open, or once closed, changes nothing', () => {
+    const c = core()
+    c.handle(open(1, R1))
+    expect(c.handle({ type: 'close-timeout' })).toEqual([])
+    expect(c.lifeState).toBe('open')
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
+    c.handle({ type: 'close', requestId: 1 })
+    c.handle({ type: 'connection-closed', connectionId: 1 })
+    expect(c.handle({ type: 'swarm-destroyed' })).toEqual([
+      { type: 'settle', requestId: 1, report: { unannounced: [], forced: false } },
+    ])
+    expect(c.handle({ type: 'close-timeout' })).toEqual([])
+    expect(c.handle({ type: 'close', requestId: 2 })).toEqual([
+      { type: 'settle', requestId: 2, report: { unannounced: [], forced: false } },
+    ])
   })
 })
