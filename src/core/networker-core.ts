@@ -149,7 +149,8 @@ export class NetworkerCore {
     return out
   }
 
-  private dispatch(event: CoreEvent): void {
+  /** A tick only advances time, which `handle` has done. */
+  private dispatch(event: Exclude<CoreEvent, { type: 'tick' }>): void {
     switch (event.type) {
       case 'configure': {
         if (this.lifeState !== 'open') {
@@ -260,8 +261,6 @@ export class NetworkerCore {
         return
       case 'close-timeout':
         this.forceClose()
-        return
-      case 'tick':
         return
     }
   }
