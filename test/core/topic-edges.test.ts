@@ -175,6 +175,21 @@ describe('a close in each state of the topic', () => {
     })
   }
 
+  it('leaving with a re-join asked meanwhile: the close forgets the re-join, even if the leave fails', () => {
+    const c = joinedCore()
+    c.handle(configure(2, false, false))
+    c.handle(configure(3, true, false))
+    const effects = c.handle({ type: 'close', requestId: 99 })
+    expect(c.status(T)).toMatchObject({ state: 'leaving', announce: false, lookup: false })
+    const all = finishClose(c, effects, 'failed', 2)
+    expect(all.filter((e) => e.type === 'join-topic')).toEqual([])
+    expect(settles(all, 3)).toEqual([{ type: 'settle', requestId: 3, error: closedError }])
+    expect(settles(all, 99)).toEqual([
+      { type: 'settle', requestId: 99, report: { unannounced: [T], forced: false } },
+    ])
+    expect(c.status(T)?.state).toBe('closed')
+  })
+
   it('forced while the leave hangs: the topic is closed and reported', () => {
     const c = joinedCore()
     c.handle({ type: 'close', requestId: 99 })

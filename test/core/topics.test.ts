@@ -820,6 +820,30 @@ describe('flush and connections', () => {
     expect(c.status(U)?.flushed).toBe(true)
   })
 
+  it('a flush waiting on a connection, superseded by a re-join: the connection does not finish the new flush', () => {
+    const c = flushing(true)
+    c.handle(opened(1, R1))
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([])
+    expect(c.handle(configure(2, true, false))).toEqual([
+      { type: 'join-topic', topic: T, op: 3, announce: true, lookup: false },
+    ])
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+      { type: 'flush-swarm', topic: T, op: 4 },
+    ])
+    // The old flush's waiter finishes here; the new flush has not completed yet.
+    expect(c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })).toEqual(
+      [
+        { type: 'keep-connection', connectionId: 1, remoteKey: R1 },
+        { type: 'peer-add', connectionId: 1, remoteKey: R1 },
+      ],
+    )
+    expect(c.status(T)).toMatchObject({ state: 'flushing', flushed: false })
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 })).toEqual([
+      { type: 'settle', requestId: 1 },
+      { type: 'settle', requestId: 2 },
+    ])
+  })
+
   it('a flush superseded while waiting on a connection does not settle anything', () => {
     const c = flushing(true)
     c.handle(opened(1, R1))
