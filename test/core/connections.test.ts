@@ -246,6 +246,23 @@ describe('contested duplicates', () => {
     expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
   })
 
+  it('data on a duplicate the key rule dropped does not make the kept one active', () => {
+    const c = core()
+    c.handle(open(1, R1))
+    // LOCAL is larger, so a connection R1 dialled loses to the one this end dialled.
+    expect(c.handle(open(2, R1, false))).toEqual([
+      { type: 'drop-connection', connectionId: 2, remoteKey: R1, reason: 'duplicate' },
+    ])
+    expect(c.handle({ type: 'connection-data', connectionId: 2 })).toEqual([])
+    // Still inactive: the next duplicate is settled by key at once, not held as a candidate.
+    expect(c.handle(open(3, R1))).toEqual([
+      { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      ...kept(3, R1),
+    ])
+    expect(c.nextDeadline()).toBeNull()
+  })
+
   it('a close drops both, the candidate for closing, and lists the peer until it closed', () => {
     const c = contested()
     const effects = c.handle({ type: 'close', requestId: 1 })
