@@ -23,6 +23,14 @@ export const ErrorCode = {
   RECORD_VERSION_UNKNOWN: 'RECORD_VERSION_UNKNOWN',
   /** The record store (the `persist` option) failed to open, read or write. */
   PERSIST_FAILED: 'PERSIST_FAILED',
+  /** Messages held for a peer that turned out not to have the extension (or no answer in time). */
+  EXTENSION_NOT_SUPPORTED: 'EXTENSION_NOT_SUPPORTED',
+  /** A message sent while the peer's extensions are not known yet did not fit the hold limit. */
+  EXTENSION_HOLD_FULL: 'EXTENSION_HOLD_FULL',
+  /** The networker's identity (derived from the store) is not known yet: await ready(). */
+  NOT_READY: 'NOT_READY',
+  /** A user's event listener threw; re-thrown after the networker's own state is consistent. */
+  LISTENER_FAILED: 'LISTENER_FAILED',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
