@@ -44,6 +44,11 @@ export interface RestoreReport {
 
 /** What `restore()` passes on to each `configure`. */
 export interface RestoreOptions {
+  /**
+   * Wait for a swarm flush of every restored topic. Default false: a flush waits for dials to
+   * every peer that announced the topic, and after a crash those include our own dead earlier
+   * processes, so a flushing restore grows slower with every restart.
+   */
   flush?: boolean
   timeout?: number
   signal?: AbortSignal
@@ -166,7 +171,7 @@ export class RememberedConfig {
   /**
    * Configures again every recorded topic this process has not configured yet (`isKnown`), in
    * parallel, and reports how each went. Waits for the records to be read and for every
-   * write queued before it.
+   * write queued before it, then for every topic to be joined (and flushed only if asked).
    */
   async restore(
     isKnown: (topic: KeyHex) => boolean,
@@ -182,7 +187,12 @@ export class RememberedConfig {
         kept.push(info)
         continue
       }
-      const done = configure(topic, { ...opts, announce: config.announce, lookup: config.lookup })
+      const done = configure(topic, {
+        ...opts,
+        flush: opts.flush ?? false,
+        announce: config.announce,
+        lookup: config.lookup,
+      })
       applying.push({ topic: info, done })
     }
     const results = await Promise.allSettled(applying.map((a) => a.done))
