@@ -9,6 +9,7 @@ import type {
   CoreEvent,
   LifeState,
   OpId,
+  TopicNotice,
   TopicState,
   TopicStatus,
 } from './protocol.js'
@@ -85,8 +86,13 @@ export class NetworkerCore {
   // topic (that made each event O(peers) and a close O(topics²)).
   private readonly idlePeers = new Set<KeyHex>()
   private readonly unclosedTopics = new Set<KeyHex>()
+  /** Topics left with nothing pending: forgotten once the event is handled. */
+  private readonly settledLeft = new Set<KeyHex>()
+  /** Ops of forgotten topics stay below this, so a topic configured again never reuses one. */
+  private opFloor = 0
   private readonly life: LifeActor
   private outbox: CoreEffect[] = []
+  private notices: TopicNotice[] = []
 
   constructor(options: CoreOptions) {
     this.localKey = options.localKey
@@ -110,6 +116,13 @@ export class NetworkerCore {
     this.afterEvent()
     const out = this.outbox
     this.outbox = []
+    return out
+  }
+
+  /** What changed in topics since the last call: joined, flushed, left, in order. */
+  takeNotices(): TopicNotice[] {
+    const out = this.notices
+    this.notices = []
     return out
   }
 
@@ -326,6 +339,8 @@ export class NetworkerCore {
   }
 
   private afterEvent(): void {
+    for (const topic of this.settledLeft) this.forgetTopic(topic)
+    this.settledLeft.clear()
     for (const key of this.idlePeers) {
       this.peerActors.get(key)?.stop()
       this.peerActors.delete(key)
@@ -380,15 +395,42 @@ export class NetworkerCore {
   private topicActor(topic: KeyHex): TopicActor {
     let actor = this.topics.get(topic)
     if (actor === undefined) {
-      actor = this.start(topicMachine, { topic })
+      actor = this.start(topicMachine, { topic, firstOp: this.opFloor })
       this.topics.set(topic, actor)
       this.unclosedTopics.add(topic)
+      let joined = false
+      let flushed = false
+      let left = true
       actor.subscribe((snap) => {
         if (snap.value === 'closed') this.unclosedTopics.delete(topic)
         else this.unclosedTopics.add(topic)
+        const { context } = snap
+        if (context.joined && !joined) this.notices.push({ type: 'joined', topic })
+        if (context.flushed && !flushed) this.notices.push({ type: 'flushed', topic })
+        const isLeft = snap.value === 'left'
+        if (isLeft && !left) this.notices.push({ type: 'left', topic })
+        joined = context.joined
+        flushed = context.flushed
+        left = isLeft
+        // Left, nothing waiting, nothing possibly still announced: nothing to remember.
+        if (isLeft && context.waiting.length === 0 && !context.leaveFailed) {
+          this.settledLeft.add(topic)
+        } else {
+          this.settledLeft.delete(topic)
+        }
       })
     }
     return actor
+  }
+
+  private forgetTopic(topic: KeyHex): void {
+    const actor = this.topics.get(topic)
+    if (actor === undefined) return
+    this.opFloor = Math.max(this.opFloor, actor.getSnapshot().context.op)
+    actor.stop()
+    this.topics.delete(topic)
+    this.unclosedTopics.delete(topic)
+    this.flushWaiters.delete(topic)
   }
 
   private start<M extends typeof topicMachine | typeof peerMachine | typeof lifeMachine>(

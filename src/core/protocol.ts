@@ -56,6 +56,15 @@ export type CoreEffect =
   | { type: 'settle'; requestId: RequestId; error?: ErrorInfo; report?: CloseReport }
   | { type: 'destroy-swarm' }
 
+/**
+ * What changed in a topic, for the face's events. Kept apart from effects: nothing has to
+ * be carried out for a notice, and effect lists stay what the machines ask for.
+ */
+export interface TopicNotice {
+  type: 'joined' | 'flushed' | 'left'
+  topic: KeyHex
+}
+
 export type TopicState = 'left' | 'joining' | 'flushing' | 'joined' | 'leaving' | 'closed'
 
 export interface TopicStatus {

@@ -60,7 +60,7 @@ export const topicMachine = setup({
   types: {
     context: {} as TopicContext,
     events: {} as TopicEvent,
-    input: {} as { topic: KeyHex },
+    input: {} as { topic: KeyHex; firstOp?: OpId },
     emitted: {} as CoreEffect,
   },
   guards: {
@@ -138,7 +138,9 @@ export const topicMachine = setup({
     lookup: false,
     flushWanted: false,
     waiting: [],
-    op: 0,
+    // A topic forgotten and configured again starts past every op of its earlier life, so
+    // a late result of that life can never pass for a current one.
+    op: input.firstOp ?? 0,
     joined: false,
     flushed: false,
     closing: false,
