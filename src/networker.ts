@@ -21,6 +21,11 @@ import { type AuthenticateHook, runAuthenticate } from './io/authenticate.js'
 import { CoreDriver, type DriverClock, realClock } from './io/core-driver.js'
 import { resolveEncoding } from './io/encodings.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, Extension, type ExtensionHandlers } from './io/extension.js'
+import {
+  DEFAULT_EXTENSION_HOLD_TIMEOUT,
+  DEFAULT_MAX_HELD_BYTES,
+  ExtensionRegistry,
+} from './io/extension-registry.js'
 import { guardInbound } from './io/inbound-guard.js'
 import type { NetworkerPeer } from './io/peer.js'
 import {
@@ -66,6 +71,16 @@ export interface NetworkerOptions {
    * and counted in `stats.inboundOverflows`. Default 32 MiB.
    */
   maxInboundBuffer?: number
+  /**
+   * Most bytes of extension messages held for one peer until it says which extensions it
+   * has (a send past it throws EXTENSION_HOLD_FULL). Default 1 MiB.
+   */
+  maxHeldBytes?: number
+  /**
+   * The grace period after a connection (ms): messages held for a peer wait this long for it
+   * to have their extension, then are dropped and reported (EXTENSION_NOT_SUPPORTED). Default 10 s.
+   */
+  extensionHoldTimeout?: number
   /**
    * Remember every configure durably (before its promise resolves) so `restore()` can
    * re-apply them after a restart: `true` keeps the records in a private core of `store`,
@@ -128,6 +143,8 @@ const OWN_OPTIONS = new Set([
   'clock',
   'maxMessageSize',
   'maxInboundBuffer',
+  'maxHeldBytes',
+  'extensionHoldTimeout',
   'persist',
 ])
 const DEFAULT_AUTHENTICATE_TIMEOUT = 10_000
@@ -162,7 +179,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   readonly swarm: SwarmLike
   readonly peers = new Set<NetworkerPeer>()
   /** Counters of what the networker turned away. */
-  readonly stats = { inboundOverflows: 0 }
+  readonly stats = { inboundOverflows: 0, extensionMessagesDropped: 0, extensionFramesMalformed: 0 }
 
   private readonly core: NetworkerCore
   private readonly driver: CoreDriver
@@ -178,7 +195,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   private nextRequestId = 1
   private nextConnectionId = 1
   private closePromise: Promise<CloseReport> | null = null
-  private readonly extensions = new Map<string, Extension<unknown>>()
+  private readonly extensions: ExtensionRegistry
   private readonly maxMessageSize: number
   private readonly maxInboundBuffer: number
   private readonly records: RememberedConfig | null
@@ -199,6 +216,16 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       ...(opts.maxPeers === undefined ? {} : { maxPeers: opts.maxPeers }),
     })
     this.clock = opts.clock ?? realClock
+    this.extensions = new ExtensionRegistry({
+      clock: this.clock,
+      maxHeldBytes: opts.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES,
+      holdTimeout: opts.extensionHoldTimeout ?? DEFAULT_EXTENSION_HOLD_TIMEOUT,
+      stats: this.stats,
+      isPeer: (peer) => this.peers.has(peer),
+      findPeer: (key) => this.getPeer(key),
+      reportError: (err, extension, peer) => this.emit('extension-error', err, { extension, peer }),
+      closing: () => this.core.lifeState !== 'open',
+    })
     this.driver = new CoreDriver(this.core, this.clock, (effect) => this.run(effect))
     this.swarm.on('connection', this.onconnection)
     this.records =
@@ -376,14 +403,12 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     timers: number
     extensionChannels: number
   } {
-    let extensionChannels = 0
-    for (const ext of this.extensions.values()) extensionChannels += ext.channelCount
     return {
       connections: this.connections.size,
       pendingConnections: this.core.pendingConnections().length,
       peers: this.core.peers().length,
-      timers: this.core.pendingTimers,
-      extensionChannels,
+      timers: this.core.pendingTimers + this.extensions.timerCount,
+      extensionChannels: this.extensions.channelCount,
     }
   }
 
@@ -410,15 +435,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     const ext = new Extension<T>(
       name,
       typeof handlers === 'function' ? {} : handlers,
-      {
-        isPeer: (peer) => this.peers.has(peer),
-        findPeer: (key) => this.getPeer(key),
-        reportError: (err, extension, peer) =>
-          this.emit('extension-error', err, { extension, peer }),
-        unregister: (e) => {
-          if (this.extensions.get(e.name) === e) this.extensions.delete(e.name)
-        },
-      },
+      this.extensions,
       this.maxMessageSize,
     )
     if (typeof handlers === 'function') {
@@ -432,9 +449,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       resolveEncodingCheck(resolved)
       ext.setHandlers(resolved)
     }
-    this.extensions.get(name)?.destroy()
-    this.extensions.set(name, ext as Extension<unknown>)
-    for (const peer of this.peers) ext.attach(peer)
+    this.extensions.register(ext as Extension<unknown>)
     return ext
   }
 
@@ -577,7 +592,8 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         }
         entry.peer = peer
         this.peers.add(peer)
-        for (const ext of this.extensions.values()) ext.attach(peer)
+        // Before the user hears of the peer, so a send from 'peer-add' finds its channel.
+        this.extensions.attach(peer)
         this.emit('peer-add', peer)
         return
       }
@@ -585,7 +601,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         const peer = this.connections.get(effect.connectionId)?.peer
         if (peer === undefined || peer === null) return
         this.peers.delete(peer)
-        for (const ext of this.extensions.values()) ext.detach(peer)
+        this.extensions.detach(peer)
         this.emit('peer-remove', peer)
         return
       }
@@ -598,7 +614,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         return
       }
       case 'destroy-swarm':
-        for (const ext of [...this.extensions.values()]) ext.destroy()
+        this.extensions.destroyAll()
         this.sessions.clear()
         this.swarm.destroy().then(
           () => this.finishClose(),
@@ -852,6 +868,21 @@ function validateOptions(store: unknown, opts: unknown): asserts opts is Network
     throw new NetworkerError(
       ErrorCode.INVALID_OPTION,
       'maxInboundBuffer must be a positive number of bytes',
+    )
+  }
+  // Finite: a timer of Infinity ms fires at once, and an unbounded hold is no bound.
+  const held = o.maxHeldBytes
+  if (held !== undefined && (typeof held !== 'number' || !(held > 0) || !Number.isFinite(held))) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      'maxHeldBytes must be a positive, finite number of bytes',
+    )
+  }
+  const hold = o.extensionHoldTimeout
+  if (hold !== undefined && (typeof hold !== 'number' || !(hold > 0) || !Number.isFinite(hold))) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      'extensionHoldTimeout must be a positive, finite number of ms',
     )
   }
   const maxPeers = o.maxPeers

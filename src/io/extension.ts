@@ -1,12 +1,10 @@
 import { EventEmitter } from 'node:events'
-import b4a from 'b4a'
-import Protomux, { type Channel, type Message } from 'protomux'
 import { ErrorCode, NetworkerError } from '../core/errors.js'
 import { bytesToHex } from '../core/keys.js'
 import { type EncodingOption, type MessageEncoding, resolveEncoding } from './encodings.js'
+import { MAX_NAME_BYTES, nameBytes } from './extension-wire.js'
 import type { NetworkerPeer } from './peer.js'
 
-export const EXTENSION_PROTOCOL = 'chainstore-networker/extension'
 export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
 export interface ExtensionHandlers<T = unknown> {
@@ -14,7 +12,10 @@ export interface ExtensionHandlers<T = unknown> {
   /** Larger messages are refused on send and dropped (reported to onerror) on receipt. */
   maxMessageSize?: number
   onmessage?(message: T, peer: NetworkerPeer): unknown
-  /** Undecodable or oversized messages and handler failures; without it, the networker's 'extension-error'. */
+  /**
+   * Undecodable or oversized messages, handler and listener failures, held messages dropped;
+   * without it, the networker's 'extension-error'.
+   */
   onerror?(err: NetworkerError, peer: NetworkerPeer | null): unknown
 }
 
@@ -26,36 +27,41 @@ export interface ExtensionEvents {
   drain: []
 }
 
-/** What an extension needs from its networker. */
+/**
+ * What `send` did: written; written past a full buffer; held until the remote's answer;
+ * refused because the hold is full; or not sent because the peer does not have the extension.
+ */
+export type SendResult = 'sent' | 'full' | 'held' | 'hold-full' | 'unreachable'
+
+/** What an extension needs from its networker (the extension registry, in practice). */
 export interface ExtensionHost {
   isPeer(peer: NetworkerPeer): boolean
   findPeer(remotePublicKey: Uint8Array | string): NetworkerPeer | null
-  reportError(err: NetworkerError, extension: string, peer: NetworkerPeer | null): void
+  /** Emits the networker's 'extension-error'; returns whether anyone listened. */
+  reportError(err: NetworkerError, extension: string, peer: NetworkerPeer | null): boolean
   unregister(ext: { readonly name: string }): void
+  send(ext: Extension<unknown>, peer: NetworkerPeer, bytes: Uint8Array): SendResult
+  /** Peers a broadcast goes to: those that have the extension or whose answer is awaited. */
+  targets(ext: Extension<unknown>): NetworkerPeer[]
+  has(ext: Extension<unknown>, peer: NetworkerPeer): boolean
+  peersOf(ext: Extension<unknown>): NetworkerPeer[]
 }
 
-interface PeerChannel {
-  channel: Channel
-  message: Message<Uint8Array>
-  /** Set in onopen, before listeners run: Protomux flips `channel.opened` only afterwards. */
-  open: boolean
-}
+type Listener = (...args: unknown[]) => unknown
 
 /**
- * One application protocol over every connection: a Protomux channel per peer, beside the
- * store's replication channels. Both ends pair the protocol, so whichever side registers
- * later opens the channel and the other accepts it. Bytes travel raw and are decoded here,
- * so a message we cannot read is reported instead of tearing the connection down.
+ * One application protocol over every connection. The wire (one channel per connection
+ * for all extensions, what is held until the remote answers) is the registry's; this class
+ * encodes, decodes, checks sizes and reports, so a message we cannot read is reported
+ * instead of tearing the connection down.
  */
 export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
   readonly name: string
-  private readonly id: Buffer
   private encoding: MessageEncoding
   private maxMessageSize: number
-  private readonly channels = new Map<NetworkerPeer, PeerChannel>()
-  private readonly attached = new Set<NetworkerPeer>()
   private handlers: ExtensionHandlers<T> = {}
   private destroyed = false
+  private readonly defaultMaxMessageSize: number
 
   constructor(
     name: string,
@@ -64,15 +70,18 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     defaultMaxMessageSize: number,
   ) {
     super()
+    if (nameBytes(name) > MAX_NAME_BYTES) {
+      throw new NetworkerError(
+        ErrorCode.INVALID_OPTION,
+        `an extension name may be at most ${MAX_NAME_BYTES} bytes of UTF-8`,
+      )
+    }
     this.name = name
-    this.id = b4a.from(name, 'utf8')
     this.defaultMaxMessageSize = defaultMaxMessageSize
     this.encoding = resolveEncoding(handlers.encoding)
     this.maxMessageSize = handlers.maxMessageSize ?? defaultMaxMessageSize
     this.handlers = handlers
   }
-
-  private readonly defaultMaxMessageSize: number
 
   /** Sets the handlers, encoding and limit (the function form of registerExtension does so after creation). */
   setHandlers(handlers: ExtensionHandlers<T>): void {
@@ -81,117 +90,84 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     this.handlers = handlers
   }
 
-  /** Peers known to have this extension: messages to them are delivered. */
+  /** Peers known to have this extension: messages to them are written at once. */
   get peers(): NetworkerPeer[] {
-    const out: NetworkerPeer[] = []
-    for (const [peer, entry] of this.channels) if (isOpen(entry)) out.push(peer)
-    return out
+    return this.destroyed ? [] : this.host.peersOf(this as Extension<unknown>)
   }
 
   has(peer: NetworkerPeer): boolean {
-    const entry = this.channels.get(peer)
-    return entry !== undefined && isOpen(entry)
+    return !this.destroyed && this.host.has(this as Extension<unknown>, peer)
   }
 
   /**
-   * Sends to one peer. Returns false when the connection's buffer is full (wait for
-   * 'drain') or the peer has not registered this extension (nothing is queued for it).
+   * Sends to one peer. Returns true when the message is written, or held because the peer
+   * has not said yet which extensions it has (it goes out, in order, once the peer turns out
+   * to have this one; else it is dropped and reported as EXTENSION_NOT_SUPPORTED). Returns
+   * false when the connection's buffer is full (the message still goes out; wait for
+   * 'drain') or the peer is known not to have this extension (nothing is sent or held).
+   * Throws EXTENSION_HOLD_FULL when a message to hold does not fit the peer's hold limit.
    */
   send(message: T, peer: NetworkerPeer | Uint8Array | string): boolean {
     this.assertUsable()
     const target = this.resolvePeer(peer)
     const bytes = this.encode(message)
-    return this.write(target, bytes)
+    const result = this.host.send(this as Extension<unknown>, target, bytes)
+    if (result === 'hold-full') throw this.holdFull(bytes, target)
+    return result === 'sent' || result === 'held'
   }
 
-  /** Sends to every peer that has the extension, once each. Returns false if any buffer is full. */
+  /**
+   * Sends to every peer that has the extension, and holds for every peer whose answer is
+   * still awaited, once each. Returns false if any buffer is full or a peer's hold had no
+   * room (that peer is skipped and reported as EXTENSION_HOLD_FULL).
+   */
   broadcast(message: T): boolean {
     this.assertUsable()
     const bytes = this.encode(message)
     let drained = true
-    for (const peer of this.peers) if (!this.write(peer, bytes)) drained = false
+    for (const peer of this.host.targets(this as Extension<unknown>)) {
+      const result = this.host.send(this as Extension<unknown>, peer, bytes)
+      if (result === 'sent' || result === 'held') continue
+      drained = false
+      if (result === 'hold-full') this.report(this.holdFull(bytes, peer), peer)
+    }
     return drained
   }
 
-  /** Closes the extension's channel on every connection. Idempotent. */
+  /** Leaves every connection (the other sides see 'peer-remove'). Idempotent. */
   destroy(): void {
     if (this.destroyed) return
     this.destroyed = true
-    for (const peer of [...this.attached]) this.detach(peer, true)
     this.host.unregister(this)
-  }
-
-  /** Channels this extension holds (open or opening), for leak checks. */
-  get channelCount(): number {
-    return this.channels.size
   }
 
   get isDestroyed(): boolean {
     return this.destroyed
   }
 
-  /** Starts the protocol on a kept connection (called by the networker). */
-  attach(peer: NetworkerPeer): void {
-    if (this.destroyed || this.attached.has(peer)) return
-    this.attached.add(peer)
-    const mux = Protomux.from(peer.stream)
-    // The remote may open before or after us; pairing lets a late opener in.
-    mux.pair({ protocol: EXTENSION_PROTOCOL, id: this.id }, () => this.openChannel(peer, mux))
-    this.openChannel(peer, mux)
+  /**
+   * (registry) Emits to each listener in turn. One that throws does not stop the others; its
+   * error is reported (LISTENER_FAILED) once they all ran: the registry's state is complete
+   * before any listener runs, so nothing is left half-done.
+   */
+  notify(event: keyof ExtensionEvents, peer?: NetworkerPeer): void {
+    const failures: unknown[] = []
+    for (const listener of this.rawListeners(event) as Listener[]) {
+      try {
+        if (peer === undefined) listener.call(this)
+        else listener.call(this, peer)
+      } catch (err) {
+        failures.push(err)
+      }
+    }
+    for (const err of failures) this.listenerFailed(err, event, peer ?? null)
   }
 
-  /** Stops the protocol on a connection (peer gone, or the extension destroyed). */
-  detach(peer: NetworkerPeer, closeChannel = false): void {
-    if (!this.attached.delete(peer)) return
-    const mux = Protomux.from(peer.stream)
-    mux.unpair({ protocol: EXTENSION_PROTOCOL, id: this.id })
-    const entry = this.channels.get(peer)
-    if (entry === undefined) return
-    this.channels.delete(peer)
-    const wasOpen = entry.open
-    entry.open = false
-    if (closeChannel) entry.channel.close()
-    if (wasOpen) this.emit('peer-remove', peer)
-  }
-
-  private openChannel(peer: NetworkerPeer, mux: Protomux): void {
-    if (this.destroyed || !this.attached.has(peer)) return
-    const current = this.channels.get(peer)
-    if (current !== undefined && !current.channel.closed) return
-    const channel = mux.createChannel({
-      protocol: EXTENSION_PROTOCOL,
-      id: this.id,
-      onopen: () => {
-        const entry = this.channels.get(peer)
-        if (entry?.channel !== channel) return
-        entry.open = true
-        this.emit('peer-add', peer)
-      },
-      onclose: () => {
-        // The remote destroyed its extension, or rejected our open because it has none
-        // yet; pairing stays, so its next open is accepted.
-        const entry = this.channels.get(peer)
-        if (entry?.channel !== channel) return
-        this.channels.delete(peer)
-        if (entry.open) {
-          entry.open = false
-          this.emit('peer-remove', peer)
-        }
-      },
-      ondrain: () => this.emit('drain'),
-    })
-    if (channel === null) return
-    const message = channel.addMessage<Uint8Array>({
-      onmessage: (bytes) => this.receive(bytes, peer),
-    })
-    this.channels.set(peer, { channel, message, open: false })
-    channel.open()
-  }
-
-  private receive(bytes: Uint8Array, peer: NetworkerPeer): void {
+  /** (registry) A message for this extension arrived. */
+  receive(bytes: Uint8Array, peer: NetworkerPeer): void {
     if (this.destroyed) return
     if (bytes.byteLength > this.maxMessageSize) {
-      this.fail(
+      this.report(
         new NetworkerError(
           ErrorCode.MESSAGE_TOO_LARGE,
           `extension '${this.name}' dropped a ${bytes.byteLength}-byte message (limit ${this.maxMessageSize})`,
@@ -204,7 +180,7 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     try {
       message = this.encoding.decode(bytes) as T
     } catch (err) {
-      this.fail(
+      this.report(
         new NetworkerError(
           ErrorCode.DECODE_FAILED,
           `extension '${this.name}' could not decode a message: ${messageOf(err)}`,
@@ -228,7 +204,7 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
   }
 
   private handlerFailed(err: unknown, peer: NetworkerPeer): void {
-    this.fail(
+    this.report(
       new NetworkerError(
         ErrorCode.HANDLER_FAILED,
         `extension '${this.name}' onmessage threw: ${messageOf(err)}`,
@@ -240,11 +216,21 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     )
   }
 
-  private fail(err: NetworkerError, peer: NetworkerPeer | null): void {
+  /**
+   * (registry) Reports to onerror, else to the networker's 'extension-error'. Returns
+   * whether anyone heard it. Never throws: it runs amid the networker's own work (a peer
+   * leaving, a timer, a frame arriving), which a user's failure must not cut short.
+   */
+  report(err: NetworkerError, peer: NetworkerPeer | null): boolean {
     const handlers = this.handlers
     if (handlers.onerror === undefined) {
-      this.host.reportError(err, this.name, peer)
-      return
+      try {
+        return this.host.reportError(err, this.name, peer)
+      } catch (failure) {
+        // An 'extension-error' listener threw: the Node way, on its own turn.
+        rethrowLater(failure)
+        return true
+      }
     }
     try {
       const result = handlers.onerror(err, peer)
@@ -252,12 +238,28 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     } catch {
       // An error handler that fails has nowhere left to report to.
     }
+    return true
   }
 
-  private write(peer: NetworkerPeer, bytes: Uint8Array): boolean {
-    const entry = this.channels.get(peer)
-    if (entry === undefined || !isOpen(entry)) return false
-    return entry.message.send(bytes)
+  /**
+   * A listener's failure is the listener's bug: reported like a handler's, and re-thrown
+   * on its own turn (an uncaught exception, as Node does for a throwing listener) when
+   * nobody hears the report, so it is never silently lost.
+   */
+  private listenerFailed(err: unknown, event: string, peer: NetworkerPeer | null): void {
+    const failure = new NetworkerError(
+      ErrorCode.LISTENER_FAILED,
+      `a '${event}' listener of extension '${this.name}' threw: ${messageOf(err)}`,
+      { cause: err },
+    )
+    if (!this.report(failure, peer)) rethrowLater(err)
+  }
+
+  private holdFull(bytes: Uint8Array, peer: NetworkerPeer): NetworkerError {
+    return new NetworkerError(
+      ErrorCode.EXTENSION_HOLD_FULL,
+      `extension '${this.name}': a ${bytes.byteLength}-byte message to ${bytesToHex(peer.remotePublicKey).slice(0, 16)} does not fit what is held for it until it answers (maxHeldBytes)`,
+    )
   }
 
   private encode(message: T): Uint8Array {
@@ -308,8 +310,11 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
   }
 }
 
-function isOpen(entry: PeerChannel): boolean {
-  return entry.open && !entry.channel.closed
+/** Throws `err` on a turn of its own: an uncaught exception that leaves our state as it is. */
+export function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err
+  })
 }
 
 function messageOf(err: unknown): string {
