@@ -25,5 +25,6 @@ export type {
   ReplicatingStore,
   TopicStatusInfo,
 } from './networker.js'
+export { createLocalTestnet, type LocalTestnet, localDht } from './testnet.js'
 export { Networker }
 export default Networker

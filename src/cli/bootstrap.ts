@@ -1,4 +1,5 @@
 import DHT from 'hyperdht'
+import { isLoopback, localDht } from '../testnet.js'
 import { CliError } from './cli-error.js'
 
 export interface BootstrapNode {
@@ -12,15 +13,12 @@ export function parseBootstrap(value: string | undefined): BootstrapNode[] | nul
     const m = /^([^:\s]+):(\d{1,5})$/.exec(part.trim())
     const port = m === null ? Number.NaN : Number(m[2])
     if (m === null || !(port > 0 && port < 65536)) {
-      throw new CliError(`--bootstrap wants host:port[,host:port…], got '${part}'`)
+      throw new CliError(`--bootstrap wants host:port[,host:port…], got '${part}'; see --help`)
     }
     return { host: m[1] as string, port }
   })
   return nodes
 }
-
-const isLoopback = (host: string): boolean =>
-  host === 'localhost' || host.startsWith('127.') || host === '::1'
 
 /**
  * A DHT node for the swarm. When every bootstrap node is on loopback it binds to 127.0.0.1:
@@ -30,21 +28,13 @@ const isLoopback = (host: string): boolean =>
 export async function openDht(bootstrap: BootstrapNode[] | null): Promise<DHT> {
   const nodes = bootstrap ?? undefined
   const local = nodes?.every((n) => isLoopback(n.host)) ?? false
-  const dht = new DHT({
-    ...(nodes === undefined
-      ? {}
-      : {
-          bootstrap: nodes.map((n) => ({
-            host: isLoopback(n.host) ? '127.0.0.1' : n.host,
-            port: n.port,
-          })),
-        }),
-    // A CLI peer is a client of the DHT, not a routing node (as testnet.createNode() makes them).
-    ephemeral: true,
-    // On loopback every peer is directly reachable: say so, and skip the holepunch and relay
-    // path, which loses connections between separate processes here.
-    ...(local ? { host: '127.0.0.1', firewalled: false } : {}),
-  })
+  // On loopback every peer is directly reachable: localDht says so and skips the holepunch
+  // and relay path, which loses connections between separate processes here. A CLI peer is
+  // a client of the DHT, not a routing node (ephemeral), as testnet.createNode() makes them.
+  const dht =
+    nodes !== undefined && local
+      ? localDht(nodes)
+      : new DHT({ ...(nodes === undefined ? {} : { bootstrap: nodes }), ephemeral: true })
   await dht.fullyBootstrapped()
   const table = (dht as unknown as { table: { size?: number; toArray?: () => unknown[] } }).table
   const size = table.size ?? table.toArray?.().length ?? 0
