@@ -5,6 +5,7 @@ import createTestnet from '@hyperswarm/testnet'
 import b4a from 'b4a'
 import Corestore from 'corestore'
 import { Networker } from '../networker.js'
+import { onShutdown } from './shutdown.js'
 
 export interface DemoOptions {
   peers: number
@@ -25,6 +26,9 @@ export interface DemoSummary {
   totalMs: number
 }
 
+// Timings in JSON to a tenth of a millisecond: finer digits are noise, not information.
+const tenth = (ms: number): number => Math.round(ms * 10) / 10
+
 const short = (key: Uint8Array): string => b4a.toString(key as Buffer, 'hex').slice(0, 8)
 
 /**
@@ -38,6 +42,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   log({ event: 'testnet', bootstrap: testnet.bootstrap.map((b) => `${b.host}:${b.port}`) })
   const dirs: string[] = []
   const nodes: { networker: Networker; store: Corestore; name: string }[] = []
+  let cleaned: Promise<void> | null = null
+  // Also on Ctrl-C: the demo's temporary directories never outlive it.
+  const cleanup = (): Promise<void> => {
+    cleaned ??= (async () => {
+      for (const { networker, store } of nodes) {
+        await networker.close({ timeout: 5000 })
+        await store.close()
+      }
+      await testnet.destroy()
+      for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+    })()
+    return cleaned
+  }
+  const unregister = onShutdown(cleanup)
   try {
     for (let i = 0; i < opts.peers; i++) {
       const dir = await mkdtemp(join(tmpdir(), 'chainstore-demo-'))
@@ -119,16 +137,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       peers: opts.peers,
       blocks: opts.blocks,
       bytes: core.byteLength,
-      firstBlockMs,
-      allBlocksMs,
-      totalMs: performance.now() - started,
+      firstBlockMs: tenth(firstBlockMs),
+      allBlocksMs: tenth(allBlocksMs),
+      totalMs: tenth(performance.now() - started),
     }
   } finally {
-    for (const { networker, store } of nodes) {
-      await networker.close({ timeout: 5000 })
-      await store.close()
-    }
-    await testnet.destroy()
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+    unregister()
+    await cleanup()
   }
 }

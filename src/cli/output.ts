@@ -10,12 +10,14 @@ export interface OutputOptions {
 export class Output {
   private barShown = false
   readonly tty: boolean
+  readonly json: boolean
 
   constructor(
     private readonly opts: OutputOptions,
     private readonly stream: NodeJS.WriteStream = process.stdout,
   ) {
     this.tty = stream.isTTY === true && !opts.json
+    this.json = opts.json
   }
 
   /** One happening: `text` for people, `event` for --json. */
@@ -74,4 +76,9 @@ export function bytes(n: number): string {
   if (n < 1024) return `${n} B`
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
   return `${(n / (1024 * 1024)).toFixed(2)} MiB`
+}
+
+/** A transfer rate; only meaningful for bytes that actually moved. */
+export function rate(moved: number, seconds: number): string {
+  return `${bytes(Math.round(moved / Math.max(seconds, 0.001)))}/s`
 }

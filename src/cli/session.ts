@@ -9,33 +9,37 @@ import type { Output } from './output.js'
 import { onShutdown } from './shutdown.js'
 import { openStore } from './store-cores.js'
 
-/** A store, a DHT node and a networker on them, closed together and in order. */
+/** A DHT node, a store and a networker on them, closed together and in order. */
 export interface Session {
   store: Corestore
   networker: Networker
+  /** Re-applies the remembered topics (persist only) and says how many. */
+  restore(storage: string): Promise<void>
   close(): Promise<void>
 }
 
+/**
+ * Opens the network first and the storage second: a bootstrap that does not answer is
+ * reported before anything is created on disk. Callers check their own inputs before
+ * calling this, and restore remembered topics (`session.restore`) only once those are valid.
+ */
 export async function openSession(opts: {
   storage: string
-  create: boolean
   bootstrap: BootstrapNode[] | null
   out: Output
+  /** Remember this session's configure calls in the storage (seed, put, get --live). */
+  persist: boolean
 }): Promise<Session> {
-  if (!existsSync(opts.storage)) {
-    if (!opts.create) throw new CliError(`storage directory ${opts.storage} does not exist`)
-    mkdirSync(opts.storage, { recursive: true })
-  }
-  const store = await openStore(opts.storage)
-  let dht: DHT
+  const dht: DHT = await openDht(opts.bootstrap)
+  let store: Corestore
   try {
-    dht = await openDht(opts.bootstrap)
+    if (!existsSync(opts.storage)) mkdirSync(opts.storage, { recursive: true })
+    store = await openStore(opts.storage)
   } catch (err) {
-    await store.close()
+    await dht.destroy().catch(() => {})
     throw err
   }
-  // Topics are remembered in the storage and re-applied on start.
-  const networker = new Networker(store, { dht, persist: true })
+  const networker = new Networker(store, { dht, persist: opts.persist })
   const short = (key: Uint8Array) => b4a.toString(key as Buffer, 'hex').slice(0, 12)
   networker.on('peer-add', (peer) =>
     opts.out.event(
@@ -54,26 +58,32 @@ export async function openSession(opts: {
       `- peer ${short(peer.remotePublicKey)}`,
     ),
   )
-  const restored = await networker.restore()
-  if (restored.restored.length + restored.failed.length > 0) {
-    opts.out.event(
-      { event: 'restored', topics: restored.restored.length, failed: restored.failed.length },
-      `restored ${restored.restored.length} remembered topic(s)${restored.failed.length > 0 ? `, ${restored.failed.length} failed` : ''}`,
-    )
-  }
-  let closed = false
+  let closing: Promise<void> | null = null
   let unregister = (): void => {}
   const session: Session = {
     store,
     networker,
-    async close() {
-      if (closed) return
-      closed = true
-      unregister()
-      // Unannounce and close connections first, then flush storage, then the DHT node.
-      await networker.close({ timeout: 4000 })
-      await store.close()
-      await dht.destroy().catch(() => {})
+    async restore(storage) {
+      const report = await networker.restore()
+      const restored = report.restored.length
+      const failed = report.failed.length
+      if (restored + failed === 0) return
+      opts.out.event(
+        { event: 'restored', topics: restored, failed },
+        `restored ${restored} remembered topic(s)${failed > 0 ? `, ${failed} failed` : ''} (list: topics --storage ${storage}; drop one: forget <key>)`,
+      )
+    },
+    close() {
+      if (closing === null) {
+        unregister()
+        closing = (async () => {
+          // Unannounce and close connections first, then flush storage, then the DHT node.
+          await networker.close({ timeout: 4000 })
+          await store.close()
+          await dht.destroy().catch(() => {})
+        })()
+      }
+      return closing
     },
   }
   unregister = onShutdown(() => session.close())

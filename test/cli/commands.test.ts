@@ -112,14 +112,10 @@ describe('chainstore-networker commands in real processes', () => {
     const status = run('status', '--storage', join(dir, 'a'), '--json')
     expect(status.status).toBe(0)
     const statusEvent = json(status.stdout.trim())
-    expect(statusEvent).toMatchObject({
-      event: 'status',
-      cores: [{ key, blocks: 80 }],
-      topicsRemembered: true,
-    })
+    expect(statusEvent).toMatchObject({ event: 'status', cores: [{ key, blocks: 80 }] })
     // put's announcement is remembered in the storage, and restored by the next seed.
     const discoveryKey = crypto.discoveryKey(Buffer.from(key, 'hex')).toString('hex')
-    expect(statusEvent.topics).toEqual([{ discoveryKey, announce: true, lookup: false }])
+    expect(statusEvent.topics).toEqual([{ discoveryKey, key, announce: true, lookup: false }])
 
     const seed = start('seed', '--storage', join(dir, 'a'), '--bootstrap', bootstrap)
     await seed.line((l) => l.startsWith(`seeding ${key}`))
@@ -184,7 +180,7 @@ describe('chainstore-networker commands in real processes', () => {
     for (const cmd of ['demo', 'testnet', 'put', 'seed', 'get', 'status'])
       expect(main.stdout).toContain(cmd)
     expect(main.stdout).toContain('Examples:')
-    for (const cmd of ['demo', 'testnet', 'put', 'seed', 'get', 'status']) {
+    for (const cmd of ['demo', 'testnet', 'put', 'seed', 'get', 'status', 'topics', 'forget']) {
       const r = run(cmd, '--help')
       expect(r.status).toBe(0)
       expect(r.stdout).toContain(`chainstore-networker ${cmd}`)

@@ -1,15 +1,26 @@
-import { existsSync } from 'node:fs'
-import { CliError } from '../cli-error.js'
 import { bytes, type Output } from '../output.js'
-import { listCores, openStore, rememberedTopics } from '../store-cores.js'
+import { requireStore } from '../storage-dir.js'
+import {
+  describeTopic,
+  listCores,
+  openStore,
+  type RememberedTopic,
+  rememberedTopics,
+} from '../store-cores.js'
 import { readWritten } from '../written-cores.js'
 
-/** What a storage directory holds: every core, whether this store wrote it, how much of it is here. */
+export const role = (t: RememberedTopic): string =>
+  t.announce && t.lookup ? 'announce + lookup' : t.announce ? 'announce' : 'lookup'
+
+/**
+ * What a storage directory holds: every core, whether this store wrote it, how much of it is
+ * here, and the topics it remembers. Only reads: the store is opened read-only (no lock, no
+ * writes), so it also works beside a running put or seed.
+ */
 export async function statusCommand(opts: { storage: string; out: Output }): Promise<void> {
-  if (!existsSync(opts.storage))
-    throw new CliError(`storage directory ${opts.storage} does not exist`)
+  requireStore(opts.storage)
   const written = new Map((await readWritten(opts.storage)).map((w) => [w.key, w]))
-  const store = await openStore(opts.storage)
+  const store = await openStore(opts.storage, { readOnly: true })
   try {
     const cores = (await listCores(store)).map((c) => ({
       ...c,
@@ -18,27 +29,25 @@ export async function statusCommand(opts: { storage: string; out: Output }): Pro
       source: written.get(c.key)?.source ?? null,
     }))
     const line = (c: (typeof cores)[number]): string => {
-      const role = c.writable ? 'written here' : 'replica     '
+      const kind = c.writable ? 'written here' : 'replica     '
       const have =
         c.contiguousLength === c.length
           ? `${c.length} blocks`
           : `${c.contiguousLength}/${c.length} blocks`
       const from = c.source === null ? '' : `  (put ${c.source})`
-      return `    ${c.key}  ${role}  ${have}  ${bytes(c.byteLength)}${from}`
+      return `    ${c.key}  ${kind}  ${have}  ${bytes(c.byteLength)}${from}`
     }
     const topics = await rememberedTopics(store)
-    const role = (t: (typeof topics)[number]): string =>
-      t.announce && t.lookup ? 'announce + lookup' : t.announce ? 'announce' : 'lookup'
     opts.out.result(
-      { event: 'status', storage: opts.storage, cores, topics, topicsRemembered: true },
+      { event: 'status', storage: opts.storage, cores, topics },
       [
         `storage ${opts.storage}`,
         cores.length === 0 ? '  no cores' : `  ${cores.length} core(s):`,
         ...cores.map(line),
         topics.length === 0
           ? '  no remembered topics'
-          : `  ${topics.length} remembered topic(s), restored on start:`,
-        ...topics.map((t) => `    ${t.discoveryKey}  ${role(t)}`),
+          : `  ${topics.length} remembered topic(s), restored by seed and put:`,
+        ...topics.map((t) => `    ${describeTopic(t)}  ${role(t)}`),
       ].join('\n'),
     )
   } finally {
