@@ -70,7 +70,10 @@ export class VirtualClock implements DriverClock {
     return true
   }
 
-  /** Runs tasks until none is left before `until` (virtual ms), then sets the time to it. */
+  /**
+   * Runs tasks until none is left before `until`, then sets the time to it. `until` is an
+   * absolute virtual time in milliseconds (the clock starts at 0), not a duration: see runFor.
+   */
   async runUntil(until: number, stop: () => boolean = () => false): Promise<void> {
     // Work started outside a task (a call from the scenario) schedules its tasks from
     // promise jobs: let those run before looking for the next task.
@@ -80,6 +83,57 @@ export class VirtualClock implements DriverClock {
       if (stop()) return
     }
     if (this.current < until) this.current = until
+  }
+
+  /** Runs the clock for `duration` virtual milliseconds from now. */
+  runFor(duration: number): Promise<void> {
+    return this.runUntil(this.current + duration)
+  }
+
+  /**
+   * Drives the clock until `promise` settles, and settles like it. In the simulator nothing
+   * moves unless the clock is driven, so `await networker.configure(…)` on its own would wait
+   * forever (Node then exits with code 13 and no message); `await clock.settle(networker
+   * .configure(…))` runs exactly as many tasks as it takes. Rejects with an UnsettledError when
+   * no task is left to run, or when the promise has not settled `within` virtual ms (default
+   * 60 000), so a hang is an error that says so instead of a silent exit.
+   */
+  async settle<T>(promise: PromiseLike<T>, opts: { within?: number } = {}): Promise<T> {
+    const within = opts.within ?? 60_000
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown } | null = null
+    promise.then(
+      (value) => {
+        outcome = { ok: true, value }
+      },
+      (error: unknown) => {
+        outcome = { ok: false, error }
+      },
+    )
+    const deadline = this.current + within
+    await drain()
+    while (outcome === null) {
+      const at = this.nextAt()
+      if (at === null) {
+        throw new UnsettledError(
+          `the promise cannot settle: nothing is left to run on the virtual clock (at ${this.current} virtual ms)`,
+        )
+      }
+      if (at > deadline) {
+        throw new UnsettledError(`the promise did not settle within ${within} virtual ms`)
+      }
+      await this.step()
+    }
+    const settled = outcome as { ok: true; value: T } | { ok: false; error: unknown }
+    if (settled.ok) return settled.value
+    throw settled.error
+  }
+}
+
+/** What `settle` reports when the promise cannot settle: nothing left to run, or too late. */
+export class UnsettledError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UnsettledError'
   }
 }
 
