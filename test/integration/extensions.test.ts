@@ -119,7 +119,8 @@ describe('extensions over Protomux on real connections', () => {
     })
     const adds: string[] = []
     extA.on('peer-add', (p) => adds.push(hex(p.remotePublicKey)))
-    // b has no such extension yet: a's open is refused and nothing is queued.
+    // b has no such extension yet and has said so: nothing is held for it (only what is sent
+    // before a peer's answer is held; see extension-delivery.test.ts).
     await new Promise((r) => setTimeout(r, 100))
     expect(extA.peers).toEqual([])
     expect(extA.send('lost', peerOf(a, b))).toBe(false)
