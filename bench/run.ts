@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises'
-import { loadavg } from 'node:os'
-import { join, resolve } from 'node:path'
+import { copyFile, mkdir, readFile, rm } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { basename, dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { FULL, QUICK } from './harness.js'
 import { type ProfileSummary, profileCase } from './profile.js'
@@ -9,10 +9,15 @@ import { ROOT } from './root.js'
 import { BENCHMARKS } from './suites.js'
 import type { BenchmarkResult } from './types.js'
 
+// Quick runs never overwrite the committed bench/RESULTS.md: they write here unless --out says.
+const QUICK_OUT = join(tmpdir(), 'chainstore-networker-bench-quick')
+
 const USAGE = `usage: npm run bench -- [--quick] [--only <name>[,<name>…]] [--out <dir>] [--no-profile] [--render]
   Runs every benchmark against its baseline, prints a table, and writes results.json and
   RESULTS.md (default: bench/). --quick runs everything briefly (a smoke test, figures
-  meaningless); --render only rewrites RESULTS.md from an existing results.json. Benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}.`
+  meaningless) and writes to ${QUICK_OUT} (replaced each time) unless --out is given, with
+  its CPU profiles beside them; --render only rewrites RESULTS.md from an existing
+  results.json. Benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}.`
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -35,7 +40,9 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: unknown benchmark ${unknown.join(', ')}\n${USAGE}\n`)
     return 2
   }
-  const outDir = resolve(values.out ?? join(ROOT, 'bench'))
+  const outDir = resolve(
+    values.out ?? (values.quick && !values.render ? QUICK_OUT : join(ROOT, 'bench')),
+  )
   if (values.render) {
     // Re-renders RESULTS.md from the stored results (after a reading was edited): no new figures.
     const stored = JSON.parse(await readFile(join(outDir, 'results.json'), 'utf8')) as Results
@@ -44,6 +51,8 @@ async function main(): Promise<number> {
     return 0
   }
   const quick = values.quick
+  // The default quick folder holds one run: the previous run's files go first.
+  if (quick && values.out === undefined) await rm(outDir, { recursive: true, force: true })
   const budget = quick ? QUICK : FULL
   const selected = BENCHMARKS.filter((b) => only === undefined || only.includes(b.name))
   const loadAtStart = loadavg()[0] ?? 0
@@ -74,7 +83,9 @@ async function main(): Promise<number> {
   for (const c of toProfile) {
     const [bench, name] = c.split('/') as [string, string]
     process.stderr.write(`bench: profiling ${c}…\n`)
-    profiles.push(await profileCase(bench, name, quick))
+    const profile = await profileCase(bench, name, quick)
+    // A quick run leaves nothing in the system's temp folder: its profile joins its results.
+    profiles.push(quick ? await keepWith(outDir, profile) : profile)
   }
 
   const all: Results = {
@@ -93,7 +104,17 @@ async function main(): Promise<number> {
   process.stdout.write(
     `goals: ${all.goals.met} met, ${all.goals.missed} missed; wrote ${join(outDir, 'results.json')} and RESULTS.md\n`,
   )
+  if (quick) process.stdout.write('quick run: a smoke test; its figures are not measurements\n')
   return 0
+}
+
+/** Moves a profile out of its temporary folder into `dir/profiles`, removing the folder. */
+async function keepWith(dir: string, profile: ProfileSummary): Promise<ProfileSummary> {
+  const target = join(dir, 'profiles', basename(profile.file))
+  await mkdir(dirname(target), { recursive: true })
+  await copyFile(profile.file, target)
+  await rm(dirname(profile.file), { recursive: true, force: true })
+  return { ...profile, file: target }
 }
 
 main().then(
