@@ -17,8 +17,11 @@ import { TimerQueue } from './timer-queue.js'
 import { topicMachine } from './topic-machine.js'
 
 export interface CoreOptions {
-  /** This networker's Noise public key, hex. */
-  localKey: KeyHex
+  /**
+   * This networker's Noise public key, hex. May be given later with `identify` (an
+   * identity derived asynchronously), but before the first connection.
+   */
+  localKey: KeyHex | null
   /** Whether connections wait for an `authenticate` effect's answer before they are used. */
   authenticate: boolean
   /** How long a contested duplicate may stay silent before it is dropped (ms). */
@@ -73,7 +76,7 @@ const closedError: ErrorInfo = {
  * Same events, same effects: nothing here reads a clock, a socket or a random source.
  */
 export class NetworkerCore {
-  readonly localKey: KeyHex
+  private ownKey: KeyHex | null
   private readonly authenticate: boolean
   private readonly candidateTimeout: number
   private readonly maxPeers: number
@@ -95,11 +98,20 @@ export class NetworkerCore {
   private notices: TopicNotice[] = []
 
   constructor(options: CoreOptions) {
-    this.localKey = options.localKey
+    this.ownKey = options.localKey
     this.authenticate = options.authenticate
     this.candidateTimeout = options.candidateTimeout ?? DEFAULT_CANDIDATE_TIMEOUT
     this.maxPeers = options.maxPeers ?? Number.POSITIVE_INFINITY
     this.life = this.start(lifeMachine, undefined)
+  }
+
+  get localKey(): KeyHex | null {
+    return this.ownKey
+  }
+
+  /** Sets the local key once it is known; a key already set never changes. */
+  identify(localKey: KeyHex): void {
+    if (this.ownKey === null) this.ownKey = localKey
   }
 
   get lifeState(): LifeState {
@@ -281,7 +293,9 @@ export class NetworkerCore {
   private onConnectionOpened(event: Extract<CoreEvent, { type: 'connection-opened' }>): void {
     const { connectionId, remoteKey, isInitiator } = event
     if (this.connections.has(connectionId)) return
-    if (this.lifeState !== 'open' || remoteKey === this.localKey) {
+    // No connection can come before the identity is known (the swarm needs it); if one
+    // did, nothing could be decided about it, so it is dropped.
+    if (this.lifeState !== 'open' || this.ownKey === null || remoteKey === this.ownKey) {
       this.outbox.push({ type: 'drop-connection', connectionId, remoteKey, reason: 'closing' })
       return
     }
@@ -309,7 +323,7 @@ export class NetworkerCore {
     record.admitted = true
     if (actor === undefined) {
       actor = this.start(peerMachine, {
-        localKey: this.localKey,
+        localKey: this.ownKey as KeyHex,
         remoteKey: record.remoteKey,
         candidateTimeout: this.candidateTimeout,
       })

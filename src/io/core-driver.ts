@@ -1,5 +1,5 @@
 import type { NetworkerCore } from '../core/networker-core.js'
-import type { CoreEffect, CoreEvent } from '../core/protocol.js'
+import type { CoreEffect, CoreEvent, TopicNotice } from '../core/protocol.js'
 
 export interface DriverClock {
   now(): number
@@ -17,6 +17,13 @@ export const realClock: DriverClock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 }
 
+export interface DriverHooks {
+  /** Carries out one effect. */
+  run(effect: CoreEffect): void
+  /** Hears what changed in a topic, after the effects of the same event ran. */
+  notice?(notice: TopicNotice): void
+}
+
 /**
  * Feeds events to the core one at a time (events raised while effects run are queued,
  * never nested), hands the effects to `run`, and arms one timer for the core's next
@@ -28,11 +35,15 @@ export class CoreDriver {
   private timer: unknown = null
   private timerAt: number | null = null
 
+  private readonly hooks: DriverHooks
+
   constructor(
     private readonly core: NetworkerCore,
     private readonly clock: DriverClock,
-    private readonly run: (effect: CoreEffect) => void,
-  ) {}
+    hooks: DriverHooks | ((effect: CoreEffect) => void),
+  ) {
+    this.hooks = typeof hooks === 'function' ? { run: hooks } : hooks
+  }
 
   dispatch(event: CoreEvent): void {
     this.queue.push(event)
@@ -40,7 +51,8 @@ export class CoreDriver {
     this.running = true
     try {
       for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
-        for (const effect of this.core.handle(next, this.clock.now())) this.run(effect)
+        for (const effect of this.core.handle(next, this.clock.now())) this.hooks.run(effect)
+        for (const notice of this.core.takeNotices()) this.hooks.notice?.(notice)
       }
     } finally {
       this.running = false
