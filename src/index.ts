@@ -2,6 +2,7 @@ import { Networker } from './networker.js'
 
 export { ErrorCode, NetworkerError } from './core/errors.js'
 export type { AuthenticateContext, AuthenticateHook } from './io/authenticate.js'
+export type { DhtState, DhtStatus } from './io/dht-state.js'
 export type { Codec, EncodingName, EncodingOption } from './io/encodings.js'
 export { Extension, type ExtensionEvents, type ExtensionHandlers } from './io/extension.js'
 export type { RecordStore, RecordValue } from './io/record-store.js'
@@ -17,9 +18,13 @@ export type {
 export type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
 export type { TransportType } from './io/transport.js'
 export type {
+  CloseOptions,
+  CloseReport,
   ConfigureOptions,
   ExtensionErrorInfo,
   ExtensionSpec,
+  HyperswarmOptions,
+  NetworkerEvents,
   NetworkerOptions,
   NetworkerPeer,
   ReplicatingStore,

@@ -15,10 +15,12 @@ import type {
   CloseReport as CoreCloseReport,
   CoreEffect,
   RequestId,
+  TopicNotice,
   TopicStatus,
 } from './core/protocol.js'
 import { type AuthenticateHook, runAuthenticate } from './io/authenticate.js'
 import { CoreDriver, type DriverClock, realClock } from './io/core-driver.js'
+import { type DhtStatus, dhtStatusOf, watchDht } from './io/dht-state.js'
 import { resolveEncoding } from './io/encodings.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, Extension, type ExtensionHandlers } from './io/extension.js'
 import {
@@ -26,6 +28,7 @@ import {
   DEFAULT_MAX_HELD_BYTES,
   ExtensionRegistry,
 } from './io/extension-registry.js'
+import { deriveKeyPair, wantsDerivedIdentity } from './io/identity.js'
 import { guardInbound } from './io/inbound-guard.js'
 import type { NetworkerPeer } from './io/peer.js'
 import {
@@ -35,6 +38,7 @@ import {
   type RestoreOptions,
   type RestoreReport,
 } from './io/remembered-config.js'
+import { DEFAULT_FLUSH_REPLICATION_TIMEOUT, waitForReplication } from './io/replication-barrier.js'
 import {
   createHyperswarm,
   type DiscoverySession,
@@ -50,7 +54,7 @@ export interface ReplicatingStore {
   replicate(stream: SwarmConnection): unknown
 }
 
-export interface NetworkerOptions {
+export interface NetworkerOptions extends HyperswarmOptions {
   /** Noise key pair used on every connection (ignored when `swarm` is given: the swarm's is used). */
   keyPair?: KeyPair
   /** Gate every connection, incoming and outgoing, before it is replicated to or listed. */
@@ -87,8 +91,39 @@ export interface NetworkerOptions {
    * or pass your own record store ({ put, del, iterate }). Default false.
    */
   persist?: PersistOption
-  /** Any other option is passed to Hyperswarm as is (bootstrap, dht, maxPeers, firewall, …). */
-  [hyperswarmOption: string]: unknown
+  /**
+   * How long a flushing configure waits, once the swarm has flushed, for the peers found
+   * for the topic to replicate the topic's core (a peer that does not hold it never
+   * does). Default 3 000 ms.
+   */
+  flushReplicationTimeout?: number
+}
+
+/**
+ * The Hyperswarm options the networker passes through to the swarm it makes (ignored when
+ * `swarm` is given). Typed so a misspelt option (`maxPeer`, `bootstap`) does not compile;
+ * JavaScript callers may still pass other Hyperswarm or HyperDHT options, which go through
+ * as they are.
+ */
+export interface HyperswarmOptions {
+  /** HyperDHT bootstrap nodes: `'host:port'` strings or `{ host, port }` objects. */
+  bootstrap?: (string | { host: string; port: number })[]
+  /** A HyperDHT instance to use (e.g. `testnet.createNode()`); the swarm makes one otherwise. */
+  dht?: object
+  /** Seed of the swarm's key pair (when no `keyPair` is given). */
+  seed?: Uint8Array
+  /** Most connections at once (also the networker's limit on remote keys). */
+  maxPeers?: number
+  maxClientConnections?: number
+  maxServerConnections?: number
+  /** Most connection attempts in flight at once. */
+  maxParallel?: number
+  /** Return true to refuse a connection from this key before its handshake completes. */
+  firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
+  /** Relay connections through these public keys (Hyperswarm's blind relays). */
+  relayThrough?: Uint8Array | null | ((force: boolean) => Uint8Array | null)
+  /** The HyperDHT node's UDP port (made by the swarm when no `dht` is given). */
+  port?: number
 }
 
 export interface ConfigureOptions {
@@ -132,7 +167,10 @@ interface ConnectionEntry {
   peer: NetworkerPeer | null
   sawData: boolean
   ondata: () => void
-  topics: Buffer[]
+  /** The swarm's record of the peer: its `topics` grow as our lookups find it again. */
+  info: { topics?: unknown } | undefined
+  /** `store.replicate` threw: the connection is being destroyed and is never listed. */
+  failed: boolean
 }
 
 const OWN_OPTIONS = new Set([
@@ -146,6 +184,7 @@ const OWN_OPTIONS = new Set([
   'maxHeldBytes',
   'extensionHoldTimeout',
   'persist',
+  'flushReplicationTimeout',
 ])
 const DEFAULT_AUTHENTICATE_TIMEOUT = 10_000
 const DEFAULT_MAX_INBOUND_BUFFER = 32 * 1024 * 1024
@@ -158,6 +197,22 @@ export interface ExtensionErrorInfo {
 export interface NetworkerEvents {
   'peer-add': [peer: NetworkerPeer]
   'peer-remove': [peer: NetworkerPeer]
+  /** The topic is joined (announced and/or looked up), as `joined(discoveryKey)` now says. */
+  joined: [discoveryKey: Buffer]
+  /**
+   * A flush of the topic completed: the swarm flushed, every connection it found is
+   * settled, and every peer found for the topic that holds its core replicates it.
+   */
+  flushed: [discoveryKey: Buffer]
+  /** The topic was left (both announce and lookup off, the leave done). */
+  left: [discoveryKey: Buffer]
+  /**
+   * The DHT's reachability changed (see `dhtStatus`): `offline` means no DHT node answered,
+   * so joins and flushes complete having found and announced nothing.
+   */
+  'dht-status': [status: DhtStatus]
+  /** A user listener threw (LISTENER_FAILED, the listener's error as `cause`). */
+  error: [err: NetworkerError]
   /** An extension without its own onerror could not decode a message, or its handler threw. */
   'extension-error': [err: NetworkerError, info: ExtensionErrorInfo]
   /** (persist) A remembered record was damaged or of an unknown version: skipped, left in place. */
@@ -176,7 +231,6 @@ export type ExtensionSpec<T> = ExtensionHandlers<T> | ((ext: Extension<T>) => Ex
  */
 export class Networker extends EventEmitter<NetworkerEvents> {
   readonly store: ReplicatingStore
-  readonly swarm: SwarmLike
   readonly peers = new Set<NetworkerPeer>()
   /** Counters of what the networker turned away. */
   readonly stats = { inboundOverflows: 0, extensionMessagesDropped: 0, extensionFramesMalformed: 0 }
@@ -199,6 +253,13 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   private readonly maxMessageSize: number
   private readonly maxInboundBuffer: number
   private readonly records: RememberedConfig | null
+  private ownSwarm: SwarmLike | null = null
+  private readonly swarmReady: Promise<SwarmLike>
+  private readonly flushReplicationTimeout: number
+  /** Per topic, the wait for replication of its latest flush; 'flushed' is emitted after it. */
+  private readonly flushBarriers = new Map<KeyHex, { promise: Promise<void>; epoch: number }>()
+  private flushEpoch = 0
+  private unwatchDht: () => void = noop
 
   constructor(store: ReplicatingStore, opts: NetworkerOptions = {}) {
     super()
@@ -209,9 +270,9 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     this.authenticateTimeout = opts.authenticateTimeout ?? DEFAULT_AUTHENTICATE_TIMEOUT
     this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.maxInboundBuffer = opts.maxInboundBuffer ?? DEFAULT_MAX_INBOUND_BUFFER
-    this.swarm = opts.swarm ?? createHyperswarm(hyperswarmOptions(opts))
+    this.flushReplicationTimeout = opts.flushReplicationTimeout ?? DEFAULT_FLUSH_REPLICATION_TIMEOUT
     this.core = new NetworkerCore({
-      localKey: bytesToHex(this.swarm.keyPair.publicKey),
+      localKey: null,
       authenticate: this.onauthenticate !== null,
       ...(opts.maxPeers === undefined ? {} : { maxPeers: opts.maxPeers }),
     })
@@ -226,8 +287,21 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       reportError: (err, extension, peer) => this.emit('extension-error', err, { extension, peer }),
       closing: () => this.core.lifeState !== 'open',
     })
-    this.driver = new CoreDriver(this.core, this.clock, (effect) => this.run(effect))
-    this.swarm.on('connection', this.onconnection)
+    this.driver = new CoreDriver(this.core, this.clock, {
+      run: (effect) => this.run(effect),
+      notice: (notice) => this.onnotice(notice),
+    })
+    if (wantsDerivedIdentity(store, opts)) {
+      // One identity across restarts: the key pair comes from the store's own secret, which
+      // is only known once the store is open, so the swarm is made then.
+      this.swarmReady = deriveKeyPair(store).then((keyPair) =>
+        this.adoptSwarm(createHyperswarm({ ...hyperswarmOptions(opts), keyPair })),
+      )
+      this.swarmReady.catch(noop)
+    } else {
+      const swarm = this.adoptSwarm(opts.swarm ?? createHyperswarm(hyperswarmOptions(opts)))
+      this.swarmReady = Promise.resolve(swarm)
+    }
     this.records =
       persist === null
         ? null
@@ -237,9 +311,61 @@ export class Networker extends EventEmitter<NetworkerEvents> {
           })
   }
 
-  /** The Noise key pair every connection uses. */
+  /**
+   * The swarm every connection comes from. With `persist` and no `keyPair` or `swarm`, it
+   * is made once the store is open (`await networker.ready()`); until then this throws
+   * NOT_READY.
+   */
+  get swarm(): SwarmLike {
+    if (this.ownSwarm === null) {
+      throw new NetworkerError(
+        ErrorCode.NOT_READY,
+        'the networker derives its key pair from the store: await networker.ready() first',
+      )
+    }
+    return this.ownSwarm
+  }
+
+  /** The Noise key pair every connection uses (NOT_READY until `ready()` with a derived identity). */
   get keyPair(): KeyPair {
     return this.swarm.keyPair
+  }
+
+  /**
+   * The Noise streams of the current peers, one per remote key (the original module's
+   * `streams`): each has `remotePublicKey` and `publicKey`.
+   */
+  get streams(): Set<SwarmConnection> {
+    return new Set([...this.peers].map((peer) => peer.stream))
+  }
+
+  /** Resolves once the identity is known and the swarm exists (at once unless derived). */
+  async ready(): Promise<void> {
+    await this.swarmReady
+  }
+
+  /**
+   * Whether the swarm's DHT can be reached: `{ state, nodes }`, state one of `connecting`,
+   * `online`, `degraded`, `offline`, or `unknown` for a swarm without a HyperDHT.
+   */
+  get dhtStatus(): DhtStatus {
+    return dhtStatusOf((this.ownSwarm as { dht?: unknown } | null)?.dht)
+  }
+
+  private adoptSwarm(swarm: SwarmLike): SwarmLike {
+    this.ownSwarm = swarm
+    this.core.identify(bytesToHex(swarm.keyPair.publicKey))
+    swarm.on('connection', this.onconnection)
+    this.unwatchDht = watchDht((swarm as { dht?: unknown }).dht, (status) =>
+      this.emitUser(() => this.emit('dht-status', status)),
+    )
+    return swarm
+  }
+
+  /** Runs `use` with the swarm now if it exists, else once it does (never after a failure). */
+  private withSwarm(use: (swarm: SwarmLike) => void, failed: (err: unknown) => void): void {
+    if (this.ownSwarm !== null) use(this.ownSwarm)
+    else this.swarmReady.then(use, failed)
   }
 
   get closed(): boolean {
@@ -248,10 +374,31 @@ export class Networker extends EventEmitter<NetworkerEvents> {
 
   /**
    * Joins (announce and/or lookup) or leaves (both false) the topic. Resolves once that is
-   * done and, unless `flush: false`, the swarm has flushed and every connection found by
-   * then is settled. Concurrent calls for one key: the last wins and every call settles.
+   * done and, unless `flush: false`, the swarm has flushed, every connection found by then is
+   * settled, and the peers found for the topic replicate its core. Concurrent calls for one
+   * key: the last wins and every call settles. The original module's callback form
+   * `configure(dk, opts, cb)` is kept: `cb(err)` is called as well, and the promise is then
+   * never left rejected and unhandled.
    */
-  async configure(discoveryKey: Uint8Array | string, opts: ConfigureOptions = {}): Promise<void> {
+  configure(
+    discoveryKey: Uint8Array | string,
+    opts: ConfigureOptions = {},
+    cb?: (err: Error | null) => void,
+  ): Promise<void> {
+    const done = this.configureTopic(discoveryKey, opts)
+    if (typeof cb === 'function') {
+      done.then(
+        () => cb(null),
+        (err: Error) => cb(err),
+      )
+    }
+    return done
+  }
+
+  private async configureTopic(
+    discoveryKey: Uint8Array | string,
+    opts: ConfigureOptions,
+  ): Promise<void> {
     const topic = discoveryKeyToHex(discoveryKey)
     if (typeof opts !== 'object' || opts === null) {
       throw new NetworkerError(
@@ -288,12 +435,14 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       recorded === null
         ? this.request(requestId)
         : Promise.all([this.request(requestId), recorded]).then(() => undefined)
+    // With flush, the call also waits for the flush's replication barrier (see onnotice).
+    const done = flush ? settled.then(() => this.flushBarriers.get(topic)?.promise) : settled
     this.driver.dispatch({ type: 'configure', requestId, topic, announce, lookup, flush })
     if (signal === undefined && timeout === undefined) {
-      await settled
+      await done
       return
     }
-    await this.bounded(requestId, settled, signal, timeout)
+    await this.bounded(requestId, done, signal, timeout)
   }
 
   /**
@@ -348,7 +497,8 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   /** Starts accepting direct connections to our key (Hyperswarm's `listen`). */
   async listen(): Promise<void> {
     this.assertOpen()
-    await this.swarm.listen?.()
+    const swarm = await this.swarmReady
+    await swarm.listen?.()
   }
 
   joined(discoveryKey: Uint8Array | string): boolean {
@@ -504,15 +654,13 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   private readonly onconnection = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
     const connectionId = this.nextConnectionId++
     const remotePublicKey = b4a.from(conn.remotePublicKey as Uint8Array)
-    const topics = Array.isArray(info?.topics)
-      ? info.topics.filter((t): t is Uint8Array => t instanceof Uint8Array).map((t) => b4a.from(t))
-      : []
     const entry: ConnectionEntry = {
       conn,
       remotePublicKey,
       peer: null,
       sawData: false,
-      topics,
+      info,
+      failed: false,
       ondata: noop,
     }
     this.connections.set(connectionId, entry)
@@ -554,21 +702,32 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       case 'leave-topic':
         this.leaveTopic(effect.topic, effect.op)
         return
-      case 'flush-swarm':
-        this.swarm.flush().then(
-          () => this.driver.dispatch({ type: 'swarm-flushed', topic: effect.topic, op: effect.op }),
-          (err: unknown) =>
-            this.driver.dispatch({
-              type: 'swarm-flush-failed',
-              topic: effect.topic,
-              op: effect.op,
-              error: {
-                code: ErrorCode.FLUSH_FAILED,
-                message: `swarm flush failed: ${messageOf(err)}`,
-              },
-            }),
+      case 'flush-swarm': {
+        const failed = (err: unknown): void =>
+          this.driver.dispatch({
+            type: 'swarm-flush-failed',
+            topic: effect.topic,
+            op: effect.op,
+            error: {
+              code: ErrorCode.FLUSH_FAILED,
+              message: `swarm flush failed: ${messageOf(err)}`,
+            },
+          })
+        this.withSwarm(
+          (swarm) =>
+            swarm.flush().then(
+              () =>
+                this.driver.dispatch({
+                  type: 'swarm-flushed',
+                  topic: effect.topic,
+                  op: effect.op,
+                }),
+              failed,
+            ),
+          failed,
         )
         return
+      }
       case 'authenticate':
         this.authenticate(effect.connectionId)
         return
@@ -582,7 +741,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       }
       case 'peer-add': {
         const entry = this.connections.get(effect.connectionId)
-        if (entry === undefined) return
+        if (entry === undefined || entry.failed) return
         const { type, remoteAddress } = describeTransport(entry.conn)
         const peer: NetworkerPeer = {
           remotePublicKey: entry.remotePublicKey,
@@ -594,7 +753,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         this.peers.add(peer)
         // Before the user hears of the peer, so a send from 'peer-add' finds its channel.
         this.extensions.attach(peer)
-        this.emit('peer-add', peer)
+        this.emitUser(() => this.emit('peer-add', peer))
         return
       }
       case 'peer-remove': {
@@ -602,7 +761,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         if (peer === undefined || peer === null) return
         this.peers.delete(peer)
         this.extensions.detach(peer)
-        this.emit('peer-remove', peer)
+        this.emitUser(() => this.emit('peer-remove', peer))
         return
       }
       case 'settle': {
@@ -616,8 +775,12 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       case 'destroy-swarm':
         this.extensions.destroyAll()
         this.sessions.clear()
-        this.swarm.destroy().then(
-          () => this.finishClose(),
+        this.withSwarm(
+          (swarm) =>
+            swarm.destroy().then(
+              () => this.finishClose(),
+              () => this.finishClose(),
+            ),
           () => this.finishClose(),
         )
         return
@@ -627,18 +790,97 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   private finishClose(): void {
     this.driver.dispatch({ type: 'swarm-destroyed' })
     this.driver.stop()
-    this.swarm.removeListener('connection', this.onconnection)
+    this.ownSwarm?.removeListener('connection', this.onconnection)
+    this.unwatchDht()
+    this.flushBarriers.clear()
+  }
+
+  /** A topic changed: tell the user (after the effects of the event that changed it). */
+  private onnotice(notice: TopicNotice): void {
+    const { topic } = notice
+    const discoveryKey = (): Buffer => b4a.from(hexToBytes(topic))
+    if (notice.type === 'joined') {
+      this.emitUser(() => this.emit('joined', discoveryKey()))
+      return
+    }
+    if (notice.type === 'left') {
+      this.flushBarriers.delete(topic)
+      this.emitUser(() => this.emit('left', discoveryKey()))
+      return
+    }
+    // Flushed: the swarm flushed and every connection it found is settled. The flush also
+    // covers replication: wait until the peers found for this topic replicate its core.
+    const epoch = ++this.flushEpoch
+    const current = (): boolean => this.flushBarriers.get(topic)?.epoch === epoch
+    const barrier = { epoch, promise: Promise.resolve() }
+    this.flushBarriers.set(topic, barrier)
+    barrier.promise = waitForReplication({
+      store: this.store,
+      topic,
+      peers: () => this.peersFoundFor(topic),
+      clock: this.clock,
+      timeout: this.flushReplicationTimeout,
+      cancelled: () => this.core.lifeState !== 'open' || !current(),
+    }).then(() => {
+      // A newer flush, a leave or a close made this one moot: its 'flushed' is not news.
+      if (!current() || !this.flushed(topic)) return
+      this.emitUser(() => this.emit('flushed', discoveryKey()))
+    })
+  }
+
+  /** Remote keys of the current peers whose swarm record says our lookups found them for `topic`. */
+  private peersFoundFor(topic: KeyHex): Uint8Array[] {
+    const keys: Uint8Array[] = []
+    for (const entry of this.connections.values()) {
+      if (entry.peer === null || !this.peers.has(entry.peer)) continue
+      if (topicsOf(entry.info).some((t) => bytesToHex(t) === topic))
+        keys.push(entry.remotePublicKey)
+    }
+    return keys
+  }
+
+  /**
+   * Runs one user emit, isolated: every emit is the last thing its effect does, so a
+   * listener that throws leaves nothing half done, and the effects after it still run. The
+   * error is reported the Node way: as 'error' (LISTENER_FAILED, the thrown value as
+   * `cause`) when someone listens for it, else re-thrown on its own turn as an uncaught
+   * exception, once the networker's own work is done.
+   */
+  private emitUser(emit: () => void): void {
+    try {
+      emit()
+    } catch (err) {
+      if (this.listenerCount('error') === 0) {
+        queueMicrotask(() => {
+          throw err
+        })
+        return
+      }
+      const failed = new NetworkerError(
+        ErrorCode.LISTENER_FAILED,
+        `a listener threw: ${messageOf(err)}`,
+        { cause: err },
+      )
+      try {
+        this.emit('error', failed)
+      } catch (again) {
+        queueMicrotask(() => {
+          throw again
+        })
+      }
+    }
   }
 
   private joinTopic(topic: KeyHex, op: number, announce: boolean, lookup: boolean): void {
     const key = b4a.from(hexToBytes(topic))
     const opts = { server: announce, client: lookup }
     const attempt = async (): Promise<void> => {
+      const swarm = this.ownSwarm ?? (await this.swarmReady)
       let session = this.sessions.get(topic)
       if (session?.refresh !== undefined) {
         await session.refresh(opts)
       } else {
-        session = this.swarm.join(key, opts)
+        session = swarm.join(key, opts)
         this.sessions.set(topic, session)
       }
       await session.flushed()
@@ -661,7 +903,9 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   private leaveTopic(topic: KeyHex, op: number): void {
     this.sessions.delete(topic)
     const key = b4a.from(hexToBytes(topic))
-    this.swarm.leave(key).then(
+    const leave = async (): Promise<unknown> =>
+      (this.ownSwarm ?? (await this.swarmReady)).leave(key)
+    leave().then(
       () => this.driver.dispatch({ type: 'topic-left', topic, op }),
       (err: unknown) =>
         this.driver.dispatch({
@@ -683,7 +927,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     const context = {
       ...describeTransport(entry.conn),
       isInitiator: entry.conn.isInitiator,
-      topics: entry.topics,
+      topics: topicsOf(entry.info).map((t) => b4a.from(t)),
     }
     runAuthenticate(
       hook,
@@ -702,7 +946,9 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     try {
       this.store.replicate(entry.conn)
     } catch (err) {
-      // A store that cannot replicate this stream: drop it rather than keep a dead peer.
+      // A store that cannot replicate this stream: drop it rather than keep a dead peer. The
+      // core still holds it as kept until the close arrives; it is never listed meanwhile.
+      entry.failed = true
       entry.conn.destroy(err instanceof Error ? err : new Error(String(err)))
       return
     }
@@ -711,6 +957,13 @@ export class Networker extends EventEmitter<NetworkerEvents> {
 }
 
 function noop(): void {}
+
+/** The topics a swarm's peer record lists (Hyperswarm's PeerInfo.topics), as bytes. */
+function topicsOf(info: { topics?: unknown } | undefined): Uint8Array[] {
+  return Array.isArray(info?.topics)
+    ? info.topics.filter((t): t is Uint8Array => t instanceof Uint8Array)
+    : []
+}
 
 function parseExtensionArgs<T>(
   nameOrSpec: unknown,

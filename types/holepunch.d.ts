@@ -45,7 +45,7 @@ declare module 'corestore' {
     length: number
     byteLength: number
     contiguousLength: number
-    peers: unknown[]
+    peers: { remotePublicKey: Uint8Array }[]
     writable: boolean
     ready(): Promise<void>
     append(block: Buffer | Buffer[]): Promise<{ length: number; byteLength: number }>

@@ -97,10 +97,11 @@ describe('Networker on a real testnet with real Corestore replication', () => {
     const replicaC = sc.get({ key: core.key })
     await replicaC.ready()
     await c.configure(core.discoveryKey, { announce: false, lookup: true, flush: true })
-    // No waiting: both others are peers the moment configure resolves.
+    // No waiting: both others are peers, and replicate the core with c, the moment
+    // configure resolves.
     expect(c.flushed(core.discoveryKey)).toBe(true)
     expect(keysOf(c.peers)).toEqual([hex(a.keyPair.publicKey), hex(b.keyPair.publicKey)].sort())
-    await eventually(() => replicaC.peers.length === 2, 'both peers replicate the core with c')
+    expect(replicaC.peers.map((p) => hex(p.remotePublicKey)).sort()).toEqual(keysOf(c.peers))
   })
 
   it('reports status, joined and flushed per topic', async () => {

@@ -1,0 +1,74 @@
+import b4a from 'b4a'
+import type { KeyHex } from '../core/keys.js'
+import type { DriverClock } from './core-driver.js'
+
+/** How long a flush waits for peers that may not hold the topic's core (ms). */
+export const DEFAULT_FLUSH_REPLICATION_TIMEOUT = 3_000
+/** How often the wait looks at the core's peers again (ms). */
+const POLL_INTERVAL = 5
+
+interface ReplicatorPeer {
+  remotePublicKey?: Uint8Array
+}
+
+/**
+ * Corestore's own core tracker: `store.cores.get(discoveryKeyHex)` is the open core with
+ * that discovery key, and its replicator's peers are exactly what a session's
+ * `core.peers` lists. Corestore documents `cores.get` as callable from outside.
+ */
+interface CoreTracker {
+  get(id: string): { replicator?: { peers?: ReplicatorPeer[] } } | null | undefined
+}
+
+/** The keys of `remoteKeys` that do not replicate the store's core of `topic` yet. */
+export function notReplicating(
+  store: unknown,
+  topic: KeyHex,
+  remoteKeys: Uint8Array[],
+): Uint8Array[] {
+  const cores = (store as { cores?: Partial<CoreTracker> } | null)?.cores
+  if (typeof cores?.get !== 'function') return []
+  const core = cores.get(topic)
+  // A store that does not hold the core has nothing to wait for.
+  if (core === null || core === undefined) return []
+  const peers = core.replicator?.peers ?? []
+  return remoteKeys.filter(
+    (key) =>
+      !peers.some((p) => p.remotePublicKey !== undefined && b4a.equals(p.remotePublicKey, key)),
+  )
+}
+
+export interface ReplicationWait {
+  store: unknown
+  topic: KeyHex
+  /** The peers found for the topic, asked again on every look (peers come and go). */
+  peers(): Uint8Array[]
+  clock: DriverClock
+  timeout: number
+  /** Stop waiting (the networker closes, or a newer flush replaced this one). */
+  cancelled(): boolean
+}
+
+/**
+ * Resolves once every peer found for the topic replicates the store's core of that topic,
+ * or once `timeout` ms have passed (a peer that does not hold the core never opens it, and
+ * must not hold the flush up for long). Hypercore opens a core's channel with a peer one
+ * round trip after both ends have it, with no event on the store, so this looks again
+ * every few ms; it never waits when the store does not hold the core.
+ */
+export function waitForReplication(wait: ReplicationWait): Promise<void> {
+  const { clock } = wait
+  const deadline = clock.now() + wait.timeout
+  const done = (): boolean =>
+    wait.cancelled() ||
+    clock.now() >= deadline ||
+    notReplicating(wait.store, wait.topic, wait.peers()).length === 0
+  if (done()) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const look = (): void => {
+      if (done()) resolve()
+      else clock.setTimeout(look, Math.min(POLL_INTERVAL, Math.max(0, deadline - clock.now())))
+    }
+    clock.setTimeout(look, POLL_INTERVAL)
+  })
+}
