@@ -50,6 +50,8 @@ export class PeerLink {
   malformedReported = false
   readonly shared = new Set<AnyExtension>()
   readonly announced = new Set<AnyExtension>()
+  /** Extensions the remote had on this connection and then removed: a definite no. */
+  readonly withdrawn = new Set<AnyExtension>()
   private readonly channel: Channel | null
   private readonly add: Message<Uint8Array> | null = null
   private readonly remove: Message<Uint8Array> | null = null
@@ -164,9 +166,14 @@ export class PeerLink {
     return this.data.send({ id, bytes })
   }
 
-  /** Whether a message for `ext` is held rather than refused: a queue exists, or no answer yet. */
+  /**
+   * Whether a message for `ext` is held rather than refused: a queue exists, or the grace
+   * period is still on and the remote may yet register it (it has not answered, or answered
+   * without it). A remote that had it and removed it has answered for good.
+   */
   canHold(ext: AnyExtension): boolean {
-    return this.held.has(ext) || (this.answer === 'pending' && !this.graceOver)
+    if (this.held.has(ext)) return true
+    return !this.graceOver && this.answer !== 'none' && !this.withdrawn.has(ext)
   }
 
   /** Holds a copy (the caller may reuse its buffer); false if it would pass `max` bytes. */

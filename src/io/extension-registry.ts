@@ -135,7 +135,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     return n
   }
 
-  /** Grace-period timers armed: zero once every answer is in and nothing is held. */
+  /** Grace-period timers armed: zero once every connection's grace period is over. */
   get timerCount(): number {
     let n = 0
     for (const link of this.links.values()) if (link.timer !== null) n++
@@ -270,6 +270,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
       const ext = this.local.get(name)
       const id = ext === undefined ? undefined : this.ids.get(ext)
       if (ext === undefined || id === undefined || link.shared.has(ext)) continue
+      link.withdrawn.delete(ext)
       link.release(ext, id)
       link.shared.add(ext)
     }
@@ -279,7 +280,10 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
 
   private lost(link: PeerLink, name: string): void {
     const ext = this.local.get(name)
-    if (ext !== undefined) link.shared.delete(ext)
+    if (ext !== undefined) {
+      link.shared.delete(ext)
+      link.withdrawn.add(ext)
+    }
     this.reconcile(link)
   }
 
@@ -338,9 +342,13 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     }
   }
 
-  /** The timer is needed only while the answer is awaited or something is held. */
+  /**
+   * The grace timer runs its whole course while anything may still be held (a remote that
+   * answered without an extension may register it within the grace period); it is needed
+   * no more once the remote can answer nothing (its channel closed) and nothing is held.
+   */
   private settleTimer(link: PeerLink): void {
-    if (link.answer !== 'pending' && !link.holding) this.stopTimer(link)
+    if (link.answer === 'none' && !link.holding) this.stopTimer(link)
   }
 
   private stopTimer(link: PeerLink): void {
