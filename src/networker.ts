@@ -532,6 +532,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   /**
    * (persist) Configures again, in parallel, every recorded topic this process has not
    * configured yet, and reports what was restored, what failed and which records were skipped.
+   * Resolves once each is joined again; `{ flush: true }` also waits for each flush.
    */
   async restore(opts: RestoreOptions = {}): Promise<RestoreReport> {
     if (this.records === null) {

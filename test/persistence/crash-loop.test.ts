@@ -21,8 +21,14 @@ import { ensureBuilt, ROOT } from '../helpers/build.js'
  *
  * Earlier lives' announcements stay on the DHT after a kill. A restore that waited for a flush
  * waited for dials to all those dead processes and grew slower with every restart (0.4 s
- * after the first kill, 12.4 s after the eighth, then never). So the 50th restore must take at
- * most twice the first. Each is measured in the child around `await networker.restore()`
+ * after the first kill, 12.4 s after the eighth, then never). So the last restores must take
+ * at most twice the first ones. One restore against one other is not a verdict here: on
+ * loopback a restore takes 50–200 ms, set by how busy the two cores are, and from such samples
+ * one restore takes over twice another about one time in eleven with no growth at all. So the
+ * median of the restores after kills 46–50 is held to twice the median of those after kills
+ * 1–5 (growth of the kind seen shows in every one of the last five), and every restore must
+ * return within 5 s (the unbounded wait never returned). Each is measured in the child around
+ * `await networker.restore()`
  * alone (store, DHT node and identity are ready before). On loopback a restore takes tens of
  * milliseconds, so the two are made comparable rather than the bound loosened: every life is
  * a fresh process (the same cold start for both), the first life configures every anchor topic
@@ -183,16 +189,24 @@ describe('restarts do not slow down', () => {
 
     const first = restoreMs[1]!
     const fiftieth = restoreMs[KILLS]!
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+    const early = median(restoreMs.slice(1, 6))
+    const late = median(restoreMs.slice(KILLS - 4, KILLS + 1))
     console.log(
       `crash loop: ${KILLS} kills, ${configures} acknowledged configures; restore ms after ` +
-        `kill 1: ${first.toFixed(1)}, kill ${KILLS}: ${fiftieth.toFixed(1)}, max: ` +
+        `kill 1: ${first.toFixed(1)}, kill ${KILLS}: ${fiftieth.toFixed(1)}, median of ` +
+        `kills 1-5: ${early.toFixed(1)}, of kills 46-50: ${late.toFixed(1)}, max: ` +
         `${Math.max(...restoreMs.slice(1)).toFixed(1)}; all: ${restoreMs
           .slice(1)
           .map((ms) => ms.toFixed(0))
           .join(' ')} (CRASH_SEED=${seed})`,
     )
     expect(configures).toBeGreaterThan(KILLS)
-    expect.soft(fiftieth, 'the 50th restore vs twice the first (ms)').toBeLessThanOrEqual(2 * first)
+    expect(restoreMs.slice(1).length).toBe(KILLS)
+    expect.soft(Math.max(...restoreMs.slice(1)), 'the slowest restore (ms)').toBeLessThan(5_000)
+    expect
+      .soft(late, `median restore after kills 46-50 vs twice that after kills 1-5 (ms)`)
+      .toBeLessThanOrEqual(2 * early)
     expect.soft([...identities], 'one public key across all lives').toHaveLength(1)
   }, 150_000)
 })
