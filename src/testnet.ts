@@ -23,10 +23,14 @@ export function isLoopback(host: string): boolean {
 }
 
 function toAddress(node: BootstrapAddress): { host: string; port: number } {
-  if (typeof node !== 'string') return node
-  const m = /^([^:\s]+):(\d{1,5})$/.exec(node.trim())
-  if (m === null) throw new TypeError(`a bootstrap node is 'host:port', got '${node}'`)
-  return { host: m[1] as string, port: Number(m[2]) }
+  // Checked at run time too: JavaScript callers get a clear error, not a crash further in.
+  if (typeof node === 'object' && node !== null) {
+    if (typeof node.host === 'string' && Number.isInteger(node.port)) return node
+  } else if (typeof node === 'string') {
+    const m = /^([^:\s]+):(\d{1,5})$/.exec(node.trim())
+    if (m !== null) return { host: m[1] as string, port: Number(m[2]) }
+  }
+  throw new TypeError(`a bootstrap node is 'host:port' or { host, port }, got ${String(node)}`)
 }
 
 /**
