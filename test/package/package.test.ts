@@ -125,6 +125,10 @@ void wrong
 export function typeOnly(): void {
   // @ts-expect-error localDht takes bootstrap addresses
   localDht(42)
+  // @ts-expect-error a misspelled option does not compile (NetworkerOptions names every option)
+  new Networker(new SimStore(), { bootstap: ['127.0.0.1:49737'] })
+  // @ts-expect-error nor does another
+  new Networker(new SimStore(), { maxPeer: 3 })
 }
 const net = new SimNetwork({ seed: 7 })
 const a = new Networker(new SimStore(), { swarm: net.createSwarm(), clock: net.clock })
