@@ -6,6 +6,7 @@ import {
   openCorestoreRecords,
   RECORDS_CORE_NAME,
   RECORDS_NAMESPACE,
+  recordsDiscoveryKey,
 } from '../io/record-store.js'
 import { CliError } from './cli-error.js'
 
@@ -78,8 +79,12 @@ interface StoredAuth {
 export async function listCores(store: Corestore): Promise<StoredCore[]> {
   const cores: StoredCore[] = []
   // The networker's remembered topics live in a private core: never list it (seed would
-  // announce it), and never open it actively (that would offer it to peers).
-  const records = await recordsCoreKey(store)
+  // announce it), and never open it actively (that would offer it to peers). A writable store
+  // asks by name, which settles the key even while a persisting networker is creating that
+  // core; a read-only one (status) looks for it without creating it.
+  const records = (store as unknown as { readOnly: boolean }).readOnly
+    ? await recordsCoreKey(store)
+    : b4a.toString(await recordsDiscoveryKey(store), 'hex')
   for await (const discoveryKey of store.list()) {
     if (b4a.toString(discoveryKey, 'hex') === records) continue
     const auth = (await store.getAuth(discoveryKey)) as StoredAuth | null
