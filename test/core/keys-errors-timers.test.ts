@@ -186,3 +186,75 @@ describe('timer queue', () => {
     expect(q.size).toBe(0)
   })
 })
+
+describe('timer queue against a model (property)', () => {
+  type Op =
+    | { kind: 'set'; ms: number }
+    | { kind: 'clear'; pick: number }
+    | { kind: 'advance'; by: number }
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('set' as const), ms: fc.integer({ min: -3, max: 20 }) }),
+    fc.record({ kind: fc.constant('clear' as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('advance' as const), by: fc.nat({ max: 15 }) }),
+  )
+
+  it('fires exactly the uncancelled timers, each at its deadline, in (deadline, creation) order', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 200 }), (ops) => {
+        const q = new TimerQueue()
+        // The model: every timer ever set, with its deadline and whether it is still pending.
+        const model: { name: number; at: number; pending: boolean }[] = []
+        const handles: unknown[] = []
+        const fired: [number, number][] = []
+        let now = 0
+        for (const op of ops) {
+          if (op.kind === 'set') {
+            const name = model.length
+            model.push({ name, at: now + Math.max(0, op.ms), pending: true })
+            handles.push(q.setTimeout(() => fired.push([name, q.now()]), op.ms))
+          } else if (op.kind === 'clear') {
+            if (handles.length === 0) continue
+            const i = op.pick % handles.length
+            q.clearTimeout(handles[i])
+            ;(model[i] as { pending: boolean }).pending = false
+          } else {
+            now += op.by
+            const due = model
+              .filter((t) => t.pending && t.at <= now)
+              .sort((a, b) => a.at - b.at || a.name - b.name)
+            fired.length = 0
+            q.advance(now)
+            expect(fired).toEqual(due.map((t) => [t.name, t.at]))
+            for (const t of due) t.pending = false
+            expect(q.now()).toBe(now)
+          }
+          const pending = model.filter((t) => t.pending)
+          expect(q.size).toBe(pending.length)
+          expect(q.nextDeadline()).toBe(
+            pending.length === 0 ? null : Math.min(...pending.map((t) => t.at)),
+          )
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('ignores what is not a pending handle of its own', () => {
+    const q = new TimerQueue()
+    const other = new TimerQueue()
+    let fired = 0
+    const a = q.setTimeout(() => fired++, 5)
+    const b = other.setTimeout(() => fired++, 5)
+    for (const stray of [null, undefined, 7, {}, { index: 0 }, b]) q.clearTimeout(stray)
+    expect(q.size).toBe(1)
+    q.advance(5)
+    expect(fired).toBe(1)
+    // Already fired: clearing it again changes nothing, and a later timer is unaffected.
+    const c = q.setTimeout(() => fired++, 1)
+    q.clearTimeout(a)
+    expect(q.size).toBe(1)
+    q.clearTimeout(c)
+    q.clearTimeout(c)
+    expect(q.size).toBe(0)
+  })
+})
