@@ -1,8 +1,8 @@
-import { type Actor, createActor } from 'xstate'
 import { ErrorCode, type ErrorInfo } from './errors.js'
 import type { KeyHex } from './keys.js'
-import { lifeMachine } from './life-machine.js'
-import { peerMachine } from './peer-machine.js'
+import { type Instance, type LeanHost, LeanMachine } from './lean-machine.js'
+import { type LifeContext, lifeMachine } from './life-machine.js'
+import { type PeerContext, type PeerEvent, peerMachine } from './peer-machine.js'
 import type {
   ConnectionId,
   CoreEffect,
@@ -10,11 +10,10 @@ import type {
   LifeState,
   OpId,
   TopicNotice,
-  TopicState,
   TopicStatus,
 } from './protocol.js'
-import { TimerQueue } from './timer-queue.js'
-import { topicMachine } from './topic-machine.js'
+import { type TimerHandle, TimerQueue } from './timer-queue.js'
+import { TopicTable } from './topic-table.js'
 
 export interface CoreOptions {
   /**
@@ -50,21 +49,16 @@ interface FlushWaiter {
   unprocessed: Set<ConnectionId>
 }
 
-type TopicActor = Actor<typeof topicMachine>
-type PeerActor = Actor<typeof peerMachine>
-type LifeActor = Actor<typeof lifeMachine>
+// The machines are compiled once; an instance is only its state and context (lean-machine.ts).
+const peers = new LeanMachine(peerMachine)
+const lives = new LeanMachine(lifeMachine)
+const IDLE = peers.state('idle')
 
-function statusOf(topic: KeyHex, actor: TopicActor): TopicStatus {
-  const { context, value } = actor.getSnapshot()
-  return {
-    topic,
-    announce: context.announce,
-    lookup: context.lookup,
-    joined: context.joined,
-    flushed: context.flushed,
-    state: value as TopicState,
-  }
+interface PeerRecord extends Instance<PeerContext> {
+  /** The machine's pending delays (a contested duplicate's deadline), by XState's id. */
+  timers: Map<string, TimerHandle> | null
 }
+type LifeRecord = Instance<LifeContext>
 
 const closedError: ErrorInfo = {
   code: ErrorCode.NETWORKER_CLOSED,
@@ -74,6 +68,10 @@ const closedError: ErrorInfo = {
 /**
  * The sans-I/O networker: `handle(event)` returns the effects to carry out, in order.
  * Same events, same effects: nothing here reads a clock, a socket or a random source.
+ *
+ * Each topic, remote peer and the networker's own life is an instance of its machine held
+ * as plain data (its state and context) and stepped by LeanMachine when an event concerns
+ * it: an idle topic or peer costs its record and nothing runs for it.
  */
 export class NetworkerCore {
   private ownKey: KeyHex | null
@@ -81,28 +79,43 @@ export class NetworkerCore {
   private readonly candidateTimeout: number
   private readonly maxPeers: number
   private readonly timers = new TimerQueue()
-  private readonly topics = new Map<KeyHex, TopicActor>()
-  private readonly peerActors = new Map<KeyHex, PeerActor>()
+  private readonly peerRecords = new Map<KeyHex, PeerRecord>()
   private readonly connections = new Map<ConnectionId, ConnectionRecord>()
   private readonly flushWaiters = new Map<KeyHex, FlushWaiter>()
-  // Kept up to date by the actors' own snapshots, so no event has to scan every peer or
-  // topic (that made each event O(peers) and a close O(topics²)).
+  // Kept up to date as each peer steps, so no event has to scan every peer (that made each
+  // event O(peers)).
   private readonly idlePeers = new Set<KeyHex>()
-  private readonly unclosedTopics = new Set<KeyHex>()
-  /** Topics left with nothing pending: forgotten once the event is handled. */
-  private readonly settledLeft = new Set<KeyHex>()
-  /** Ops of forgotten topics stay below this, so a topic configured again never reuses one. */
-  private opFloor = 0
-  private readonly life: LifeActor
+  private readonly life: LifeRecord
   private outbox: CoreEffect[] = []
-  private notices: TopicNotice[] = []
+  private readonly topics: TopicTable
+  private readonly host: LeanHost<never, CoreEffect> = {
+    emit: (effect) => {
+      this.outbox.push(effect)
+    },
+    // Only the peer machine has delays (a contested duplicate's deadline).
+    schedule: (instance, id, delay, event) => {
+      const record = instance as PeerRecord
+      const fire = (): void => {
+        record.timers?.delete(id)
+        this.stepPeer(record, event)
+      }
+      record.timers ??= new Map()
+      record.timers.set(id, this.timers.setTimeout(fire, delay))
+    },
+    cancel: (instance, id) => {
+      const record = instance as PeerRecord
+      this.timers.clearTimeout(record.timers?.get(id))
+      record.timers?.delete(id)
+    },
+  }
 
   constructor(options: CoreOptions) {
     this.ownKey = options.localKey
     this.authenticate = options.authenticate
     this.candidateTimeout = options.candidateTimeout ?? DEFAULT_CANDIDATE_TIMEOUT
     this.maxPeers = options.maxPeers ?? Number.POSITIVE_INFINITY
-    this.life = this.start(lifeMachine, undefined)
+    this.life = lives.start(undefined, (state, context) => ({ state, context }), this.host)
+    this.topics = new TopicTable(this.host)
   }
 
   get localKey(): KeyHex | null {
@@ -115,7 +128,7 @@ export class NetworkerCore {
   }
 
   get lifeState(): LifeState {
-    return this.life.getSnapshot().value as LifeState
+    return this.life.state.top as LifeState
   }
 
   /**
@@ -133,8 +146,8 @@ export class NetworkerCore {
 
   /** What changed in topics since the last call: joined, flushed, left, in order. */
   takeNotices(): TopicNotice[] {
-    const out = this.notices
-    this.notices = []
+    const out = this.topics.notices
+    this.topics.notices = []
     return out
   }
 
@@ -143,25 +156,24 @@ export class NetworkerCore {
     return this.timers.nextDeadline()
   }
 
-  /** Timers the machines hold: zero once closed. */
+  /** Timers the core holds: zero once closed. */
   get pendingTimers(): number {
     return this.timers.size
   }
 
   status(topic: KeyHex): TopicStatus | null {
-    const actor = this.topics.get(topic)
-    return actor === undefined ? null : statusOf(topic, actor)
+    return this.topics.status(topic)
   }
 
   statuses(): TopicStatus[] {
-    return [...this.topics].map(([topic, actor]) => statusOf(topic, actor))
+    return this.topics.statuses()
   }
 
   /** The kept connection of every connected remote key. */
   peers(): PeerEntry[] {
     const out: PeerEntry[] = []
-    for (const [remoteKey, actor] of this.peerActors) {
-      const kept = actor.getSnapshot().context.kept
+    for (const [remoteKey, record] of this.peerRecords) {
+      const kept = record.context.kept
       if (kept !== null) out.push({ remoteKey, connectionId: kept.connectionId })
     }
     return out
@@ -182,7 +194,7 @@ export class NetworkerCore {
           this.outbox.push({ type: 'settle', requestId: event.requestId, error: closedError })
           return
         }
-        this.topicActor(event.topic).send({
+        this.topics.send(event.topic, {
           type: 'configure',
           requestId: event.requestId,
           announce: event.announce,
@@ -193,28 +205,34 @@ export class NetworkerCore {
       }
       case 'topic-joined':
       case 'topic-left':
-        this.topics.get(event.topic)?.send({ type: event.type, op: event.op })
+        this.topics.send(event.topic, { type: event.type, op: event.op })
         return
       case 'topic-join-failed':
       case 'topic-leave-failed':
-        this.topics.get(event.topic)?.send({ type: event.type, op: event.op, error: event.error })
+        this.topics.send(event.topic, {
+          type: event.type,
+          op: event.op,
+          error: event.error,
+        })
         return
       case 'swarm-flushed': {
         // A stale flush (an earlier op) must not replace the current flush's waiter.
-        if (this.topics.get(event.topic)?.getSnapshot().context.op !== event.op) return
+        if (this.topics.opOf(event.topic) !== event.op) return
         // Wait for every connection the swarm produced before its flush completed.
         const unprocessed = new Set(this.pendingConnections())
         if (unprocessed.size === 0) {
-          this.topics.get(event.topic)?.send({ type: 'flush-done', op: event.op })
+          this.topics.send(event.topic, { type: 'flush-done', op: event.op })
         } else {
           this.flushWaiters.set(event.topic, { op: event.op, unprocessed })
         }
         return
       }
       case 'swarm-flush-failed':
-        this.topics
-          .get(event.topic)
-          ?.send({ type: 'flush-failed', op: event.op, error: event.error })
+        this.topics.send(event.topic, {
+          type: 'flush-failed',
+          op: event.op,
+          error: event.error,
+        })
         return
       case 'connection-opened':
         this.onConnectionOpened(event)
@@ -241,7 +259,7 @@ export class NetworkerCore {
         if (record === undefined || record.remoteData) return
         record.remoteData = true
         if (record.admitted) {
-          this.peerActors.get(record.remoteKey)?.send({
+          this.stepPeer(this.peerRecords.get(record.remoteKey), {
             type: 'connection-data',
             connectionId: event.connectionId,
           })
@@ -253,7 +271,7 @@ export class NetworkerCore {
         if (record === undefined) return
         this.connections.delete(event.connectionId)
         if (record.admitted) {
-          this.peerActors.get(record.remoteKey)?.send({
+          this.stepPeer(this.peerRecords.get(record.remoteKey), {
             type: 'connection-closed',
             connectionId: event.connectionId,
           })
@@ -264,10 +282,10 @@ export class NetworkerCore {
       }
       case 'close': {
         const wasOpen = this.lifeState === 'open'
-        this.life.send({ type: 'close', requestId: event.requestId })
+        lives.send(this.life, { type: 'close', requestId: event.requestId }, this.host)
         if (!wasOpen) return
-        for (const actor of this.topics.values()) actor.send({ type: 'close' })
-        for (const actor of this.peerActors.values()) actor.send({ type: 'close' })
+        this.topics.sendAll({ type: 'close' })
+        for (const record of this.peerRecords.values()) this.stepPeer(record, { type: 'close' })
         for (const [id, record] of this.connections) {
           if (record.admitted) continue
           this.connections.delete(id)
@@ -282,7 +300,7 @@ export class NetworkerCore {
         return
       }
       case 'swarm-destroyed':
-        this.life.send({ type: 'swarm-destroyed' })
+        lives.send(this.life, { type: 'swarm-destroyed' }, this.host)
         return
       case 'close-timeout':
         this.forceClose()
@@ -309,8 +327,8 @@ export class NetworkerCore {
   }
 
   private admit(connectionId: ConnectionId, record: ConnectionRecord): void {
-    let actor = this.peerActors.get(record.remoteKey)
-    if (actor === undefined && this.peerActors.size >= this.maxPeers) {
+    let peer = this.peerRecords.get(record.remoteKey)
+    if (peer === undefined && this.peerRecords.size >= this.maxPeers) {
       this.connections.delete(connectionId)
       this.outbox.push({
         type: 'drop-connection',
@@ -321,21 +339,16 @@ export class NetworkerCore {
       return
     }
     record.admitted = true
-    if (actor === undefined) {
-      actor = this.start(peerMachine, {
+    if (peer === undefined) {
+      const input = {
         localKey: this.ownKey as KeyHex,
         remoteKey: record.remoteKey,
         candidateTimeout: this.candidateTimeout,
-      })
-      this.peerActors.set(record.remoteKey, actor)
-      const { remoteKey } = record
-      // An idle peer holds no connection: it is forgotten once the event is handled.
-      actor.subscribe((snap) => {
-        if (snap.value === 'idle') this.idlePeers.add(remoteKey)
-        else this.idlePeers.delete(remoteKey)
-      })
+      }
+      peer = peers.start(input, (state, context) => ({ state, context, timers: null }), this.host)
+      this.peerRecords.set(record.remoteKey, peer)
     }
-    actor.send({
+    this.stepPeer(peer, {
       type: 'admit',
       connectionId,
       isInitiator: record.isInitiator,
@@ -343,29 +356,30 @@ export class NetworkerCore {
     })
   }
 
+  /** Steps one peer; an idle one holds no connection and is forgotten after the event. */
+  private stepPeer(record: PeerRecord | undefined, event: PeerEvent): void {
+    if (record === undefined) return
+    peers.send(record, event, this.host)
+    const key = record.context.remoteKey
+    if (record.state === IDLE) this.idlePeers.add(key)
+    else this.idlePeers.delete(key)
+  }
+
   /** A connection was settled (kept, dropped or closed): flushes waiting on it may finish. */
   private processed(connectionId: ConnectionId): void {
     for (const [topic, waiter] of this.flushWaiters) {
       if (!waiter.unprocessed.delete(connectionId) || waiter.unprocessed.size > 0) continue
       this.flushWaiters.delete(topic)
-      this.topics.get(topic)?.send({ type: 'flush-done', op: waiter.op })
+      this.topics.send(topic, { type: 'flush-done', op: waiter.op })
     }
   }
 
   private afterEvent(): void {
-    for (const topic of this.settledLeft) this.forgetTopic(topic)
-    this.settledLeft.clear()
-    for (const key of this.idlePeers) {
-      this.peerActors.get(key)?.stop()
-      this.peerActors.delete(key)
-    }
+    for (const topic of this.topics.forgetSettled()) this.flushWaiters.delete(topic)
+    for (const key of this.idlePeers) this.peerRecords.delete(key)
     this.idlePeers.clear()
-    if (
-      this.lifeState === 'closing' &&
-      this.unclosedTopics.size === 0 &&
-      this.peerActors.size === 0
-    ) {
-      this.life.send({ type: 'drained', unannounced: this.unannouncedTopics() })
+    if (this.lifeState === 'closing' && this.topics.allClosed && this.peerRecords.size === 0) {
+      lives.send(this.life, { type: 'drained', unannounced: this.topics.unannounced() }, this.host)
     }
   }
 
@@ -373,9 +387,9 @@ export class NetworkerCore {
   private forceClose(): void {
     const state = this.lifeState
     if (state !== 'closing' && state !== 'destroying') return
-    for (const actor of this.topics.values()) actor.send({ type: 'force-close' })
-    for (const [remoteKey, actor] of this.peerActors) {
-      const { kept, candidate } = actor.getSnapshot().context
+    this.topics.sendAll({ type: 'force-close' })
+    for (const [remoteKey, record] of this.peerRecords) {
+      const { kept, candidate } = record.context
       for (const slot of [kept, candidate]) {
         if (slot === null) continue
         this.connections.delete(slot.connectionId)
@@ -389,76 +403,14 @@ export class NetworkerCore {
       if (kept !== null) {
         this.outbox.push({ type: 'peer-remove', connectionId: kept.connectionId, remoteKey })
       }
-      actor.stop()
+      // Stopped as an actor is: its pending delays go with it.
+      for (const handle of record.timers?.values() ?? []) this.timers.clearTimeout(handle)
     }
-    this.peerActors.clear()
-    this.life.send({
-      type: 'force',
-      unannounced: this.unannouncedTopics(),
-      destroySwarm: state === 'closing',
-    })
-  }
-
-  private unannouncedTopics(): KeyHex[] {
-    const out: KeyHex[] = []
-    for (const [topic, actor] of this.topics)
-      if (actor.getSnapshot().context.leaveFailed) out.push(topic)
-    return out
-  }
-
-  private topicActor(topic: KeyHex): TopicActor {
-    let actor = this.topics.get(topic)
-    if (actor === undefined) {
-      actor = this.start(topicMachine, { topic, firstOp: this.opFloor })
-      this.topics.set(topic, actor)
-      this.unclosedTopics.add(topic)
-      let joined = false
-      let flushed = false
-      let left = true
-      actor.subscribe((snap) => {
-        if (snap.value === 'closed') this.unclosedTopics.delete(topic)
-        else this.unclosedTopics.add(topic)
-        const { context } = snap
-        if (context.joined && !joined) this.notices.push({ type: 'joined', topic })
-        if (context.flushed && !flushed) this.notices.push({ type: 'flushed', topic })
-        const isLeft = snap.value === 'left'
-        if (isLeft && !left) this.notices.push({ type: 'left', topic })
-        joined = context.joined
-        flushed = context.flushed
-        left = isLeft
-        // Left, nothing waiting, nothing possibly still announced: nothing to remember.
-        if (isLeft && context.waiting.length === 0 && !context.leaveFailed) {
-          this.settledLeft.add(topic)
-        } else {
-          this.settledLeft.delete(topic)
-        }
-      })
-    }
-    return actor
-  }
-
-  private forgetTopic(topic: KeyHex): void {
-    const actor = this.topics.get(topic)
-    if (actor === undefined) return
-    this.opFloor = Math.max(this.opFloor, actor.getSnapshot().context.op)
-    actor.stop()
-    this.topics.delete(topic)
-    this.unclosedTopics.delete(topic)
-    this.flushWaiters.delete(topic)
-  }
-
-  private start<M extends typeof topicMachine | typeof peerMachine | typeof lifeMachine>(
-    machine: M,
-    input: unknown,
-  ): Actor<M> {
-    const actor = createActor(machine as typeof topicMachine, {
-      input: input as { topic: KeyHex },
-      clock: this.timers,
-    }) as unknown as Actor<M>
-    actor.on('*', (effect) => {
-      this.outbox.push(effect as CoreEffect)
-    })
-    actor.start()
-    return actor
+    this.peerRecords.clear()
+    lives.send(
+      this.life,
+      { type: 'force', unannounced: this.topics.unannounced(), destroySwarm: state === 'closing' },
+      this.host,
+    )
   }
 }

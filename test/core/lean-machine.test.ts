@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest'
 import {
   type AnyStateMachine,
   assign,
+  type ContextFrom,
   createActor,
+  createMachine,
   type EmittedFrom,
   type EventFromLogic,
   enqueueActions,
@@ -43,7 +45,7 @@ class SideBySide<M extends AnyStateMachine> {
   private readonly lClock = new TimerQueue()
   private readonly actor
   private readonly lean: LeanMachine<M>
-  readonly instance: Instance<unknown>
+  readonly instance: Instance<ContextFrom<M>>
   private readonly host: LeanHost<EventFromLogic<M>, EmittedFrom<M>>
   private readonly timers = new Map<string, TimerHandle>()
   readonly xLog: unknown[] = []
@@ -77,8 +79,9 @@ class SideBySide<M extends AnyStateMachine> {
     this.compare()
   }
 
-  get snapshot() {
-    return this.actor.getSnapshot()
+  /** The actor's snapshot, as every machine here has one (a state value and a context). */
+  get snapshot(): { value: unknown; context: ContextFrom<M> } {
+    return this.actor.getSnapshot() as { value: unknown; context: ContextFrom<M> }
   }
 
   send(event: EventFromLogic<M>): void {
@@ -95,7 +98,7 @@ class SideBySide<M extends AnyStateMachine> {
   }
 
   private compare(): void {
-    const snap = this.actor.getSnapshot()
+    const snap = this.snapshot
     expect(stateValue(this.instance.state)).toEqual(snap.value)
     expect(this.instance.context).toEqual(snap.context)
     expect(this.lLog).toEqual(this.xLog)
@@ -138,7 +141,7 @@ describe('the core machines run alike in XState and in the lean runner (property
       fc.property(fc.nat({ max: 5 }), fc.array(step, { maxLength: 40 }), (firstOp, steps) => {
         const pair = new SideBySide(topicMachine, { topic: KEY_LOW, firstOp })
         for (const s of steps) {
-          if (s.type === 'configure' || s.type === 'close' || s.type === 'force-close') {
+          if (!('opDelta' in s)) {
             pair.send(s)
             continue
           }
@@ -238,7 +241,8 @@ const sink = setup({
     })),
     say: enqueueActions(({ context, enqueue, check }, params: { what: string }) => {
       enqueue.emit({ type: 'said', what: `${params.what}:${context.n}` })
-      if (check({ type: 'over', params: { limit: 3 } })) enqueue('add')
+      // Typed for guards and actions given inline; by name is what is exercised here.
+      if (check({ type: 'over', params: { limit: 3 } } as never)) enqueue('add' as never)
       enqueue.assign(({ context: c }) => ({ seen: [...c.seen, 'said'] }))
     }),
     record: (_, params: { what: string }) => {
@@ -356,6 +360,8 @@ describe('the lean runner beyond the core machines', () => {
 
   it('refuses what it does not run, when compiled or when first run', () => {
     const s = setup({})
+    // Configs the typings rightly reject, built untyped to see the runner refuse them too.
+    const raw = (config: object) => createMachine(config as never)
     const refused: [AnyStateMachine, RegExp][] = [
       [s.createMachine({ type: 'parallel', states: { a: {}, b: {} } }), /a parallel state/],
       [s.createMachine({ initial: 'a', states: { a: { type: 'final' } } }), /a final state/],
@@ -363,10 +369,7 @@ describe('the lean runner beyond the core machines', () => {
         s.createMachine({ initial: 'a', states: { a: {}, h: { type: 'history' } } }),
         /a history state/,
       ],
-      [
-        s.createMachine({ initial: 'a', states: { a: { invoke: { src: s.createMachine({}) } } } }),
-        /invoke/,
-      ],
+      [raw({ initial: 'a', states: { a: { invoke: { src: s.createMachine({}) } } } }), /invoke/],
       [
         s.createMachine({ initial: 'a', states: { a: { on: { '*': 'a' } } } }),
         /wildcard event '\*'/,
@@ -379,13 +382,10 @@ describe('the lean runner beyond the core machines', () => {
         /higher-order guard/,
       ],
       [
-        s.createMachine({ initial: 'a', states: { a: { on: { e: { guard: 'nope' } } } } }),
+        raw({ initial: 'a', states: { a: { on: { e: { guard: 'nope' } } } } }),
         /guard 'nope' is not implemented/,
       ],
-      [
-        s.createMachine({ initial: 'a', states: { a: { entry: 'nope' } } }),
-        /action 'nope' is not implemented/,
-      ],
+      [raw({ initial: 'a', states: { a: { entry: 'nope' } } }), /action 'nope' is not implemented/],
       [
         s.createMachine({ initial: 'a', states: { a: { entry: sendTo('x', { type: 'y' }) } } }),
         /the action xstate.sendTo/,

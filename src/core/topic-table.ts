@@ -1,0 +1,117 @@
+import type { KeyHex } from './keys.js'
+import { type Instance, type LeanHost, LeanMachine } from './lean-machine.js'
+import type { CoreEffect, TopicNotice, TopicState, TopicStatus } from './protocol.js'
+import { type TopicContext, type TopicEvent, topicMachine } from './topic-machine.js'
+
+// Compiled once; a topic is only its state and context (lean-machine.ts).
+const machine = new LeanMachine(topicMachine)
+
+type TopicRecord = Instance<TopicContext>
+
+/**
+ * Every configured topic, each an instance of the topic machine, and what follows from
+ * their steps: the notices for the face, how many are not closed yet, and which were left
+ * with nothing pending (forgotten once the event is handled).
+ */
+export class TopicTable {
+  private readonly records = new Map<KeyHex, TopicRecord>()
+  /** Topics left with nothing pending: forgotten by `forgetSettled`. */
+  private readonly settledLeft = new Set<KeyHex>()
+  private unclosed = 0
+  /** Ops of forgotten topics stay below this, so a topic configured again never reuses one. */
+  private opFloor = 0
+  /** What changed since the face last took them: joined, flushed, left, in order. */
+  notices: TopicNotice[] = []
+
+  constructor(private readonly host: LeanHost<never, CoreEffect>) {}
+
+  /** The current op of a topic, or null for a topic not configured. */
+  opOf(topic: KeyHex): number | null {
+    return this.records.get(topic)?.context.op ?? null
+  }
+
+  /** Sends an event to a topic, making it first for a configure. */
+  send(topic: KeyHex, event: TopicEvent): void {
+    let record = this.records.get(topic)
+    if (record === undefined) {
+      if (event.type !== 'configure') return
+      const input = { topic, firstOp: this.opFloor }
+      record = machine.start(input, (state, context) => ({ state, context }), this.host)
+      this.records.set(topic, record)
+      this.unclosed++
+    }
+    this.step(record, event)
+  }
+
+  /** Sends an event to every topic, in the order they were configured. */
+  sendAll(event: TopicEvent): void {
+    for (const record of this.records.values()) this.step(record, event)
+  }
+
+  get allClosed(): boolean {
+    return this.unclosed === 0
+  }
+
+  /** Topics whose last leave failed: their announcement may still be out there. */
+  unannounced(): KeyHex[] {
+    const out: KeyHex[] = []
+    for (const [topic, record] of this.records) if (record.context.leaveFailed) out.push(topic)
+    return out
+  }
+
+  status(topic: KeyHex): TopicStatus | null {
+    const record = this.records.get(topic)
+    return record === undefined ? null : statusOf(topic, record)
+  }
+
+  statuses(): TopicStatus[] {
+    return [...this.records].map(([topic, record]) => statusOf(topic, record))
+  }
+
+  /** Forgets the topics left with nothing pending; returns them. */
+  forgetSettled(): KeyHex[] {
+    const out = [...this.settledLeft]
+    this.settledLeft.clear()
+    for (const topic of out) {
+      const record = this.records.get(topic) as TopicRecord
+      this.opFloor = Math.max(this.opFloor, record.context.op)
+      this.records.delete(topic)
+      // Only a left topic is forgotten, and a left one is not closed.
+      this.unclosed--
+    }
+    return out
+  }
+
+  /** Steps one topic, and notes what changed: notices, closed, left with nothing pending. */
+  private step(record: TopicRecord, event: TopicEvent): void {
+    const before = record.context
+    const wasLeft = record.state.top === 'left'
+    const wasClosed = record.state.top === 'closed'
+    machine.send(record, event, this.host)
+    const { context, state } = record
+    const { topic } = context
+    if (state.top === 'closed' && !wasClosed) this.unclosed--
+    if (context.joined && !before.joined) this.notices.push({ type: 'joined', topic })
+    if (context.flushed && !before.flushed) this.notices.push({ type: 'flushed', topic })
+    const isLeft = state.top === 'left'
+    if (isLeft && !wasLeft) this.notices.push({ type: 'left', topic })
+    // Left, nothing waiting, nothing possibly still announced: nothing to remember.
+    if (isLeft && context.waiting.length === 0 && !context.leaveFailed) {
+      this.settledLeft.add(topic)
+    } else {
+      this.settledLeft.delete(topic)
+    }
+  }
+}
+
+function statusOf(topic: KeyHex, record: TopicRecord): TopicStatus {
+  const { context, state } = record
+  return {
+    topic,
+    announce: context.announce,
+    lookup: context.lookup,
+    joined: context.joined,
+    flushed: context.flushed,
+    state: state.top as TopicState,
+  }
+}
