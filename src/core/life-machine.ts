@@ -1,4 +1,4 @@
-import { assign, enqueueActions, setup } from 'xstate'
+import { assertEvent, assign, emit, enqueueActions, setup } from 'xstate'
 import type { CloseReport, CoreEffect, RequestId } from './protocol.js'
 
 /**
@@ -18,9 +18,6 @@ export type LifeEvent =
   /** The deadline passed: settle now and tear the swarm down without waiting. */
   | { type: 'force'; unannounced: string[]; destroySwarm: boolean }
 
-// Each action is bound to one event type below, so it reads that event's fields directly.
-type EventOf<T extends LifeEvent['type']> = Extract<LifeEvent, { type: T }>
-
 export const lifeMachine = setup({
   types: {
     context: {} as LifeContext,
@@ -29,19 +26,22 @@ export const lifeMachine = setup({
   },
   actions: {
     wait: assign({
-      waiting: ({ context, event }) => [...context.waiting, (event as EventOf<'close'>).requestId],
+      waiting: ({ context, event }) => {
+        assertEvent(event, 'close')
+        return [...context.waiting, event.requestId]
+      },
     }),
-    destroySwarm: enqueueActions(({ enqueue }) => enqueue.emit({ type: 'destroy-swarm' })),
+    destroySwarm: emit({ type: 'destroy-swarm' }),
     recordDrained: assign({
-      report: ({ event }) => ({
-        unannounced: (event as EventOf<'drained'>).unannounced,
-        forced: false,
-      }),
+      report: ({ event }) => {
+        assertEvent(event, 'drained')
+        return { unannounced: event.unannounced, forced: false }
+      },
     }),
     force: enqueueActions(({ event, enqueue }) => {
-      const e = event as EventOf<'force'>
-      enqueue.assign({ report: { unannounced: e.unannounced, forced: true } })
-      if (e.destroySwarm) enqueue.emit({ type: 'destroy-swarm' })
+      assertEvent(event, 'force')
+      enqueue.assign({ report: { unannounced: event.unannounced, forced: true } })
+      if (event.destroySwarm) enqueue.emit({ type: 'destroy-swarm' })
     }),
     // Only ever followed by `closed`, which never reads `waiting` again.
     settleAll: enqueueActions(({ context, enqueue }) => {
@@ -49,9 +49,9 @@ export const lifeMachine = setup({
         enqueue.emit({ type: 'settle', requestId, report: context.report })
       }
     }),
-    settleNow: enqueueActions(({ context, event, enqueue }) => {
-      const { requestId } = event as EventOf<'close'>
-      enqueue.emit({ type: 'settle', requestId, report: context.report })
+    settleNow: emit(({ context, event }) => {
+      assertEvent(event, 'close')
+      return { type: 'settle' as const, requestId: event.requestId, report: context.report }
     }),
   },
 }).createMachine({

@@ -1,4 +1,4 @@
-import { enqueueActions, setup } from 'xstate'
+import { assertEvent, assign, enqueueActions, setup } from 'xstate'
 import { keyRuleKeepsNew } from './dedup-rule.js'
 import type { KeyHex } from './keys.js'
 import type { ConnectionId, CoreEffect } from './protocol.js'
@@ -36,8 +36,6 @@ export type PeerEvent =
   | { type: 'connection-closed'; connectionId: ConnectionId }
   | { type: 'close' }
 
-type AdmitEvent = Extract<PeerEvent, { type: 'admit' }>
-
 const idOf = (event: PeerEvent): ConnectionId | null =>
   'connectionId' in event ? event.connectionId : null
 
@@ -52,9 +50,10 @@ const dropOf = (context: PeerContext, slot: ConnectionSlot) =>
     remoteKey: context.remoteKey,
   }) as const
 
-const slotOf = (event: PeerEvent): ConnectionSlot => {
-  const e = event as AdmitEvent
-  return { connectionId: e.connectionId, isInitiator: e.isInitiator, remoteData: e.remoteData }
+function slotOf(event: PeerEvent): ConnectionSlot {
+  assertEvent(event, 'admit')
+  const { connectionId, isInitiator, remoteData } = event
+  return { connectionId, isInitiator, remoteData }
 }
 
 export const peerMachine = setup({
@@ -74,8 +73,10 @@ export const peerMachine = setup({
     isCandidate: ({ context, event }) => candidateOf(context).connectionId === idOf(event),
     keptIsActive: ({ context }) => keptOf(context).remoteData,
     // Only asked when the kept connection is not active, so the key decides.
-    keyRuleKeepsNew: ({ context, event }) =>
-      keyRuleKeepsNew((event as AdmitEvent).isInitiator, context.localKey, context.remoteKey),
+    keyRuleKeepsNew: ({ context, event }) => {
+      assertEvent(event, 'admit')
+      return keyRuleKeepsNew(event.isInitiator, context.localKey, context.remoteKey)
+    },
   },
   actions: {
     keepIncoming: enqueueActions(({ context, event, enqueue }) => {
@@ -115,18 +116,14 @@ export const peerMachine = setup({
       enqueue.emit({ ...dropOf(context, candidateOf(context)), reason: 'closing' })
       enqueue.assign({ candidate: null })
     }),
-    holdCandidate: enqueueActions(({ event, enqueue }) => {
-      enqueue.assign({ candidate: slotOf(event) })
-    }),
+    holdCandidate: assign({ candidate: ({ event }) => slotOf(event) }),
     dropIncoming: enqueueActions(({ context, event, enqueue }) => {
       enqueue.emit({ ...dropOf(context, slotOf(event)), reason: 'duplicate' })
     }),
-    markCandidateData: enqueueActions(({ context, enqueue }) => {
-      enqueue.assign({ candidate: { ...candidateOf(context), remoteData: true } })
+    markCandidateData: assign({
+      candidate: ({ context }) => ({ ...candidateOf(context), remoteData: true }),
     }),
-    markKeptData: enqueueActions(({ context, enqueue }) => {
-      enqueue.assign({ kept: { ...keptOf(context), remoteData: true } })
-    }),
+    markKeptData: assign({ kept: ({ context }) => ({ ...keptOf(context), remoteData: true }) }),
     forgetKept: enqueueActions(({ context, enqueue }) => {
       enqueue.emit({
         type: 'peer-remove',
@@ -135,7 +132,7 @@ export const peerMachine = setup({
       })
       enqueue.assign({ kept: null })
     }),
-    forgetCandidate: enqueueActions(({ enqueue }) => enqueue.assign({ candidate: null })),
+    forgetCandidate: assign({ candidate: null }),
     dropKeptForClose: enqueueActions(({ context, enqueue }) => {
       enqueue.emit({ ...dropOf(context, keptOf(context)), reason: 'closing' })
     }),

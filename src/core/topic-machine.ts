@@ -1,4 +1,4 @@
-import { assign, emit, enqueueActions, setup } from 'xstate'
+import { assertEvent, assign, emit, enqueueActions, setup } from 'xstate'
 import { ErrorCode, type ErrorInfo } from './errors.js'
 import type { KeyHex } from './keys.js'
 import type { CoreEffect, OpId, RequestId } from './protocol.js'
@@ -41,8 +41,6 @@ export type TopicEvent =
   /** A close deadline passed: stop waiting for the leave. */
   | { type: 'force-close' }
 
-type ConfigureEvent = Extract<TopicEvent, { type: 'configure' }>
-
 const closedError: ErrorInfo = {
   code: ErrorCode.NETWORKER_CLOSED,
   message: 'the networker closed before this configure completed',
@@ -54,7 +52,18 @@ function errorOf(event: TopicEvent): ErrorInfo {
 }
 
 // Only I/O results are checked against the current op, and they all carry one.
-const opOf = (event: TopicEvent): OpId => (event as { op: OpId }).op
+const RESULTS = [
+  'topic-joined',
+  'topic-join-failed',
+  'topic-left',
+  'topic-leave-failed',
+  'flush-done',
+  'flush-failed',
+] as const
+function opOf(event: TopicEvent): OpId {
+  assertEvent(event, RESULTS)
+  return event.op
+}
 
 export const topicMachine = setup({
   types: {
@@ -65,16 +74,16 @@ export const topicMachine = setup({
   },
   guards: {
     wantsJoin: ({ event }) => {
-      const e = event as ConfigureEvent
-      return e.announce || e.lookup
+      assertEvent(event, 'configure')
+      return event.announce || event.lookup
     },
     sameSubscription: ({ context, event }) => {
-      const e = event as ConfigureEvent
-      return e.announce === context.announce && e.lookup === context.lookup
+      assertEvent(event, 'configure')
+      return event.announce === context.announce && event.lookup === context.lookup
     },
     sameSubscriptionWithFlush: ({ context, event }) => {
-      const e = event as ConfigureEvent
-      return e.announce === context.announce && e.lookup === context.lookup && e.flush
+      assertEvent(event, 'configure')
+      return event.announce === context.announce && event.lookup === context.lookup && event.flush
     },
     currentOp: ({ context, event }) => opOf(event) === context.op,
     currentOpAndFlushWanted: ({ context, event }) =>
@@ -84,15 +93,15 @@ export const topicMachine = setup({
   },
   actions: {
     record: assign(({ context, event }) => {
-      const e = event as ConfigureEvent
+      assertEvent(event, 'configure')
       // Every waiting join that asked for a flush gets one, even when a later request
       // without flush supersedes it; a leave has nothing to flush.
-      const joins = e.announce || e.lookup
+      const joins = event.announce || event.lookup
       return {
-        announce: e.announce,
-        lookup: e.lookup,
-        flushWanted: context.flushWanted || (joins && e.flush),
-        waiting: [...context.waiting, e.requestId],
+        announce: event.announce,
+        lookup: event.lookup,
+        flushWanted: context.flushWanted || (joins && event.flush),
+        waiting: [...context.waiting, event.requestId],
       }
     }),
     nextOp: assign({ op: ({ context }) => context.op + 1 }),
