@@ -1,5 +1,6 @@
 import type { DriverClock } from './core-driver.js'
 import type { TransportInfo } from './transport.js'
+import { isThenable } from './util.js'
 
 export interface AuthenticateContext extends TransportInfo {
   /** Whether this side dialled the connection. */
@@ -55,12 +56,4 @@ export function runAuthenticate(
       finish(false)
     }
   })
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
 }

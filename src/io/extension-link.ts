@@ -1,6 +1,6 @@
 import b4a from 'b4a'
 import Protomux, { type Channel, type Message } from 'protomux'
-import { type Extension, rethrowLater } from './extension.js'
+import type { Extension } from './extension.js'
 import {
   type Announced,
   type DataFrame,
@@ -14,6 +14,7 @@ import {
   WireError,
 } from './extension-wire.js'
 import type { NetworkerPeer } from './peer.js'
+import { rethrowLater } from './util.js'
 
 type AnyExtension = Extension<unknown>
 

@@ -1,7 +1,7 @@
 import { ErrorCode, NetworkerError } from '../core/errors.js'
 import { bytesToHex } from '../core/keys.js'
 import type { DriverClock } from './core-driver.js'
-import { type Extension, type ExtensionHost, rethrowLater, type SendResult } from './extension.js'
+import type { Extension, ExtensionHost, SendResult } from './extension.js'
 import { guard, type LinkOwner, PeerLink } from './extension-link.js'
 import {
   decodeAdd,
@@ -12,6 +12,7 @@ import {
   WireError,
 } from './extension-wire.js'
 import type { NetworkerPeer } from './peer.js'
+import { messageOf, rethrowLater } from './util.js'
 
 type AnyExtension = Extension<unknown>
 
@@ -365,7 +366,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     this.opts.stats.extensionFramesMalformed++
     if (link.malformedReported) return
     link.malformedReported = true
-    const detail = err instanceof Error ? err.message : String(err)
+    const detail = messageOf(err)
     const failure = new NetworkerError(
       ErrorCode.DECODE_FAILED,
       `a malformed '${what}' frame on the extensions channel was ignored (${detail}); later ones are only counted`,

@@ -1,6 +1,7 @@
 import b4a from 'b4a'
 import c from 'compact-encoding'
 import type { Encoding } from 'protomux'
+import { messageOf } from './util.js'
 
 /**
  * One Protomux channel per connection carries every extension. A new protocol name (the
@@ -154,6 +155,6 @@ function guarded<T>(decode: () => T): T {
     return decode()
   } catch (err) {
     if (err instanceof WireError) throw err
-    throw new WireError(err instanceof Error ? err.message : String(err))
+    throw new WireError(messageOf(err))
   }
 }

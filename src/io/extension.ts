@@ -4,6 +4,7 @@ import { bytesToHex } from '../core/keys.js'
 import { type EncodingOption, type MessageEncoding, resolveEncoding } from './encodings.js'
 import { MAX_NAME_BYTES, nameBytes } from './extension-wire.js'
 import type { NetworkerPeer } from './peer.js'
+import { isThenable, messageOf, noop, rethrowLater } from './util.js'
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
@@ -234,7 +235,7 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     }
     try {
       const result = handlers.onerror(err, peer)
-      if (isThenable(result)) result.then(undefined, () => {})
+      if (isThenable(result)) result.then(undefined, noop)
     } catch {
       // An error handler that fails has nowhere left to report to.
     }
@@ -308,23 +309,4 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
       )
     }
   }
-}
-
-/** Throws `err` on a turn of its own: an uncaught exception that leaves our state as it is. */
-export function rethrowLater(err: unknown): void {
-  queueMicrotask(() => {
-    throw err
-  })
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
 }

@@ -2,6 +2,7 @@ import b4a from 'b4a'
 import Hyperbee from 'hyperbee'
 import { ErrorCode, NetworkerError } from '../core/errors.js'
 import { describe, type KeyHex } from '../core/keys.js'
+import { noop } from './util.js'
 
 /** A value as a record store may hand it back: the bytes or the text of one record. */
 export type RecordValue = Uint8Array | string
@@ -216,5 +217,3 @@ export async function recordsDiscoveryKey(store: NamespacingStore): Promise<Buff
     await session.close().catch(noop)
   }
 }
-
-function noop(): void {}

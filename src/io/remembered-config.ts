@@ -12,6 +12,7 @@ import {
   type RecordStore,
   type TopicConfig,
 } from './record-store.js'
+import { asError, messageOf, noop } from './util.js'
 
 /** The `persist` option: off, on (records in the Corestore itself), or your own record store. */
 export type PersistOption = boolean | RecordStore
@@ -337,13 +338,3 @@ function recordedTopic(topic: KeyHex, config: TopicConfig): RecordedTopic {
 function recordedStatus(topic: KeyHex, config: TopicConfig): RecordedStatus {
   return { ...recordedTopic(topic, config), joined: false, flushed: false }
 }
-
-function asError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason))
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
-
-function noop(): void {}

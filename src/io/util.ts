@@ -1,0 +1,34 @@
+/**
+ * The small helpers the face and the I/O layer share, one copy each. Most deal with what
+ * user code and libraries hand back: errors that may not be Errors, results that may be
+ * promises. (The core has its own pure helpers in src/core; the core never imports this.)
+ */
+
+/** Does nothing: for `.catch(noop)` and listeners that only keep an error from being uncaught. */
+export function noop(): void {}
+
+/** The message of anything thrown, whether an Error or not. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** Anything thrown, as an Error (a thrown string or object becomes the message). */
+export function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason))
+}
+
+/** Whether a user callback returned a promise (or any thenable) rather than a value. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+/** Throws `err` on a turn of its own: an uncaught exception that leaves our state as it is. */
+export function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err
+  })
+}
