@@ -1,10 +1,13 @@
 import { Networker } from './networker.js'
 
 export { ErrorCode, NetworkerError } from './core/errors.js'
+export type { ExtensionErrorInfo, NetworkerEvents } from './events.js'
 export type { AuthenticateContext, AuthenticateHook } from './io/authenticate.js'
+export type { ReplicatingStore } from './io/connections.js'
 export type { DhtState, DhtStatus } from './io/dht-state.js'
 export type { Codec, EncodingName, EncodingOption } from './io/encodings.js'
 export { Extension, type ExtensionEvents, type ExtensionHandlers } from './io/extension.js'
+export type { NetworkerPeer } from './io/peer.js'
 export type { RecordStore, RecordValue } from './io/record-store.js'
 export { RECORD_VERSION, recordsDiscoveryKey } from './io/record-store.js'
 export type {
@@ -19,17 +22,12 @@ export type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from './io
 export type { TransportType } from './io/transport.js'
 export type {
   CloseOptions,
-  CloseReport,
   ConfigureOptions,
-  ExtensionErrorInfo,
   ExtensionSpec,
   HyperswarmOptions,
-  NetworkerEvents,
   NetworkerOptions,
-  NetworkerPeer,
-  ReplicatingStore,
-  TopicStatusInfo,
-} from './networker.js'
+} from './options.js'
+export type { CloseReport, NetworkerDiagnostics, TopicStatusInfo } from './reports.js'
 export { createLocalTestnet, type LocalTestnet, localDht } from './testnet.js'
 export { Networker }
 export default Networker

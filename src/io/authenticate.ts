@@ -2,6 +2,9 @@ import type { DriverClock } from './core-driver.js'
 import type { TransportInfo } from './transport.js'
 import { isThenable } from './util.js'
 
+/** How long the hook may take before the peer is rejected (ms). */
+export const DEFAULT_AUTHENTICATE_TIMEOUT = 10_000
+
 export interface AuthenticateContext extends TransportInfo {
   /** Whether this side dialled the connection. */
   isInitiator: boolean

@@ -1,5 +1,8 @@
 import type { SwarmConnection } from './swarm.js'
 
+/** Most bytes one connection may hold unread, unless `maxInboundBuffer` says otherwise. */
+export const DEFAULT_MAX_INBOUND_BUFFER = 32 * 1024 * 1024
+
 interface BufferedReadable {
   push(data: unknown): boolean
   _readableState?: { buffered?: number }

@@ -72,3 +72,59 @@ export function waitForReplication(wait: ReplicationWait): Promise<void> {
     clock.setTimeout(look, POLL_INTERVAL)
   })
 }
+
+export interface FlushBarrierOptions {
+  store: unknown
+  clock: DriverClock
+  /** How long a flush waits for a peer that may never replicate the core (ms). */
+  timeout: number
+  /** Remote keys of the current peers our lookups found for the topic. */
+  peersFoundFor(topic: KeyHex): Uint8Array[]
+  /** The networker is closing: no flush is news any more. */
+  closing(): boolean
+}
+
+/**
+ * Per topic, the replication wait of its latest flush. The core says a topic is flushed
+ * once the swarm flushed and every connection it found is settled; the user's 'flushed'
+ * (and a flushing configure) also waits for the peers found to replicate the topic's core.
+ * A newer flush, a leave or a close makes an older wait moot.
+ */
+export class FlushBarriers {
+  private readonly barriers = new Map<KeyHex, { promise: Promise<void>; epoch: number }>()
+  private epoch = 0
+
+  constructor(private readonly opts: FlushBarrierOptions) {}
+
+  /** The core flushed `topic`: wait for replication, then `replicated()` if still current. */
+  start(topic: KeyHex, replicated: () => void): void {
+    const epoch = ++this.epoch
+    const current = (): boolean => this.barriers.get(topic)?.epoch === epoch
+    const barrier = { epoch, promise: Promise.resolve() }
+    this.barriers.set(topic, barrier)
+    barrier.promise = waitForReplication({
+      store: this.opts.store,
+      topic,
+      peers: () => this.opts.peersFoundFor(topic),
+      clock: this.opts.clock,
+      timeout: this.opts.timeout,
+      cancelled: () => this.opts.closing() || !current(),
+    }).then(() => {
+      if (current()) replicated()
+    })
+  }
+
+  /** The wait of the topic's latest flush, if any: a flushing configure resolves after it. */
+  wait(topic: KeyHex): Promise<void> | undefined {
+    return this.barriers.get(topic)?.promise
+  }
+
+  /** The topic was left: its flush is over. */
+  forget(topic: KeyHex): void {
+    this.barriers.delete(topic)
+  }
+
+  clear(): void {
+    this.barriers.clear()
+  }
+}

@@ -1,0 +1,198 @@
+import b4a from 'b4a'
+import { bytesToHex, type KeyHex } from '../core/keys.js'
+import type { ConnectionId, CoreEvent } from '../core/protocol.js'
+import { type AuthenticateHook, runAuthenticate } from './authenticate.js'
+import type { DriverClock } from './core-driver.js'
+import { guardInbound } from './inbound-guard.js'
+import type { NetworkerPeer } from './peer.js'
+import type { SwarmConnection } from './swarm.js'
+import { describeTransport } from './transport.js'
+import { asError, noop } from './util.js'
+
+/** What the networker needs of a store: Corestore's `replicate(stream)`. */
+export interface ReplicatingStore {
+  replicate(stream: SwarmConnection): unknown
+}
+
+export interface ConnectionTableOptions {
+  store: ReplicatingStore
+  /** Reports what happens on a connection to the core. */
+  dispatch(event: CoreEvent): void
+  onauthenticate: AuthenticateHook | null
+  authenticateTimeout: number
+  maxInboundBuffer: number
+  clock: DriverClock
+  /** Where a connection closed for holding too much unread is counted. */
+  stats: { inboundOverflows: number }
+}
+
+interface ConnectionEntry {
+  conn: SwarmConnection
+  remotePublicKey: Buffer
+  peer: NetworkerPeer | null
+  sawData: boolean
+  ondata: () => void
+  /** The swarm's record of the peer: its `topics` grow as our lookups find it again. */
+  info: { topics?: unknown } | undefined
+  /** `store.replicate` threw: the connection is being destroyed and is never listed. */
+  failed: boolean
+}
+
+/**
+ * Every connection the swarm hands over, from acceptance to close, and the peers listed
+ * from them. A connection is accepted here (`accept`, the swarm's 'connection' listener):
+ * guarded against floods, watched for its first data and its close, and reported to the
+ * core, which decides; this table then authenticates, keeps (replicates), drops, lists or
+ * unlists it as the core's effects say. Peers are indexed by remote key, so a lookup by key
+ * costs the same with one peer or ten thousand.
+ */
+export class ConnectionTable {
+  /** The current peers, one per remote key: the networker's public `peers`. */
+  readonly peers = new Set<NetworkerPeer>()
+  private readonly peersByKey = new Map<KeyHex, NetworkerPeer>()
+  private readonly entries = new Map<ConnectionId, ConnectionEntry>()
+  private nextConnectionId = 1
+
+  constructor(private readonly opts: ConnectionTableOptions) {}
+
+  /** Connections open now, listed as peers or not. */
+  get size(): number {
+    return this.entries.size
+  }
+
+  /** The swarm's 'connection' listener: where every connection is accepted. */
+  readonly accept = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
+    const { dispatch } = this.opts
+    const connectionId = this.nextConnectionId++
+    const remotePublicKey = b4a.from(conn.remotePublicKey as Uint8Array)
+    const entry: ConnectionEntry = {
+      conn,
+      remotePublicKey,
+      peer: null,
+      sawData: false,
+      info,
+      failed: false,
+      ondata: noop,
+    }
+    this.entries.set(connectionId, entry)
+    // Stream errors end in 'close'; a listener keeps them from becoming uncaught.
+    conn.on('error', noop)
+    const unguard = guardInbound(conn, this.opts.maxInboundBuffer, () => {
+      this.opts.stats.inboundOverflows++
+      conn.destroy()
+    })
+    conn.once('close', () => {
+      unguard()
+      dispatch({ type: 'connection-closed', connectionId })
+      this.entries.delete(connectionId)
+    })
+    // 'readable' reports buffered data without consuming it, so nothing is lost before
+    // the store starts reading.
+    const ondata = (): void => {
+      if (entry.sawData) return
+      entry.sawData = true
+      conn.removeListener('readable', ondata)
+      conn.removeListener('data', ondata)
+      dispatch({ type: 'connection-data', connectionId })
+    }
+    conn.on('readable', ondata)
+    entry.ondata = ondata
+    dispatch({
+      type: 'connection-opened',
+      connectionId,
+      remoteKey: bytesToHex(remotePublicKey),
+      isInitiator: conn.isInitiator,
+    })
+  }
+
+  /** Asks the user's hook about the connection; the verdict goes to the core. */
+  authenticate(connectionId: ConnectionId): void {
+    const entry = this.entries.get(connectionId)
+    const hook = this.opts.onauthenticate
+    if (entry === undefined || hook === null) return
+    const context = {
+      ...describeTransport(entry.conn),
+      isInitiator: entry.conn.isInitiator,
+      topics: topicsOf(entry.info).map((t) => b4a.from(t)),
+    }
+    runAuthenticate(
+      hook,
+      entry.remotePublicKey,
+      context,
+      this.opts.authenticateTimeout,
+      this.opts.clock,
+    ).then((accepted) =>
+      this.opts.dispatch({ type: 'connection-authenticated', connectionId, accepted }),
+    )
+  }
+
+  /** The core keeps this connection: the store replicates over it. */
+  keep(connectionId: ConnectionId): void {
+    const entry = this.entries.get(connectionId)
+    if (entry === undefined) return
+    try {
+      this.opts.store.replicate(entry.conn)
+    } catch (err) {
+      // A store that cannot replicate this stream: drop it rather than keep a dead peer. The
+      // core still holds it as kept until the close arrives; it is never listed meanwhile.
+      entry.failed = true
+      entry.conn.destroy(asError(err))
+      return
+    }
+    if (!entry.sawData) entry.conn.on('data', entry.ondata)
+  }
+
+  drop(connectionId: ConnectionId): void {
+    this.entries.get(connectionId)?.conn.destroy()
+  }
+
+  /** Lists the connection as its key's peer; null if it is gone or its replication failed. */
+  list(connectionId: ConnectionId): NetworkerPeer | null {
+    const entry = this.entries.get(connectionId)
+    if (entry === undefined || entry.failed) return null
+    const { type, remoteAddress } = describeTransport(entry.conn)
+    const peer: NetworkerPeer = {
+      remotePublicKey: entry.remotePublicKey,
+      remoteAddress,
+      type,
+      stream: entry.conn,
+    }
+    entry.peer = peer
+    this.peers.add(peer)
+    this.peersByKey.set(bytesToHex(entry.remotePublicKey), peer)
+    return peer
+  }
+
+  /** Takes the connection's peer off the list; null if it was never listed. */
+  unlist(connectionId: ConnectionId): NetworkerPeer | null {
+    const peer = this.entries.get(connectionId)?.peer
+    if (peer === undefined || peer === null) return null
+    this.peers.delete(peer)
+    const key = bytesToHex(peer.remotePublicKey)
+    if (this.peersByKey.get(key) === peer) this.peersByKey.delete(key)
+    return peer
+  }
+
+  /** The peer of a remote key, if listed. */
+  peerOf(remoteKey: KeyHex): NetworkerPeer | null {
+    return this.peersByKey.get(remoteKey) ?? null
+  }
+
+  /** Remote keys of the current peers whose swarm record says our lookups found them for `topic`. */
+  foundFor(topic: KeyHex): Uint8Array[] {
+    const keys: Uint8Array[] = []
+    for (const entry of this.entries.values()) {
+      if (entry.peer === null || !this.peers.has(entry.peer)) continue
+      if (topicsOf(entry.info).some((t) => bytesToHex(t) === topic))
+        keys.push(entry.remotePublicKey)
+    }
+    return keys
+  }
+}
+
+/** The topics a swarm's peer record lists (Hyperswarm's PeerInfo.topics), as bytes. */
+function topicsOf(info: { topics?: unknown } | undefined): Uint8Array[] {
+  return Array.isArray(info?.topics)
+    ? info.topics.filter((t): t is Uint8Array => t instanceof Uint8Array)
+    : []
+}

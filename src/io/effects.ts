@@ -1,0 +1,121 @@
+import b4a from 'b4a'
+import { hexToBytes, type KeyHex } from '../core/keys.js'
+import type { CoreEffect, CoreEvent, TopicNotice } from '../core/protocol.js'
+import type { ConnectionTable } from './connections.js'
+import type { DriverHooks } from './core-driver.js'
+import type { ExtensionRegistry } from './extension-registry.js'
+import type { NetworkerPeer } from './peer.js'
+import type { FlushBarriers } from './replication-barrier.js'
+import type { PendingRequests } from './requests.js'
+import type { SwarmAdapter } from './swarm-adapter.js'
+
+/**
+ * How the user hears of what the effects did. Each call is the last thing its step does,
+ * and the networker isolates it: whatever a listener throws, the effects after it run.
+ */
+export interface UserNotices {
+  peerAdded(peer: NetworkerPeer): void
+  peerRemoved(peer: NetworkerPeer): void
+  topic(event: TopicNotice['type'], discoveryKey: Buffer): void
+}
+
+/** What the effects are carried out on. */
+export interface EffectTargets {
+  swarm: SwarmAdapter
+  connections: ConnectionTable
+  requests: PendingRequests
+  extensions: ExtensionRegistry
+  barriers: FlushBarriers
+  user: UserNotices
+  /** Feeds an event to the core (the swarm's destruction). */
+  dispatch(event: CoreEvent): void
+  /** Stops the driver's timer: the core is closed and needs no more waking. */
+  stopDriver(): void
+  /** Whether the core says the topic is flushed now (a later configure may have undone it). */
+  flushed(topic: KeyHex): boolean
+}
+
+/**
+ * Carries out what the core decides, one effect at a time, in the order given, and turns
+ * its topic notices into the user's events. The core holds the policy; this only says
+ * which part of the I/O layer does each effect.
+ */
+export class EffectRunner implements DriverHooks {
+  constructor(private readonly to: EffectTargets) {}
+
+  run(effect: CoreEffect): void {
+    const { swarm, connections, extensions, user } = this.to
+    switch (effect.type) {
+      case 'join-topic':
+        swarm.join(effect.topic, effect.op, effect.announce, effect.lookup)
+        return
+      case 'leave-topic':
+        swarm.leave(effect.topic, effect.op)
+        return
+      case 'flush-swarm':
+        swarm.flush(effect.topic, effect.op)
+        return
+      case 'authenticate':
+        connections.authenticate(effect.connectionId)
+        return
+      case 'keep-connection':
+        connections.keep(effect.connectionId)
+        return
+      case 'drop-connection':
+        connections.drop(effect.connectionId)
+        return
+      case 'peer-add': {
+        const peer = connections.list(effect.connectionId)
+        if (peer === null) return
+        // Before the user hears of the peer, so a send from 'peer-add' finds its channel.
+        extensions.attach(peer)
+        user.peerAdded(peer)
+        return
+      }
+      case 'peer-remove': {
+        const peer = connections.unlist(effect.connectionId)
+        if (peer === null) return
+        extensions.detach(peer)
+        user.peerRemoved(peer)
+        return
+      }
+      case 'settle':
+        this.to.requests.settle(effect)
+        return
+      case 'destroy-swarm':
+        extensions.destroyAll()
+        swarm.destroy(() => this.finishClose())
+        return
+    }
+  }
+
+  /** A topic changed: tell the user (after the effects of the event that changed it). */
+  notice(notice: TopicNotice): void {
+    const { topic } = notice
+    const { barriers, user } = this.to
+    const discoveryKey = (): Buffer => b4a.from(hexToBytes(topic))
+    if (notice.type === 'joined') {
+      user.topic('joined', discoveryKey())
+      return
+    }
+    if (notice.type === 'left') {
+      barriers.forget(topic)
+      user.topic('left', discoveryKey())
+      return
+    }
+    // Flushed: the swarm flushed and every connection it found is settled. The flush also
+    // covers replication: 'flushed' waits until the peers found for the topic replicate its
+    // core. A flush undone meanwhile (the topic reconfigured) is not news.
+    barriers.start(topic, () => {
+      if (this.to.flushed(topic)) user.topic('flushed', discoveryKey())
+    })
+  }
+
+  /** The swarm is destroyed (or could not be): the close completes. */
+  private finishClose(): void {
+    this.to.dispatch({ type: 'swarm-destroyed' })
+    this.to.stopDriver()
+    this.to.swarm.release()
+    this.to.barriers.clear()
+  }
+}

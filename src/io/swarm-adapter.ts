@@ -1,0 +1,171 @@
+import b4a from 'b4a'
+import { ErrorCode, type ErrorInfo } from '../core/errors.js'
+import { bytesToHex, hexToBytes, type KeyHex } from '../core/keys.js'
+import type { CoreEvent, OpId } from '../core/protocol.js'
+import { type DhtStatus, dhtStatusOf, watchDht } from './dht-state.js'
+import { deriveKeyPair } from './identity.js'
+import {
+  createHyperswarm,
+  type DiscoverySession,
+  type SwarmConnection,
+  type SwarmLike,
+} from './swarm.js'
+import { messageOf, noop } from './util.js'
+
+/** Which swarm to use: the caller's, or a Hyperswarm made with these options. */
+export interface SwarmPlan {
+  given: SwarmLike | undefined
+  hyperswarm: Record<string, unknown>
+  /**
+   * Make the Hyperswarm with a key pair derived from this store (a persisting networker's
+   * one identity across restarts), once the store has opened; null to make it at once.
+   */
+  deriveFrom: unknown
+}
+
+export interface SwarmAdapterHooks {
+  /** Reports how a join, leave or flush went to the core. */
+  dispatch(event: CoreEvent): void
+  /** The swarm exists: its public key is the networker's identity. */
+  identified(publicKey: KeyHex): void
+  /** The swarm's 'connection' listener. */
+  connection(conn: SwarmConnection, info?: { topics?: unknown }): void
+  /** The DHT's reachability changed. */
+  dhtChanged(status: DhtStatus): void
+}
+
+/**
+ * The swarm, as the core's effects use it: topics are joined, refreshed, left and flushed
+ * here, and the swarm is made and destroyed here. The swarm may not exist yet (its key pair
+ * is derived from the store first), so each operation runs once it does. Each result goes
+ * back to the core as an event carrying the op it answers.
+ */
+export class SwarmAdapter {
+  /** Resolves to the swarm once it exists (at once unless the identity is derived). */
+  readonly ready: Promise<SwarmLike>
+  private swarm: SwarmLike | null = null
+  /** One discovery session per joined topic, refreshed when its configuration changes. */
+  private readonly sessions = new Map<KeyHex, DiscoverySession>()
+  private unwatchDht: () => void = noop
+
+  constructor(
+    plan: SwarmPlan,
+    private readonly hooks: SwarmAdapterHooks,
+  ) {
+    if (plan.deriveFrom !== null) {
+      // The key pair comes from the store's own secret, which is only known once the store
+      // is open, so the swarm is made then.
+      this.ready = deriveKeyPair(plan.deriveFrom).then((keyPair) =>
+        this.adopt(createHyperswarm({ ...plan.hyperswarm, keyPair })),
+      )
+      this.ready.catch(noop)
+    } else {
+      this.ready = Promise.resolve(this.adopt(plan.given ?? createHyperswarm(plan.hyperswarm)))
+    }
+  }
+
+  /** The swarm, or null while it is still being made. */
+  get current(): SwarmLike | null {
+    return this.swarm
+  }
+
+  get dhtStatus(): DhtStatus {
+    return dhtStatusOf((this.swarm as { dht?: unknown } | null)?.dht)
+  }
+
+  /** Joins the topic, or changes how it is joined; reported once the DHT has been told. */
+  join(topic: KeyHex, op: OpId, announce: boolean, lookup: boolean): void {
+    const key = b4a.from(hexToBytes(topic))
+    const opts = { server: announce, client: lookup }
+    const attempt = async (): Promise<void> => {
+      const swarm = this.swarm ?? (await this.ready)
+      let session = this.sessions.get(topic)
+      if (session?.refresh !== undefined) {
+        await session.refresh(opts)
+      } else {
+        session = swarm.join(key, opts)
+        this.sessions.set(topic, session)
+      }
+      await session.flushed()
+    }
+    attempt().then(
+      () => this.hooks.dispatch({ type: 'topic-joined', topic, op }),
+      (err: unknown) =>
+        this.hooks.dispatch({
+          type: 'topic-join-failed',
+          topic,
+          op,
+          error: failure(ErrorCode.TOPIC_JOIN_FAILED, 'joining the topic failed', err),
+        }),
+    )
+  }
+
+  leave(topic: KeyHex, op: OpId): void {
+    this.sessions.delete(topic)
+    const key = b4a.from(hexToBytes(topic))
+    const leave = async (): Promise<unknown> => (this.swarm ?? (await this.ready)).leave(key)
+    leave().then(
+      () => this.hooks.dispatch({ type: 'topic-left', topic, op }),
+      (err: unknown) =>
+        this.hooks.dispatch({
+          type: 'topic-leave-failed',
+          topic,
+          op,
+          error: failure(ErrorCode.TOPIC_LEAVE_FAILED, 'leaving the topic failed', err),
+        }),
+    )
+  }
+
+  /** Flushes the swarm (every pending dial and announce done) for a topic's op. */
+  flush(topic: KeyHex, op: OpId): void {
+    const failed = (err: unknown): void =>
+      this.hooks.dispatch({
+        type: 'swarm-flush-failed',
+        topic,
+        op,
+        error: failure(ErrorCode.FLUSH_FAILED, 'swarm flush failed', err),
+      })
+    this.withSwarm(
+      (swarm) =>
+        swarm.flush().then(() => this.hooks.dispatch({ type: 'swarm-flushed', topic, op }), failed),
+      failed,
+    )
+  }
+
+  /** Hyperswarm's `listen`: accept direct connections to our key. */
+  async listen(): Promise<void> {
+    const swarm = await this.ready
+    await swarm.listen?.()
+  }
+
+  /** Destroys the swarm; `done` runs once it is destroyed, failed to be, or was never made. */
+  destroy(done: () => void): void {
+    this.sessions.clear()
+    this.withSwarm((swarm) => swarm.destroy().then(done, done), done)
+  }
+
+  /** Stops listening to the swarm and its DHT (the networker is closed). */
+  release(): void {
+    this.swarm?.removeListener('connection', this.hooks.connection)
+    this.unwatchDht()
+  }
+
+  private adopt(swarm: SwarmLike): SwarmLike {
+    this.swarm = swarm
+    this.hooks.identified(bytesToHex(swarm.keyPair.publicKey))
+    swarm.on('connection', this.hooks.connection)
+    this.unwatchDht = watchDht((swarm as { dht?: unknown }).dht, this.hooks.dhtChanged)
+    return swarm
+  }
+
+  /** Runs `use` with the swarm now if it exists, else once it does (never after a failure). */
+  private withSwarm(use: (swarm: SwarmLike) => void, failed: (err: unknown) => void): void {
+    if (this.swarm !== null) use(this.swarm)
+    else this.ready.then(use, failed)
+  }
+}
+
+/** The error a swarm operation's failure is reported to the core with. */
+function failure(code: ErrorInfo['code'], what: string, err: unknown): ErrorInfo {
+  return { code, message: `${what}: ${messageOf(err)}` }
+}
