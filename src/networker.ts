@@ -293,15 +293,20 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     )
   }
 
-  /** Internal counts, for debugging and leak checks: all return to zero once peers are gone. */
+  /**
+   * Internal counts, for debugging and leak checks: all return to zero once peers are gone.
+   * `floodGuard: 'unavailable'` appears if the inbound cap could not be installed.
+   */
   diagnostics(): NetworkerDiagnostics {
-    return {
+    const counts: NetworkerDiagnostics = {
       connections: this.connections.size,
       pendingConnections: this.core.pendingConnections().length,
       peers: this.core.peers().length,
       timers: this.core.pendingTimers + this.extensions.timerCount,
       extensionChannels: this.extensions.channelCount,
     }
+    const floodGuard = this.connections.floodGuard
+    return floodGuard === 'active' ? counts : { ...counts, floodGuard }
   }
 
   /** The peer for a remote public key (Buffer or hex), if connected. */

@@ -3,7 +3,7 @@ import { bytesToHex, type KeyHex } from '../core/keys.js'
 import type { ConnectionId, CoreEvent } from '../core/protocol.js'
 import { type AuthenticateHook, runAuthenticate } from './authenticate.js'
 import type { DriverClock } from './core-driver.js'
-import { guardInbound } from './inbound-guard.js'
+import { guardInbound, streamxCountsUnread } from './inbound-guard.js'
 import type { NetworkerPeer } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import { describeTransport } from './transport.js'
@@ -13,6 +13,9 @@ import { asError, noop } from './util.js'
 export interface ReplicatingStore {
   replicate(stream: SwarmConnection): unknown
 }
+
+/** Whether every connection's unread bytes are capped (see inbound-guard.ts). */
+export type FloodGuardState = 'active' | 'unavailable'
 
 export interface ConnectionTableOptions {
   store: ReplicatingStore
@@ -52,12 +55,20 @@ export class ConnectionTable {
   private readonly peersByKey = new Map<KeyHex, NetworkerPeer>()
   private readonly entries = new Map<ConnectionId, ConnectionEntry>()
   private nextConnectionId = 1
+  private guardComplete: boolean
 
-  constructor(private readonly opts: ConnectionTableOptions) {}
+  constructor(private readonly opts: ConnectionTableOptions) {
+    this.guardComplete = streamxCountsUnread()
+  }
 
   /** Connections open now, listed as peers or not. */
   get size(): number {
     return this.entries.size
+  }
+
+  /** 'unavailable' once streamx, or any connection, lacked the count the flood guard reads. */
+  get floodGuard(): FloodGuardState {
+    return this.guardComplete ? 'active' : 'unavailable'
   }
 
   /** The swarm's 'connection' listener: where every connection is accepted. */
@@ -77,12 +88,13 @@ export class ConnectionTable {
     this.entries.set(connectionId, entry)
     // Stream errors end in 'close'; a listener keeps them from becoming uncaught.
     conn.on('error', noop)
-    const unguard = guardInbound(conn, this.opts.maxInboundBuffer, () => {
+    const guard = guardInbound(conn, this.opts.maxInboundBuffer, () => {
       this.opts.stats.inboundOverflows++
       conn.destroy()
     })
+    if (!guard.complete) this.guardComplete = false
     conn.once('close', () => {
-      unguard()
+      guard.release()
       dispatch({ type: 'connection-closed', connectionId })
       this.entries.delete(connectionId)
     })
