@@ -298,6 +298,9 @@ function checkOptions(store: unknown, opts: unknown): asserts opts is NetworkerO
   checkNumber(o.maxHeldBytes, 'maxHeldBytes', { finite: true, unit: 'bytes' })
   checkNumber(o.extensionHoldTimeout, 'extensionHoldTimeout', { finite: true, unit: 'ms' })
   checkNumber(o.maxPeers, 'maxPeers', { zero: true })
+  // Zero: do not wait for replication. Without this check a non-number made the wait's
+  // deadline NaN, so a flush waited for good on a peer that never opens the core.
+  checkNumber(o.flushReplicationTimeout, 'flushReplicationTimeout', { zero: true, unit: 'ms' })
   if (o.swarm !== undefined && !isSwarmLike(o.swarm)) {
     throw new NetworkerError(
       ErrorCode.INVALID_OPTION,
