@@ -1,14 +1,18 @@
 import { Networker } from './networker.js'
 
+export type { Clock } from './core/clock.js'
 export { ErrorCode, NetworkerError } from './core/errors.js'
 export type { ExtensionErrorInfo, NetworkerEvents } from './events.js'
 export type { AuthenticateContext, AuthenticateHook } from './io/authenticate.js'
+export type { ConnectionPath } from './io/connection-path.js'
 export type { ReplicatingStore } from './io/connections.js'
 export type { DhtState, DhtStatus } from './io/dht-state.js'
 export type { Codec, EncodingName, EncodingOption } from './io/encodings.js'
 export { Extension, type ExtensionEvents, type ExtensionHandlers } from './io/extension.js'
+export type { ExtensionCounts } from './io/extension-tally.js'
+export type { CloseReason } from './io/observer.js'
 export type { NetworkerPeer } from './io/peer.js'
-export type { RecordStore, RecordValue } from './io/record-store.js'
+export type { NamespacingStore, RecordStore, RecordValue } from './io/record-store.js'
 export { RECORD_VERSION, recordsDiscoveryKey } from './io/record-store.js'
 export type {
   PersistOption,
@@ -19,7 +23,7 @@ export type {
   SkippedRecord,
 } from './io/remembered-config.js'
 export type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
-export type { TransportType } from './io/transport.js'
+export type { TransportInfo, TransportType } from './io/transport.js'
 export type {
   CloseOptions,
   ConfigureOptions,
@@ -28,6 +32,12 @@ export type {
   NetworkerOptions,
 } from './options.js'
 export type { CloseReport, NetworkerDiagnostics, TopicStatusInfo } from './reports.js'
-export { createLocalTestnet, type LocalTestnet, localDht } from './testnet.js'
+export type { NetworkerStats, PeerStats, StatsTotals } from './stats.js'
+export {
+  type BootstrapAddress,
+  createLocalTestnet,
+  type LocalTestnet,
+  localDht,
+} from './testnet.js'
 export { Networker }
 export default Networker

@@ -11,6 +11,7 @@ import { EffectRunner } from './io/effects.js'
 import { Extension, type ExtensionHandlers } from './io/extension.js'
 import { ExtensionRegistry } from './io/extension-registry.js'
 import { wantsDerivedIdentity } from './io/identity.js'
+import { NetworkerObserver } from './io/observer.js'
 import type { NetworkerPeer } from './io/peer.js'
 import {
   planPersist,
@@ -40,6 +41,7 @@ import {
   publicStatus,
   type TopicStatusInfo,
 } from './reports.js'
+import { collectStats, type NetworkerStats, type StatsSources } from './stats.js'
 
 /**
  * Finds peers for a store's topics on a Hyperswarm, keeps one connection per remote key,
@@ -50,8 +52,11 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   readonly store: ReplicatingStore
   /** The connected peers, one per remote Noise key. */
   readonly peers: Set<NetworkerPeer>
-  /** Counters of what the networker turned away. */
-  readonly stats = { inboundOverflows: 0, extensionMessagesDropped: 0, extensionFramesMalformed: 0 }
+  /** Extension traffic turned away: messages for no extension of ours, malformed frames. */
+  private readonly extensionCounters = { extensionMessagesDropped: 0, extensionFramesMalformed: 0 }
+  /** Counts what happens to connections and peers, for `stats()`. */
+  private readonly observer: NetworkerObserver
+  private readonly statsSources: StatsSources
 
   private readonly core: NetworkerCore
   private readonly driver: CoreDriver
@@ -80,6 +85,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       ...(settings.maxPeers === undefined ? {} : { maxPeers: settings.maxPeers }),
     })
     this.requests = new PendingRequests(this.clock)
+    this.observer = new NetworkerObserver(() => this.clock.now())
     this.connections = new ConnectionTable({
       store,
       dispatch,
@@ -87,14 +93,14 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       authenticateTimeout: settings.authenticateTimeout,
       maxInboundBuffer: settings.maxInboundBuffer,
       clock: this.clock,
-      stats: this.stats,
+      observer: this.observer,
     })
     this.peers = this.connections.peers
     this.extensions = new ExtensionRegistry({
       clock: this.clock,
       maxHeldBytes: settings.maxHeldBytes,
       holdTimeout: settings.extensionHoldTimeout,
-      stats: this.stats,
+      stats: this.extensionCounters,
       isPeer: (peer) => this.peers.has(peer),
       findPeer: (key) => this.getPeer(key),
       reportError: (err, extension, peer) => this.emit('extension-error', err, { extension, peer }),
@@ -127,6 +133,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       requests: this.requests,
       extensions: this.extensions,
       barriers: this.barriers,
+      observer: this.observer,
       user: {
         peerAdded: (peer) => this.emitUser(() => this.emit('peer-add', peer)),
         peerRemoved: (peer) => this.emitUser(() => this.emit('peer-remove', peer)),
@@ -137,6 +144,17 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       flushed: (topic) => this.flushed(topic),
     })
     this.driver = new CoreDriver(this.core, this.clock, effects)
+    this.statsSources = {
+      counts: this.observer.counts,
+      closedTransport: this.observer.closedTransport,
+      extensionCounters: this.extensionCounters,
+      connections: () => this.connections.views(),
+      topics: () => this.core.statuses(),
+      ageOf: (peer) => this.observer.ageOf(peer),
+      extensionsOf: (peer) => this.extensions.countsOf(peer),
+      extensionTotals: () => this.extensions.countTotals(),
+      dht: () => (this.adapter.current as { dht?: unknown } | null)?.dht ?? null,
+    }
     this.records =
       persist === null
         ? null
@@ -307,6 +325,17 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     }
     const floodGuard = this.connections.floodGuard
     return floodGuard === 'active' ? counts : { ...counts, floodGuard }
+  }
+
+  /**
+   * What the networker is doing, computed now (nothing runs between calls): totals since
+   * it was made — connections opened and closed by reason, duplicates, authentication,
+   * reconnects, bytes, packets, extension messages — and one entry per peer with its
+   * address, path, age, bytes and packets each way, round-trip time, congestion window,
+   * retransmits, topics and extension messages. See the README for every field.
+   */
+  stats(): NetworkerStats {
+    return collectStats(this.statsSources)
   }
 
   /** The peer for a remote public key (Buffer or hex), if connected. */

@@ -36,7 +36,7 @@ export interface NetworkerOptions extends HyperswarmOptions {
   /**
    * Most bytes one connection may hold unread (while authentication is pending, or while
    * Protomux holds messages for a channel not open yet); past it the connection is closed
-   * and counted in `stats.inboundOverflows`. Default 32 MiB.
+   * and counted in `stats().totals.inboundOverflows`. Default 32 MiB.
    */
   maxInboundBuffer?: number
   /**

@@ -1,9 +1,10 @@
 import b4a from 'b4a'
 import { bytesToHex, type KeyHex } from '../core/keys.js'
-import type { ConnectionId, CoreEvent } from '../core/protocol.js'
+import type { ConnectionId, CoreEvent, DropReason } from '../core/protocol.js'
 import { type AuthenticateHook, runAuthenticate } from './authenticate.js'
 import type { DriverClock } from './core-driver.js'
 import { guardInbound, streamxCountsUnread } from './inbound-guard.js'
+import type { NetworkerObserver } from './observer.js'
 import type { NetworkerPeer } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import { describeTransport } from './transport.js'
@@ -25,8 +26,15 @@ export interface ConnectionTableOptions {
   authenticateTimeout: number
   maxInboundBuffer: number
   clock: DriverClock
-  /** Where a connection closed for holding too much unread is counted. */
-  stats: { inboundOverflows: number }
+  /** Counts (and logs) each connection's opening, verdict and close, with its reason. */
+  observer: NetworkerObserver
+}
+
+/** One open connection as stats see it (see src/stats.ts). */
+export interface ConnectionView {
+  conn: SwarmConnection
+  peer: NetworkerPeer | null
+  topics: readonly Uint8Array[]
 }
 
 interface ConnectionEntry {
@@ -73,7 +81,7 @@ export class ConnectionTable {
 
   /** The swarm's 'connection' listener: where every connection is accepted. */
   readonly accept = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
-    const { dispatch } = this.opts
+    const { dispatch, observer } = this.opts
     const connectionId = this.nextConnectionId++
     const remotePublicKey = b4a.from(conn.remotePublicKey as Uint8Array)
     const entry: ConnectionEntry = {
@@ -86,15 +94,17 @@ export class ConnectionTable {
       ondata: noop,
     }
     this.entries.set(connectionId, entry)
+    observer.opened()
     // Stream errors end in 'close'; a listener keeps them from becoming uncaught.
     conn.on('error', noop)
     const guard = guardInbound(conn, this.opts.maxInboundBuffer, () => {
-      this.opts.stats.inboundOverflows++
+      observer.closing(conn, 'overflow')
       conn.destroy()
     })
     if (!guard.complete) this.guardComplete = false
     conn.once('close', () => {
       guard.release()
+      observer.closed(conn)
       dispatch({ type: 'connection-closed', connectionId })
       this.entries.delete(connectionId)
     })
@@ -133,9 +143,10 @@ export class ConnectionTable {
       context,
       this.opts.authenticateTimeout,
       this.opts.clock,
-    ).then((accepted) =>
-      this.opts.dispatch({ type: 'connection-authenticated', connectionId, accepted }),
-    )
+    ).then((accepted) => {
+      this.opts.observer.authenticated(entry.remotePublicKey, accepted)
+      this.opts.dispatch({ type: 'connection-authenticated', connectionId, accepted })
+    })
   }
 
   /** The core keeps this connection: the store replicates over it. */
@@ -148,14 +159,19 @@ export class ConnectionTable {
       // A store that cannot replicate this stream: drop it rather than keep a dead peer. The
       // core still holds it as kept until the close arrives; it is never listed meanwhile.
       entry.failed = true
+      this.opts.observer.closing(entry.conn, 'failed')
       entry.conn.destroy(asError(err))
       return
     }
     if (!entry.sawData) entry.conn.on('data', entry.ondata)
   }
 
-  drop(connectionId: ConnectionId): void {
-    this.entries.get(connectionId)?.conn.destroy()
+  /** Closes a connection the core dropped; the reason is what its close is counted under. */
+  drop(connectionId: ConnectionId, reason: DropReason): void {
+    const entry = this.entries.get(connectionId)
+    if (entry === undefined) return
+    this.opts.observer.closing(entry.conn, reason)
+    entry.conn.destroy()
   }
 
   /** Lists the connection as its key's peer; null if it is gone or its replication failed. */
@@ -188,6 +204,14 @@ export class ConnectionTable {
   /** The peer of a remote key, if listed. */
   peerOf(remoteKey: KeyHex): NetworkerPeer | null {
     return this.peersByKey.get(remoteKey) ?? null
+  }
+
+  /** Every open connection, listed or not: what stats are computed from, when asked. */
+  *views(): IterableIterator<ConnectionView> {
+    for (const entry of this.entries.values()) {
+      const peer = entry.peer !== null && this.peers.has(entry.peer) ? entry.peer : null
+      yield { conn: entry.conn, peer, topics: topicsOf(entry.info) }
+    }
   }
 
   /** Remote keys of the current peers whose swarm record says our lookups found them for `topic`. */

@@ -4,6 +4,7 @@ import type { CoreEffect, CoreEvent, TopicNotice } from '../core/protocol.js'
 import type { ConnectionTable } from './connections.js'
 import type { DriverHooks } from './core-driver.js'
 import type { ExtensionRegistry } from './extension-registry.js'
+import type { NetworkerObserver } from './observer.js'
 import type { NetworkerPeer } from './peer.js'
 import type { FlushBarriers } from './replication-barrier.js'
 import type { PendingRequests } from './requests.js'
@@ -26,6 +27,8 @@ export interface EffectTargets {
   requests: PendingRequests
   extensions: ExtensionRegistry
   barriers: FlushBarriers
+  /** Counts what the effects do (duplicates dropped, peers added and removed). */
+  observer: NetworkerObserver
   user: UserNotices
   /** Feeds an event to the core (the swarm's destruction). */
   dispatch(event: CoreEvent): void
@@ -44,7 +47,7 @@ export class EffectRunner implements DriverHooks {
   constructor(private readonly to: EffectTargets) {}
 
   run(effect: CoreEffect): void {
-    const { swarm, connections, extensions, user } = this.to
+    const { swarm, connections, extensions, observer, user } = this.to
     switch (effect.type) {
       case 'join-topic':
         swarm.join(effect.topic, effect.op, effect.announce, effect.lookup)
@@ -62,11 +65,13 @@ export class EffectRunner implements DriverHooks {
         connections.keep(effect.connectionId)
         return
       case 'drop-connection':
-        connections.drop(effect.connectionId)
+        observer.dropped(effect)
+        connections.drop(effect.connectionId, effect.reason)
         return
       case 'peer-add': {
         const peer = connections.list(effect.connectionId)
         if (peer === null) return
+        observer.peerAdded(peer)
         // Before the user hears of the peer, so a send from 'peer-add' finds its channel.
         extensions.attach(peer)
         user.peerAdded(peer)
@@ -75,6 +80,7 @@ export class EffectRunner implements DriverHooks {
       case 'peer-remove': {
         const peer = connections.unlist(effect.connectionId)
         if (peer === null) return
+        observer.peerRemoved(peer)
         extensions.detach(peer)
         user.peerRemoved(peer)
         return

@@ -1,6 +1,7 @@
 import b4a from 'b4a'
 import Protomux, { type Channel, type Message } from 'protomux'
 import type { Extension } from './extension.js'
+import { LinkTally } from './extension-tally.js'
 import {
   type Announced,
   type DataFrame,
@@ -53,6 +54,8 @@ export class PeerLink {
   readonly announced = new Set<AnyExtension>()
   /** Extensions the remote had on this connection and then removed: a definite no. */
   readonly withdrawn = new Set<AnyExtension>()
+  /** Messages counted per extension on this connection, for stats. */
+  readonly tally = new LinkTally()
   private readonly channel: Channel | null
   private readonly add: Message<Uint8Array> | null = null
   private readonly remove: Message<Uint8Array> | null = null
@@ -201,7 +204,10 @@ export class PeerLink {
     if (queue === null || this.channel === null) return
     this.channel.cork()
     try {
-      for (const bytes of queue.messages) this.sendData(id, bytes)
+      for (const bytes of queue.messages) {
+        this.sendData(id, bytes)
+        this.tally.sent(ext.name, bytes.byteLength)
+      }
     } finally {
       this.channel.uncork()
     }
@@ -213,6 +219,13 @@ export class PeerLink {
     if (queue === undefined) return null
     this.held.delete(ext)
     this.heldTotal -= queue.bytes
+    return queue
+  }
+
+  /** Forgets what is held for `ext` without sending it: counted as dropped. */
+  drop(ext: AnyExtension): Held | null {
+    const queue = this.take(ext)
+    if (queue !== null) this.tally.dropped(ext.name, queue.messages.length)
     return queue
   }
 

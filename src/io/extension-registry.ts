@@ -3,6 +3,7 @@ import { bytesToHex } from '../core/keys.js'
 import type { DriverClock } from './core-driver.js'
 import type { Extension, ExtensionHost, SendResult } from './extension.js'
 import { guard, type LinkOwner, PeerLink } from './extension-link.js'
+import { type ExtensionCounts, RetiredTallies } from './extension-tally.js'
 import {
   decodeAdd,
   decodeHello,
@@ -54,6 +55,8 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   private readonly ids = new Map<AnyExtension, number>()
   private nextId = 0
   private readonly links = new Map<NetworkerPeer, PeerLink>()
+  /** The message counts of connections that are gone. */
+  private readonly retired = new RetiredTallies()
   private announcing = false
   private destroyed = false
 
@@ -83,7 +86,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     if (this.local.get(e.name) === e) this.local.delete(e.name)
     for (const link of [...this.links.values()]) {
       link.sendRemove(id)
-      link.take(e)
+      link.drop(e)
       link.shared.delete(e)
       this.settleTimer(link)
       this.reconcile(link)
@@ -111,6 +114,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     this.links.delete(peer)
     this.stopTimer(link)
     this.dropHeld(link, 'disconnected before it had the extension')
+    this.retired.retire(link.tally)
     link.answer = 'none'
     link.forgetRemote()
     link.shared.clear()
@@ -123,8 +127,9 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     this.destroyed = true
     for (const link of this.links.values()) {
       this.stopTimer(link)
-      for (const ext of link.heldExtensions()) link.take(ext)
+      for (const ext of link.heldExtensions()) link.drop(ext)
       link.close()
+      this.retired.retire(link.tally)
     }
     this.links.clear()
   }
@@ -134,6 +139,16 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     let n = 0
     for (const link of this.links.values()) if (link.live) n++
     return n
+  }
+
+  /** One peer's extension message counts, by extension name. */
+  countsOf(peer: NetworkerPeer): Record<string, ExtensionCounts> {
+    return this.links.get(peer)?.tally.snapshot() ?? {}
+  }
+
+  /** Every extension's message counts, by name, closed connections included. */
+  countTotals(): Record<string, ExtensionCounts> {
+    return this.retired.sum([...this.links.values()].map((link) => link.tally))
   }
 
   /** Grace-period timers armed: zero once every connection's grace period is over. */
@@ -161,9 +176,14 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     const link = this.links.get(peer)
     const id = this.ids.get(ext)
     if (link === undefined || id === undefined) return 'unreachable'
-    if (link.shared.has(ext)) return link.sendData(id, bytes) ? 'sent' : 'full'
+    if (link.shared.has(ext)) {
+      link.tally.sent(ext.name, bytes.byteLength)
+      return link.sendData(id, bytes) ? 'sent' : 'full'
+    }
     if (!link.canHold(ext)) return 'unreachable'
-    return link.hold(ext, bytes, this.opts.maxHeldBytes) ? 'held' : 'hold-full'
+    if (link.hold(ext, bytes, this.opts.maxHeldBytes)) return 'held'
+    link.tally.dropped(ext.name)
+    return 'hold-full'
   }
 
   /** Peers a broadcast goes to: those that have `ext`, and those whose answer is awaited. */
@@ -242,8 +262,12 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     }
     const ext = this.local.get(name)
     // Sent before our `remove` reached it: not the sender's fault, nothing to report.
-    if (ext === undefined) this.opts.stats.extensionMessagesDropped++
-    else ext.receive(bytes, link.peer)
+    if (ext === undefined) {
+      this.opts.stats.extensionMessagesDropped++
+      return
+    }
+    link.tally.received(name, bytes.byteLength)
+    if (!ext.receive(bytes, link.peer)) link.tally.dropped(name)
   }
 
   onclosed(link: PeerLink): void {
@@ -330,7 +354,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   private dropHeld(link: PeerLink, reason: string): void {
     const quiet = this.opts.closing()
     for (const ext of link.heldExtensions()) {
-      const queue = link.take(ext)
+      const queue = link.drop(ext)
       if (queue === null || quiet) continue
       const key = bytesToHex(link.peer.remotePublicKey).slice(0, 16)
       ext.report(

@@ -64,6 +64,7 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
   private destroyed = false
   private readonly defaultMaxMessageSize: number
 
+  /** @internal Made by `networker.registerExtension`, which supplies the host. */
   constructor(
     name: string,
     handlers: ExtensionHandlers<T>,
@@ -164,9 +165,12 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     for (const err of failures) this.listenerFailed(err, event, peer ?? null)
   }
 
-  /** (registry) A message for this extension arrived. */
-  receive(bytes: Uint8Array, peer: NetworkerPeer): void {
-    if (this.destroyed) return
+  /**
+   * (registry) A message for this extension arrived. Returns false when it was dropped
+   * (too large, or undecodable); a handler that fails still received it.
+   */
+  receive(bytes: Uint8Array, peer: NetworkerPeer): boolean {
+    if (this.destroyed) return false
     if (bytes.byteLength > this.maxMessageSize) {
       this.report(
         new NetworkerError(
@@ -175,7 +179,7 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
         ),
         peer,
       )
-      return
+      return false
     }
     let message: T
     try {
@@ -191,10 +195,10 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
         ),
         peer,
       )
-      return
+      return false
     }
     const handlers = this.handlers
-    if (handlers.onmessage === undefined) return
+    if (handlers.onmessage === undefined) return true
     try {
       const result = handlers.onmessage(message, peer)
       if (isThenable(result))
@@ -202,6 +206,7 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
     } catch (err) {
       this.handlerFailed(err, peer)
     }
+    return true
   }
 
   private handlerFailed(err: unknown, peer: NetworkerPeer): void {

@@ -166,7 +166,7 @@ describe('limits', () => {
       peak = Math.max(peak, readable.buffered)
     }
     await eventually(() => streams.b.destroyed, 'flooder cut off')
-    expect(gate.stats.inboundOverflows).toBe(1)
+    expect(gate.stats().totals.inboundOverflows).toBe(1)
     expect(peak).toBeLessThanOrEqual(1024 * 1024 + chunk.byteLength + 1024)
     expect(gate.peers.size).toBe(0)
   })

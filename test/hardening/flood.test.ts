@@ -23,7 +23,7 @@ describe('floods on real UDX connections', () => {
     const stream = [...flooder.peers][0]!.stream
     const chunk = b4a.alloc(64 * 1024, 7)
     for (let i = 0; i < 512 && !stream.destroyed; i++) stream.write(chunk)
-    await eventually(() => gate.stats.inboundOverflows === 1, 'overflow counted')
+    await eventually(() => gate.stats().totals.inboundOverflows === 1, 'overflow counted')
     await eventually(() => connections.every((c) => c.destroyed), 'connection closed')
     expect(gate.peers.size).toBe(0)
   })
@@ -80,6 +80,6 @@ describe('floods on real UDX connections', () => {
     expect(answers).toEqual(Array.from({ length: 50 }, (_, i) => i * 10 + 1))
     expect(replica.contiguousLength).toBe(50)
     expect(floodedDuringService).toBeGreaterThan(100)
-    expect(hub.stats.inboundOverflows).toBe(0)
+    expect(hub.stats().totals.inboundOverflows).toBe(0)
   })
 })

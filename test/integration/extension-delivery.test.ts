@@ -263,13 +263,13 @@ describe('extension messages sent before the remote has answered', () => {
     send.other(2, b4a.concat([c.encode(c.uint, 7), b4a.from('hi')]))
     await eventually(() => chat.length === 1, 'a valid frame after bad ones still works')
     expect(chat).toEqual(['hi'])
-    const malformed = a.stats.extensionFramesMalformed
+    const malformed = a.stats().totals.extensionFramesMalformed
     expect(malformed).toBe(7)
     // At most 1024 names per remote: 'chat' and 1023 more are kept, the rest only counted.
     for (let i = 0; i < 1100; i++) send.add(add(100 + i, `name-${i}`))
     send.other(2, b4a.concat([c.encode(c.uint, 7), b4a.from('still here')]))
     await eventually(() => chat.length === 2, 'the connection survived the flood')
-    expect(a.stats.extensionFramesMalformed - malformed).toBe(1100 - 1023)
+    expect(a.stats().totals.extensionFramesMalformed - malformed).toBe(1100 - 1023)
     expect(reported).toEqual([['DECODE_FAILED', EXTENSIONS_PROTOCOL]])
     expect(a.peers.size).toBe(1)
     expect(b4a.toString((await replica.get(0))!)).toBe('yes')

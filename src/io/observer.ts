@@ -1,0 +1,127 @@
+import { bytesToHex, type KeyHex } from '../core/keys.js'
+import type { CoreEffect, DropReason } from '../core/protocol.js'
+import type { NetworkerPeer } from './peer.js'
+import type { SwarmConnection } from './swarm.js'
+import {
+  addCumulative,
+  type CumulativeCounters,
+  readTransport,
+  zeroCumulative,
+} from './transport-counters.js'
+
+/**
+ * Why a connection closed: the core's drop reasons; `overflow`, it held more unread than
+ * `maxInboundBuffer`; `failed`, the store could not replicate over it; `ended`, none of
+ * ours — the remote closed it, or the transport gave up on it.
+ */
+export type CloseReason = DropReason | 'overflow' | 'failed' | 'ended'
+
+export const CLOSE_REASONS: readonly CloseReason[] = [
+  'duplicate',
+  'rejected',
+  'closing',
+  'limit',
+  'overflow',
+  'failed',
+  'ended',
+]
+
+/** The networker's running counts of what happened to its connections. */
+export interface ConnectionCounts {
+  connectionsOpened: number
+  connectionsClosed: Record<CloseReason, number>
+  duplicatesDropped: number
+  authenticationsAccepted: number
+  authenticationRejections: number
+  inboundOverflows: number
+  reconnects: number
+}
+
+/** How many recently removed keys are remembered to tell a reconnect from a first connection. */
+export const REMEMBERED_REMOVED_KEYS = 10_000
+
+type Drop = Extract<CoreEffect, { type: 'drop-connection' }>
+
+/**
+ * Counts what happens to connections and peers, at the moment it happens:
+ * a few increments per connection, never per message or packet. The I/O layer calls it
+ * from where each thing happens (connection table, effect runner); `stats()` and the
+ * metrics read it.
+ */
+export class NetworkerObserver {
+  readonly counts: ConnectionCounts = {
+    connectionsOpened: 0,
+    connectionsClosed: Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])) as Record<
+      CloseReason,
+      number
+    >,
+    duplicatesDropped: 0,
+    authenticationsAccepted: 0,
+    authenticationRejections: 0,
+    inboundOverflows: 0,
+    reconnects: 0,
+  }
+  /** What closed connections carried, so totals never go down when a peer leaves. */
+  readonly closedTransport: CumulativeCounters = zeroCumulative()
+  private readonly reasons = new WeakMap<SwarmConnection, CloseReason>()
+  private readonly listedAt = new Map<NetworkerPeer, number>()
+  /** Keys of peers removed lately, oldest first: a key coming back is a reconnect. */
+  private readonly removed = new Map<KeyHex, true>()
+
+  constructor(private readonly now: () => number) {}
+
+  /** A connection was handed over by the swarm. */
+  opened(): void {
+    this.counts.connectionsOpened++
+  }
+
+  /** We are closing `conn` for `reason`; the first reason given is the one counted. */
+  closing(conn: SwarmConnection, reason: CloseReason): void {
+    if (this.reasons.has(conn)) return
+    this.reasons.set(conn, reason)
+    if (reason === 'overflow') this.counts.inboundOverflows++
+  }
+
+  /** The connection closed: counted by its reason, and what it carried kept in the totals. */
+  closed(conn: SwarmConnection): void {
+    const reason = this.reasons.get(conn) ?? 'ended'
+    this.reasons.delete(conn)
+    this.counts.connectionsClosed[reason]++
+    addCumulative(this.closedTransport, readTransport(conn))
+  }
+
+  /** onauthenticate's verdict on a connection (a timeout is a rejection). */
+  authenticated(remotePublicKey: Uint8Array, accepted: boolean): void {
+    if (accepted) this.counts.authenticationsAccepted++
+    else this.counts.authenticationRejections++
+  }
+
+  /** The core drops a connection (before the table closes it). */
+  dropped(effect: Drop): void {
+    if (effect.reason === 'duplicate') this.counts.duplicatesDropped++
+  }
+
+  peerAdded(peer: NetworkerPeer): void {
+    this.listedAt.set(peer, this.now())
+    const key = bytesToHex(peer.remotePublicKey)
+    const again = this.removed.delete(key)
+    if (again) this.counts.reconnects++
+  }
+
+  peerRemoved(peer: NetworkerPeer): void {
+    this.listedAt.delete(peer)
+    const key = bytesToHex(peer.remotePublicKey)
+    this.removed.set(key, true)
+    // Bounded: a long-running seeder meets keys without end; the oldest are forgotten.
+    if (this.removed.size > REMEMBERED_REMOVED_KEYS) {
+      const oldest = this.removed.keys().next().value
+      if (oldest !== undefined) this.removed.delete(oldest)
+    }
+  }
+
+  /** Milliseconds since the peer was listed (0 for one not listed). */
+  ageOf(peer: NetworkerPeer): number {
+    const at = this.listedAt.get(peer)
+    return at === undefined ? 0 : Math.max(0, this.now() - at)
+  }
+}
