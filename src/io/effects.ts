@@ -27,7 +27,7 @@ export interface EffectTargets {
   requests: PendingRequests
   extensions: ExtensionRegistry
   barriers: FlushBarriers
-  /** Counts what the effects do (duplicates dropped, peers added and removed). */
+  /** Counts and logs what the effects do (dedup decisions, peers, topic operations). */
   observer: NetworkerObserver
   user: UserNotices
   /** Feeds an event to the core (the swarm's destruction). */
@@ -50,18 +50,22 @@ export class EffectRunner implements DriverHooks {
     const { swarm, connections, extensions, observer, user } = this.to
     switch (effect.type) {
       case 'join-topic':
+        observer.topicEffect(effect)
         swarm.join(effect.topic, effect.op, effect.announce, effect.lookup)
         return
       case 'leave-topic':
+        observer.topicEffect(effect)
         swarm.leave(effect.topic, effect.op)
         return
       case 'flush-swarm':
+        observer.topicEffect(effect)
         swarm.flush(effect.topic, effect.op)
         return
       case 'authenticate':
         connections.authenticate(effect.connectionId)
         return
       case 'keep-connection':
+        observer.kept(effect)
         connections.keep(effect.connectionId)
         return
       case 'drop-connection':
@@ -98,7 +102,8 @@ export class EffectRunner implements DriverHooks {
   /** A topic changed: tell the user (after the effects of the event that changed it). */
   notice(notice: TopicNotice): void {
     const { topic } = notice
-    const { barriers, user } = this.to
+    const { barriers, observer, user } = this.to
+    observer.topicNotice(notice)
     const discoveryKey = (): Buffer => b4a.from(hexToBytes(topic))
     if (notice.type === 'joined') {
       user.topic('joined', discoveryKey())

@@ -1,6 +1,7 @@
 import { ErrorCode, NetworkerError } from '../core/errors.js'
 import { bytesToHex } from '../core/keys.js'
 import type { DriverClock } from './core-driver.js'
+import { log, short } from './debug-log.js'
 import type { Extension, ExtensionHost, SendResult } from './extension.js'
 import { guard, type LinkOwner, PeerLink } from './extension-link.js'
 import { type ExtensionCounts, RetiredTallies } from './extension-tally.js'
@@ -396,6 +397,14 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
       `a malformed '${what}' frame on the extensions channel was ignored (${detail}); later ones are only counted`,
       { cause: err },
     )
+    if (log.extension.enabled) {
+      log.extension(
+        '%s with %s: %s',
+        EXTENSIONS_PROTOCOL,
+        short(bytesToHex(link.peer.remotePublicKey)),
+        failure.message,
+      )
+    }
     try {
       this.opts.reportError(failure, EXTENSIONS_PROTOCOL, link.peer)
     } catch (thrown) {

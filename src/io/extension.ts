@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { ErrorCode, NetworkerError } from '../core/errors.js'
 import { bytesToHex } from '../core/keys.js'
+import { log, short } from './debug-log.js'
 import { type EncodingOption, type MessageEncoding, resolveEncoding } from './encodings.js'
 import { MAX_NAME_BYTES, nameBytes } from './extension-wire.js'
 import type { NetworkerPeer } from './peer.js'
@@ -228,6 +229,10 @@ export class Extension<T = unknown> extends EventEmitter<ExtensionEvents> {
    * leaving, a timer, a frame arriving), which a user's failure must not cut short.
    */
   report(err: NetworkerError, peer: NetworkerPeer | null): boolean {
+    if (log.extension.enabled) {
+      const key = peer === null ? '-' : short(bytesToHex(peer.remotePublicKey))
+      log.extension('%s with %s: %s %s', this.name, key, err.code, err.message)
+    }
     const handlers = this.handlers
     if (handlers.onerror === undefined) {
       try {

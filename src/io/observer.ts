@@ -1,5 +1,6 @@
 import { bytesToHex, type KeyHex } from '../core/keys.js'
-import type { CoreEffect, DropReason } from '../core/protocol.js'
+import type { CoreEffect, DropReason, TopicNotice } from '../core/protocol.js'
+import { log, nextNetworkerTag, short } from './debug-log.js'
 import type { NetworkerPeer } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import {
@@ -41,12 +42,14 @@ export interface ConnectionCounts {
 export const REMEMBERED_REMOVED_KEYS = 10_000
 
 type Drop = Extract<CoreEffect, { type: 'drop-connection' }>
+type Keep = Extract<CoreEffect, { type: 'keep-connection' }>
+type TopicEffect = Extract<CoreEffect, { type: 'join-topic' | 'leave-topic' | 'flush-swarm' }>
 
 /**
- * Counts what happens to connections and peers, at the moment it happens:
+ * Counts and logs what happens to connections, peers and topics, at the moment it happens:
  * a few increments per connection, never per message or packet. The I/O layer calls it
  * from where each thing happens (connection table, effect runner); `stats()` and the
- * metrics read it.
+ * metrics read it. Logs are `debug` lines (see debug-log.ts), formatted only when enabled.
  */
 export class NetworkerObserver {
   readonly counts: ConnectionCounts = {
@@ -63,6 +66,8 @@ export class NetworkerObserver {
   }
   /** What closed connections carried, so totals never go down when a peer leaves. */
   readonly closedTransport: CumulativeCounters = zeroCumulative()
+  /** Tells this networker's log lines from another's in the same process. */
+  readonly tag = nextNetworkerTag()
   private readonly reasons = new WeakMap<SwarmConnection, CloseReason>()
   private readonly listedAt = new Map<NetworkerPeer, number>()
   /** Keys of peers removed lately, oldest first: a key coming back is a reconnect. */
@@ -88,17 +93,49 @@ export class NetworkerObserver {
     this.reasons.delete(conn)
     this.counts.connectionsClosed[reason]++
     addCumulative(this.closedTransport, readTransport(conn))
+    if (log.peer.enabled) {
+      log.peer('%s connection to %s closed (%s)', this.tag, keyOf(conn), reason)
+    }
   }
 
   /** onauthenticate's verdict on a connection (a timeout is a rejection). */
   authenticated(remotePublicKey: Uint8Array, accepted: boolean): void {
     if (accepted) this.counts.authenticationsAccepted++
     else this.counts.authenticationRejections++
+    if (log.auth.enabled) {
+      log.auth(
+        '%s %s %s',
+        this.tag,
+        short(bytesToHex(remotePublicKey)),
+        accepted ? 'accepted' : 'rejected',
+      )
+    }
   }
 
   /** The core drops a connection (before the table closes it). */
   dropped(effect: Drop): void {
     if (effect.reason === 'duplicate') this.counts.duplicatesDropped++
+    if (log.dedup.enabled) {
+      log.dedup(
+        '%s drop connection %d to %s (%s)',
+        this.tag,
+        effect.connectionId,
+        short(effect.remoteKey),
+        effect.reason,
+      )
+    }
+  }
+
+  /** The core keeps a connection: it replicates and, once it is the key's only one, is listed. */
+  kept(effect: Keep): void {
+    if (log.dedup.enabled) {
+      log.dedup(
+        '%s keep connection %d to %s',
+        this.tag,
+        effect.connectionId,
+        short(effect.remoteKey),
+      )
+    }
   }
 
   peerAdded(peer: NetworkerPeer): void {
@@ -106,6 +143,16 @@ export class NetworkerObserver {
     const key = bytesToHex(peer.remotePublicKey)
     const again = this.removed.delete(key)
     if (again) this.counts.reconnects++
+    if (log.peer.enabled) {
+      log.peer(
+        '%s + peer %s %s (%s)%s',
+        this.tag,
+        short(key),
+        peer.remoteAddress ?? '-',
+        peer.type,
+        again ? ', a reconnect' : '',
+      )
+    }
   }
 
   peerRemoved(peer: NetworkerPeer): void {
@@ -117,6 +164,7 @@ export class NetworkerObserver {
       const oldest = this.removed.keys().next().value
       if (oldest !== undefined) this.removed.delete(oldest)
     }
+    if (log.peer.enabled) log.peer('%s - peer %s', this.tag, short(key))
   }
 
   /** Milliseconds since the peer was listed (0 for one not listed). */
@@ -124,4 +172,30 @@ export class NetworkerObserver {
     const at = this.listedAt.get(peer)
     return at === undefined ? 0 : Math.max(0, this.now() - at)
   }
+
+  /** A topic operation the core asks of the swarm. */
+  topicEffect(effect: TopicEffect): void {
+    if (!log.topic.enabled) return
+    const topic = short(effect.topic)
+    if (effect.type === 'join-topic') {
+      const how = [effect.announce ? 'announce' : '', effect.lookup ? 'lookup' : '']
+        .filter(Boolean)
+        .join('+')
+      log.topic('%s %s join (%s), op %d', this.tag, topic, how, effect.op)
+    } else if (effect.type === 'leave-topic') {
+      log.topic('%s %s leave, op %d', this.tag, topic, effect.op)
+    } else {
+      log.topic('%s %s flush, op %d', this.tag, topic, effect.op)
+    }
+  }
+
+  /** A topic changed state: joined, flushed or left. */
+  topicNotice(notice: TopicNotice): void {
+    if (log.topic.enabled) log.topic('%s %s %s', this.tag, short(notice.topic), notice.type)
+  }
+}
+
+function keyOf(conn: SwarmConnection): string {
+  const key = conn.remotePublicKey
+  return key instanceof Uint8Array ? short(bytesToHex(key)) : '?'
 }
