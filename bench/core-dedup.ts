@@ -18,7 +18,7 @@ import { type Benchmark, type BenchmarkOutput, goal, type Row } from './types.js
 type OpenEvent = Extract<CoreEvent, { type: 'connection-opened' }>
 
 interface Deduper {
-  handle(event: CoreEvent): CoreEffect[]
+  handle(event: CoreEvent, now: number): CoreEffect[]
 }
 
 /** Local key in the middle of the key space: about half the remote keys sort above it. */
@@ -80,7 +80,8 @@ function drive(dedup: Deduper, work: Workload): Tally {
   const closes: CoreEvent[] = []
   const feed = (event: CoreEvent): void => {
     tally.events++
-    for (const effect of dedup.handle(event)) {
+    // No deadline is involved: time stands still.
+    for (const effect of dedup.handle(event, 0)) {
       switch (effect.type) {
         case 'keep-connection':
           tally.kept++

@@ -162,27 +162,21 @@ async function coreHeap(kind: 'topic' | 'peer', count: number): Promise<number> 
   let id = 1
   for (const key of keys) {
     if (kind === 'peer') {
-      core.handle({
-        type: 'connection-opened',
-        connectionId: id++,
-        remoteKey: key,
-        isInitiator: true,
-      })
+      core.handle(
+        { type: 'connection-opened', connectionId: id++, remoteKey: key, isInitiator: true },
+        0,
+      )
       continue
     }
-    const effects = core.handle({
-      type: 'configure',
-      requestId: id++,
-      topic: key,
-      announce: true,
-      lookup: true,
-      flush: true,
-    })
+    const effects = core.handle(
+      { type: 'configure', requestId: id++, topic: key, announce: true, lookup: true, flush: true },
+      0,
+    )
     for (const effect of effects) {
       if (effect.type !== 'join-topic') continue
-      for (const next of core.handle({ type: 'topic-joined', topic: key, op: effect.op })) {
+      for (const next of core.handle({ type: 'topic-joined', topic: key, op: effect.op }, 0)) {
         if (next.type === 'flush-swarm')
-          core.handle({ type: 'swarm-flushed', topic: key, op: next.op })
+          core.handle({ type: 'swarm-flushed', topic: key, op: next.op }, 0)
       }
     }
   }

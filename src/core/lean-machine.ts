@@ -46,9 +46,12 @@ export interface LeanState {
 /** What running an instance asks of its holder. */
 export interface LeanHost<TEvent, TEmitted> {
   emit(effect: TEmitted): void
-  /** XState's delayed raise (from `after`): deliver `event` to `instance` in `delay` ms. */
-  schedule(instance: object, id: string, delay: number, event: TEvent): void
-  cancel(instance: object, id: string): void
+  /**
+   * XState's delayed raise (from `after`): deliver `event` to `instance` in `delay` ms. A
+   * host for machines without delays leaves it out.
+   */
+  schedule?(instance: object, id: string, delay: number, event: TEvent): void
+  cancel?(instance: object, id: string): void
 }
 
 type Fn = (...args: unknown[]) => unknown
@@ -256,6 +259,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
           const raise = payload as Builtin
           const delay = this.delayOf(raise.delay, args, params)
           if (typeof delay !== 'number') throw unsupported('raise without a delay')
+          if (host.schedule === undefined) throw unsupported('a delay with a host that keeps none')
           const e =
             typeof raise.event === 'function' ? (raise.event as Fn)(args, params) : raise.event
           host.schedule(instance, raise.id as string, delay, e as EventFromLogic<TMachine>)
@@ -263,7 +267,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
         }
         case 'cancel': {
           const id = typeof payload === 'function' ? (payload as Fn)(args, params) : payload
-          host.cancel(instance, id as string)
+          host.cancel?.(instance, id as string)
           break
         }
         case 'custom':

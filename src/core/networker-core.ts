@@ -1,19 +1,22 @@
 import { ErrorCode, type ErrorInfo } from './errors.js'
 import type { KeyHex } from './keys.js'
 import { type Instance, type LeanHost, LeanMachine } from './lean-machine.js'
-import { type LifeContext, lifeMachine } from './life-machine.js'
-import { type PeerContext, type PeerEvent, peerMachine } from './peer-machine.js'
+import { type LifeContext, type LifeEvent, lifeMachine } from './life-machine.js'
+import { type PeerEntry, PeerTable } from './peer-table.js'
 import type {
   ConnectionId,
   CoreEffect,
   CoreEvent,
   LifeState,
   OpId,
+  RequestId,
   TopicNotice,
   TopicStatus,
 } from './protocol.js'
 import { type TimerHandle, TimerQueue } from './timer-queue.js'
 import { TopicTable } from './topic-table.js'
+
+export type { PeerEntry } from './peer-table.js'
 
 export interface CoreOptions {
   /**
@@ -23,6 +26,8 @@ export interface CoreOptions {
   localKey: KeyHex | null
   /** Whether connections wait for an `authenticate` effect's answer before they are used. */
   authenticate: boolean
+  /** How long a connection may wait for its authentication verdict before it is rejected (ms). */
+  authenticateTimeout?: number
   /** How long a contested duplicate may stay silent before it is dropped (ms). */
   candidateTimeout?: number
   /** Most remote peers kept at once; connections from further keys are dropped ('limit'). */
@@ -30,35 +35,15 @@ export interface CoreOptions {
 }
 
 export const DEFAULT_CANDIDATE_TIMEOUT = 10_000
-
-export interface PeerEntry {
-  remoteKey: KeyHex
-  connectionId: ConnectionId
-}
-
-interface ConnectionRecord {
-  remoteKey: KeyHex
-  isInitiator: boolean
-  remoteData: boolean
-  /** Authenticated and handed to its peer machine. */
-  admitted: boolean
-}
+export const DEFAULT_AUTHENTICATE_TIMEOUT = 10_000
 
 interface FlushWaiter {
   op: OpId
   unprocessed: Set<ConnectionId>
 }
 
-// The machines are compiled once; an instance is only its state and context (lean-machine.ts).
-const peers = new LeanMachine(peerMachine)
+// Compiled once; the networker's life is only its state and context (lean-machine.ts).
 const lives = new LeanMachine(lifeMachine)
-const IDLE = peers.state('idle')
-
-interface PeerRecord extends Instance<PeerContext> {
-  /** The machine's pending delays (a contested duplicate's deadline), by XState's id. */
-  timers: Map<string, TimerHandle> | null
-}
-type LifeRecord = Instance<LifeContext>
 
 const closedError: ErrorInfo = {
   code: ErrorCode.NETWORKER_CLOSED,
@@ -66,8 +51,11 @@ const closedError: ErrorInfo = {
 }
 
 /**
- * The sans-I/O networker: `handle(event)` returns the effects to carry out, in order.
- * Same events, same effects: nothing here reads a clock, a socket or a random source.
+ * The sans-I/O networker: `handle(event, now)` returns the effects to carry out, in order.
+ * Same events at the same times, same effects: nothing here reads a clock, a socket or a
+ * random source. Time is the core's alone: its deadlines (a configure's or a close's
+ * timeout, an authentication verdict, a contested duplicate) are timers here that fire as
+ * `now` passes them, and `nextDeadline()` tells the driver when to call back.
  *
  * Each topic, remote peer and the networker's own life is an instance of its machine held
  * as plain data (its state and context) and stepped by LeanMachine when an event concerns
@@ -75,47 +63,43 @@ const closedError: ErrorInfo = {
  */
 export class NetworkerCore {
   private ownKey: KeyHex | null
-  private readonly authenticate: boolean
-  private readonly candidateTimeout: number
-  private readonly maxPeers: number
   private readonly timers = new TimerQueue()
-  private readonly peerRecords = new Map<KeyHex, PeerRecord>()
-  private readonly connections = new Map<ConnectionId, ConnectionRecord>()
-  private readonly flushWaiters = new Map<KeyHex, FlushWaiter>()
-  // Kept up to date as each peer steps, so no event has to scan every peer (that made each
-  // event O(peers)).
-  private readonly idlePeers = new Set<KeyHex>()
-  private readonly life: LifeRecord
-  private outbox: CoreEffect[] = []
   private readonly topics: TopicTable
+  private readonly peerTable: PeerTable
+  private readonly flushWaiters = new Map<KeyHex, FlushWaiter>()
+  private readonly life: Instance<LifeContext>
+  /** Deadlines of requests that asked for one (configure's timeout), until they settle. */
+  private readonly deadlines = new Map<RequestId, TimerHandle>()
+  /** The earliest close deadline asked for, until the networker is closed. */
+  private closeDeadline: TimerHandle | null = null
+  private outbox: CoreEffect[] = []
+  /** Topics and the life have no delays: only the peer table's host keeps timers. */
   private readonly host: LeanHost<never, CoreEffect> = {
     emit: (effect) => {
       this.outbox.push(effect)
-    },
-    // Only the peer machine has delays (a contested duplicate's deadline).
-    schedule: (instance, id, delay, event) => {
-      const record = instance as PeerRecord
-      const fire = (): void => {
-        record.timers?.delete(id)
-        this.stepPeer(record, event)
+      if (effect.type === 'settle' && this.deadlines.size > 0) {
+        this.timers.clearTimeout(this.deadlines.get(effect.requestId))
+        this.deadlines.delete(effect.requestId)
       }
-      record.timers ??= new Map()
-      record.timers.set(id, this.timers.setTimeout(fire, delay))
-    },
-    cancel: (instance, id) => {
-      const record = instance as PeerRecord
-      this.timers.clearTimeout(record.timers?.get(id))
-      record.timers?.delete(id)
     },
   }
 
   constructor(options: CoreOptions) {
     this.ownKey = options.localKey
-    this.authenticate = options.authenticate
-    this.candidateTimeout = options.candidateTimeout ?? DEFAULT_CANDIDATE_TIMEOUT
-    this.maxPeers = options.maxPeers ?? Number.POSITIVE_INFINITY
-    this.life = lives.start(undefined, (state, context) => ({ state, context }), this.host)
+    const emit = this.host.emit
     this.topics = new TopicTable(this.host)
+    this.peerTable = new PeerTable(
+      {
+        authenticate: options.authenticate,
+        authenticateTimeout: options.authenticateTimeout ?? DEFAULT_AUTHENTICATE_TIMEOUT,
+        candidateTimeout: options.candidateTimeout ?? DEFAULT_CANDIDATE_TIMEOUT,
+        maxPeers: options.maxPeers ?? Number.POSITIVE_INFINITY,
+      },
+      this.timers,
+      emit,
+      (connectionId) => this.processed(connectionId),
+    )
+    this.life = lives.start(undefined, (state, context) => ({ state, context }), this.host)
   }
 
   get localKey(): KeyHex | null {
@@ -132,11 +116,11 @@ export class NetworkerCore {
   }
 
   /**
-   * Feeds one event at time `now` (ms, any monotonic origin; it never goes back) and
-   * returns what to do. Timers that came due by `now` fire first.
+   * Feeds one event at time `now` (ms, any monotonic origin; a time earlier than one seen
+   * before counts as that one) and returns what to do. Deadlines due by `now` fire first.
    */
-  handle(event: CoreEvent, now?: number): CoreEffect[] {
-    if (now !== undefined) this.timers.advance(now)
+  handle(event: CoreEvent, now: number): CoreEffect[] {
+    this.timers.advance(now)
     if (event.type !== 'tick') this.dispatch(event)
     this.afterEvent()
     const out = this.outbox
@@ -156,7 +140,7 @@ export class NetworkerCore {
     return this.timers.nextDeadline()
   }
 
-  /** Timers the core holds: zero once closed. */
+  /** Deadlines the core holds: zero once closed. */
   get pendingTimers(): number {
     return this.timers.size
   }
@@ -171,36 +155,26 @@ export class NetworkerCore {
 
   /** The kept connection of every connected remote key. */
   peers(): PeerEntry[] {
-    const out: PeerEntry[] = []
-    for (const [remoteKey, record] of this.peerRecords) {
-      const kept = record.context.kept
-      if (kept !== null) out.push({ remoteKey, connectionId: kept.connectionId })
-    }
-    return out
+    return this.peerTable.peers()
   }
 
   /** Connections the core knows of that are not yet settled (awaiting authentication). */
   pendingConnections(): ConnectionId[] {
-    const out: ConnectionId[] = []
-    for (const [id, c] of this.connections) if (!c.admitted) out.push(id)
-    return out
+    return this.peerTable.pending()
   }
 
   /** A tick only advances time, which `handle` has done. */
   private dispatch(event: Exclude<CoreEvent, { type: 'tick' }>): void {
     switch (event.type) {
       case 'configure': {
+        const { requestId, topic, announce, lookup, flush, timeout } = event
         if (this.lifeState !== 'open') {
-          this.outbox.push({ type: 'settle', requestId: event.requestId, error: closedError })
+          this.outbox.push({ type: 'settle', requestId, error: closedError })
           return
         }
-        this.topics.send(event.topic, {
-          type: 'configure',
-          requestId: event.requestId,
-          announce: event.announce,
-          lookup: event.lookup,
-          flush: event.flush,
-        })
+        // Set before the topic steps: a request settled at once cancels it at once.
+        if (timeout !== undefined) this.expire(requestId, topic, timeout)
+        this.topics.send(topic, { type: 'configure', requestId, announce, lookup, flush })
         return
       }
       case 'topic-joined':
@@ -209,17 +183,13 @@ export class NetworkerCore {
         return
       case 'topic-join-failed':
       case 'topic-leave-failed':
-        this.topics.send(event.topic, {
-          type: event.type,
-          op: event.op,
-          error: event.error,
-        })
+        this.topics.send(event.topic, { type: event.type, op: event.op, error: event.error })
         return
       case 'swarm-flushed': {
         // A stale flush (an earlier op) must not replace the current flush's waiter.
         if (this.topics.opOf(event.topic) !== event.op) return
         // Wait for every connection the swarm produced before its flush completed.
-        const unprocessed = new Set(this.pendingConnections())
+        const unprocessed = new Set(this.peerTable.pending())
         if (unprocessed.size === 0) {
           this.topics.send(event.topic, { type: 'flush-done', op: event.op })
         } else {
@@ -228,79 +198,35 @@ export class NetworkerCore {
         return
       }
       case 'swarm-flush-failed':
-        this.topics.send(event.topic, {
-          type: 'flush-failed',
-          op: event.op,
-          error: event.error,
-        })
+        this.topics.send(event.topic, { type: 'flush-failed', op: event.op, error: event.error })
         return
       case 'connection-opened':
-        this.onConnectionOpened(event)
+        this.peerTable.opened(event, this.ownKey, this.lifeState === 'open')
         return
-      case 'connection-authenticated': {
-        const record = this.connections.get(event.connectionId)
-        if (record === undefined || record.admitted) return
-        if (!event.accepted) {
-          this.connections.delete(event.connectionId)
-          this.outbox.push({
-            type: 'drop-connection',
-            connectionId: event.connectionId,
-            remoteKey: record.remoteKey,
-            reason: 'rejected',
-          })
-        } else {
-          this.admit(event.connectionId, record)
-        }
-        this.processed(event.connectionId)
+      case 'connection-authenticated':
+        // A verdict can only be asked for once the local key is known.
+        this.peerTable.verdict(event.connectionId, event.accepted, this.ownKey as KeyHex)
         return
-      }
-      case 'connection-data': {
-        const record = this.connections.get(event.connectionId)
-        if (record === undefined || record.remoteData) return
-        record.remoteData = true
-        if (record.admitted) {
-          this.stepPeer(this.peerRecords.get(record.remoteKey), {
-            type: 'connection-data',
-            connectionId: event.connectionId,
-          })
-        }
+      case 'connection-data':
+        this.peerTable.data(event.connectionId)
         return
-      }
-      case 'connection-closed': {
-        const record = this.connections.get(event.connectionId)
-        if (record === undefined) return
-        this.connections.delete(event.connectionId)
-        if (record.admitted) {
-          this.stepPeer(this.peerRecords.get(record.remoteKey), {
-            type: 'connection-closed',
-            connectionId: event.connectionId,
-          })
-        } else {
-          this.processed(event.connectionId)
-        }
+      case 'connection-closed':
+        this.peerTable.closed(event.connectionId)
         return
-      }
       case 'close': {
         const wasOpen = this.lifeState === 'open'
-        lives.send(this.life, { type: 'close', requestId: event.requestId }, this.host)
+        this.stepLife({ type: 'close', requestId: event.requestId })
+        if (event.timeout !== undefined && this.lifeState !== 'closed') {
+          this.closeBy(event.timeout)
+        }
         if (!wasOpen) return
         this.topics.sendAll({ type: 'close' })
-        for (const record of this.peerRecords.values()) this.stepPeer(record, { type: 'close' })
-        for (const [id, record] of this.connections) {
-          if (record.admitted) continue
-          this.connections.delete(id)
-          this.outbox.push({
-            type: 'drop-connection',
-            connectionId: id,
-            remoteKey: record.remoteKey,
-            reason: 'closing',
-          })
-        }
+        this.peerTable.close()
         this.flushWaiters.clear()
         return
       }
       case 'swarm-destroyed':
-        lives.send(this.life, { type: 'swarm-destroyed' }, this.host)
+        this.stepLife({ type: 'swarm-destroyed' })
         return
       case 'close-timeout':
         this.forceClose()
@@ -308,61 +234,37 @@ export class NetworkerCore {
     }
   }
 
-  private onConnectionOpened(event: Extract<CoreEvent, { type: 'connection-opened' }>): void {
-    const { connectionId, remoteKey, isInitiator } = event
-    if (this.connections.has(connectionId)) return
-    // No connection can come before the identity is known (the swarm needs it); if one
-    // did, nothing could be decided about it, so it is dropped.
-    if (this.lifeState !== 'open' || this.ownKey === null || remoteKey === this.ownKey) {
-      this.outbox.push({ type: 'drop-connection', connectionId, remoteKey, reason: 'closing' })
-      return
+  /** A request with a deadline: settled with FLUSH_TIMEOUT then, unless it settled before. */
+  private expire(requestId: RequestId, topic: KeyHex, timeout: number): void {
+    const error: ErrorInfo = {
+      code: ErrorCode.FLUSH_TIMEOUT,
+      message: `configure did not finish joining and flushing within ${timeout} ms`,
     }
-    const record: ConnectionRecord = { remoteKey, isInitiator, remoteData: false, admitted: false }
-    this.connections.set(connectionId, record)
-    if (this.authenticate) {
-      this.outbox.push({ type: 'authenticate', connectionId, remoteKey })
-    } else {
-      this.admit(connectionId, record)
+    const fire = (): void => {
+      this.deadlines.delete(requestId)
+      this.topics.send(topic, { type: 'expire', requestId, error })
     }
+    this.deadlines.set(requestId, this.timers.setTimeout(fire, timeout))
   }
 
-  private admit(connectionId: ConnectionId, record: ConnectionRecord): void {
-    let peer = this.peerRecords.get(record.remoteKey)
-    if (peer === undefined && this.peerRecords.size >= this.maxPeers) {
-      this.connections.delete(connectionId)
-      this.outbox.push({
-        type: 'drop-connection',
-        connectionId,
-        remoteKey: record.remoteKey,
-        reason: 'limit',
-      })
-      return
-    }
-    record.admitted = true
-    if (peer === undefined) {
-      const input = {
-        localKey: this.ownKey as KeyHex,
-        remoteKey: record.remoteKey,
-        candidateTimeout: this.candidateTimeout,
-      }
-      peer = peers.start(input, (state, context) => ({ state, context, timers: null }), this.host)
-      this.peerRecords.set(record.remoteKey, peer)
-    }
-    this.stepPeer(peer, {
-      type: 'admit',
-      connectionId,
-      isInitiator: record.isInitiator,
-      remoteData: record.remoteData,
-    })
+  /** A close deadline: the earliest one asked for forces the close. */
+  private closeBy(timeout: number): void {
+    const at = this.timers.now() + Math.max(0, timeout)
+    if (this.closeDeadline !== null && this.closeDeadline.at <= at) return
+    this.timers.clearTimeout(this.closeDeadline)
+    this.closeDeadline = this.timers.setTimeout(() => {
+      this.closeDeadline = null
+      this.forceClose()
+    }, timeout)
   }
 
-  /** Steps one peer; an idle one holds no connection and is forgotten after the event. */
-  private stepPeer(record: PeerRecord | undefined, event: PeerEvent): void {
-    if (record === undefined) return
-    peers.send(record, event, this.host)
-    const key = record.context.remoteKey
-    if (record.state === IDLE) this.idlePeers.add(key)
-    else this.idlePeers.delete(key)
+  private stepLife(event: LifeEvent): void {
+    lives.send(this.life, event, this.host)
+    // Closed: no deadline of the close is left to wait for.
+    if (this.lifeState === 'closed') {
+      this.timers.clearTimeout(this.closeDeadline)
+      this.closeDeadline = null
+    }
   }
 
   /** A connection was settled (kept, dropped or closed): flushes waiting on it may finish. */
@@ -376,10 +278,9 @@ export class NetworkerCore {
 
   private afterEvent(): void {
     for (const topic of this.topics.forgetSettled()) this.flushWaiters.delete(topic)
-    for (const key of this.idlePeers) this.peerRecords.delete(key)
-    this.idlePeers.clear()
-    if (this.lifeState === 'closing' && this.topics.allClosed && this.peerRecords.size === 0) {
-      lives.send(this.life, { type: 'drained', unannounced: this.topics.unannounced() }, this.host)
+    this.peerTable.forgetIdle()
+    if (this.lifeState === 'closing' && this.topics.allClosed && this.peerTable.size === 0) {
+      this.stepLife({ type: 'drained', unannounced: this.topics.unannounced() })
     }
   }
 
@@ -388,29 +289,8 @@ export class NetworkerCore {
     const state = this.lifeState
     if (state !== 'closing' && state !== 'destroying') return
     this.topics.sendAll({ type: 'force-close' })
-    for (const [remoteKey, record] of this.peerRecords) {
-      const { kept, candidate } = record.context
-      for (const slot of [kept, candidate]) {
-        if (slot === null) continue
-        this.connections.delete(slot.connectionId)
-        this.outbox.push({
-          type: 'drop-connection',
-          connectionId: slot.connectionId,
-          remoteKey,
-          reason: 'closing',
-        })
-      }
-      if (kept !== null) {
-        this.outbox.push({ type: 'peer-remove', connectionId: kept.connectionId, remoteKey })
-      }
-      // Stopped as an actor is: its pending delays go with it.
-      for (const handle of record.timers?.values() ?? []) this.timers.clearTimeout(handle)
-    }
-    this.peerRecords.clear()
-    lives.send(
-      this.life,
-      { type: 'force', unannounced: this.topics.unannounced(), destroySwarm: state === 'closing' },
-      this.host,
-    )
+    this.peerTable.force()
+    const unannounced = this.topics.unannounced()
+    this.stepLife({ type: 'force', unannounced, destroySwarm: state === 'closing' })
   }
 }

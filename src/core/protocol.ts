@@ -19,6 +19,11 @@ export type CoreEvent =
       announce: boolean
       lookup: boolean
       flush: boolean
+      /**
+       * If the request has not settled this many ms later, it settles with FLUSH_TIMEOUT;
+       * the configuration stays and goes on.
+       */
+      timeout?: number
     }
   | { type: 'topic-joined'; topic: KeyHex; op: OpId }
   | { type: 'topic-join-failed'; topic: KeyHex; op: OpId; error: ErrorInfo }
@@ -36,11 +41,12 @@ export type CoreEvent =
   /** The remote's first data arrived on this connection: the remote keeps it. */
   | { type: 'connection-data'; connectionId: ConnectionId }
   | { type: 'connection-closed'; connectionId: ConnectionId }
-  | { type: 'close'; requestId: RequestId }
+  /** With `timeout`: if the networker is not closed this many ms later, the close is forced. */
+  | { type: 'close'; requestId: RequestId; timeout?: number }
   /** A close deadline passed: finish now, whatever is still leaving or closing. */
   | { type: 'close-timeout' }
   | { type: 'swarm-destroyed' }
-  /** Time passed: due machine timers fire. */
+  /** Time passed: due deadlines fire. */
   | { type: 'tick' }
 
 /** What to do: the I/O layer carries these out and reports back with events. */

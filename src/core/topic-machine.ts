@@ -40,6 +40,8 @@ export type TopicEvent =
   | { type: 'close' }
   /** A close deadline passed: stop waiting for the leave. */
   | { type: 'force-close' }
+  /** A request's own deadline passed: it settles with `error`; the configuration goes on. */
+  | { type: 'expire'; requestId: RequestId; error: ErrorInfo }
 
 const closedError: ErrorInfo = {
   code: ErrorCode.NETWORKER_CLOSED,
@@ -89,6 +91,10 @@ export const topicMachine = setup({
     currentOpAndFlushWanted: ({ context, event }) =>
       opOf(event) === context.op && context.flushWanted,
     desiresJoin: ({ context }) => context.announce || context.lookup,
+    waitsFor: ({ context, event }) => {
+      assertEvent(event, 'expire')
+      return context.waiting.includes(event.requestId)
+    },
     closing: ({ context }) => context.closing,
   },
   actions: {
@@ -133,6 +139,12 @@ export const topicMachine = setup({
       for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId })
       enqueue.assign({ waiting: [], flushWanted: false })
     }),
+    expire: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'expire')
+      const { requestId, error } = event
+      enqueue.emit({ type: 'settle', requestId, error })
+      enqueue.assign({ waiting: context.waiting.filter((id) => id !== requestId) })
+    }),
     failAll: enqueueActions(({ context, event, enqueue }) => {
       const error = errorOf(event)
       for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId, error })
@@ -156,6 +168,8 @@ export const topicMachine = setup({
     leaveFailed: false,
   }),
   initial: 'left',
+  // In whatever state the topic is, a request that has waited too long stops waiting.
+  on: { expire: { guard: 'waitsFor', actions: 'expire' } },
   states: {
     left: {
       on: {

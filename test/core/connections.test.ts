@@ -65,19 +65,19 @@ describe('the duplicate rule on its own', () => {
 describe('authentication verdicts', () => {
   it('an accepted connection becomes a peer; a rejected one is dropped and never listed', () => {
     const c = core({ authenticate: true })
-    expect(c.handle(open(1, R1))).toEqual([
+    expect(c.handle(open(1, R1), 0)).toEqual([
       { type: 'authenticate', connectionId: 1, remoteKey: R1 },
     ])
-    expect(c.handle(open(2, R2))).toEqual([
+    expect(c.handle(open(2, R2), 0)).toEqual([
       { type: 'authenticate', connectionId: 2, remoteKey: R2 },
     ])
     expect(c.pendingConnections()).toEqual([1, 2])
     expect(c.peers()).toEqual([])
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })).toEqual(
-      kept(1, R1),
-    )
     expect(
-      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: false }),
+      c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0),
+    ).toEqual(kept(1, R1))
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: false }, 0),
     ).toEqual([{ type: 'drop-connection', connectionId: 2, remoteKey: R2, reason: 'rejected' }])
     expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
     expect(c.pendingConnections()).toEqual([])
@@ -85,17 +85,21 @@ describe('authentication verdicts', () => {
 
   it('verdicts repeated, late or for unknown connections change nothing', () => {
     const c = core({ authenticate: true })
-    c.handle(open(1, R1))
-    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })
+    c.handle(open(1, R1), 0)
+    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0)
     for (const accepted of [true, false]) {
-      expect(c.handle({ type: 'connection-authenticated', connectionId: 1, accepted })).toEqual([])
-      expect(c.handle({ type: 'connection-authenticated', connectionId: 9, accepted })).toEqual([])
+      expect(c.handle({ type: 'connection-authenticated', connectionId: 1, accepted }, 0)).toEqual(
+        [],
+      )
+      expect(c.handle({ type: 'connection-authenticated', connectionId: 9, accepted }, 0)).toEqual(
+        [],
+      )
     }
-    c.handle(open(2, R2))
-    c.handle({ type: 'connection-closed', connectionId: 2 })
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true })).toEqual(
-      [],
-    )
+    c.handle(open(2, R2), 0)
+    c.handle({ type: 'connection-closed', connectionId: 2 }, 0)
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true }, 0),
+    ).toEqual([])
     expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
   })
 
@@ -103,18 +107,18 @@ describe('authentication verdicts', () => {
     // R1's kept connection 1 is active; a second one, 2, already carried the remote's data
     // while it was being authenticated: the remote keeps it, so it replaces 1 at once.
     const c = core({ authenticate: true })
-    c.handle(open(1, R1))
-    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })
-    c.handle({ type: 'connection-data', connectionId: 1 })
-    c.handle(open(2, R1, false))
-    expect(c.handle({ type: 'connection-data', connectionId: 2 })).toEqual([])
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true })).toEqual(
-      [
-        { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
-        { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
-        ...kept(2, R1),
-      ],
-    )
+    c.handle(open(1, R1), 0)
+    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0)
+    c.handle({ type: 'connection-data', connectionId: 1 }, 0)
+    c.handle(open(2, R1, false), 0)
+    expect(c.handle({ type: 'connection-data', connectionId: 2 }, 0)).toEqual([])
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true }, 0),
+    ).toEqual([
+      { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      ...kept(2, R1),
+    ])
     expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 2 }])
   })
 })
@@ -122,35 +126,35 @@ describe('authentication verdicts', () => {
 describe('the peer limit', () => {
   it('drops connections from further keys, but not further connections of a kept key', () => {
     const c = core({ maxPeers: 2 })
-    c.handle(open(1, R1))
-    c.handle(open(2, R2))
-    expect(c.handle(open(3, R3))).toEqual([
+    c.handle(open(1, R1), 0)
+    c.handle(open(2, R2), 0)
+    expect(c.handle(open(3, R3), 0)).toEqual([
       { type: 'drop-connection', connectionId: 3, remoteKey: R3, reason: 'limit' },
     ])
     // A duplicate of a kept key is settled by the key rule, not the limit.
-    expect(c.handle(open(4, R1, false))).toEqual([
+    expect(c.handle(open(4, R1, false), 0)).toEqual([
       { type: 'drop-connection', connectionId: 4, remoteKey: R1, reason: 'duplicate' },
     ])
     // Once a peer is gone there is room again.
-    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 2, remoteKey: R2 },
     ])
-    expect(c.handle(open(5, R3))).toEqual(kept(5, R3))
+    expect(c.handle(open(5, R3), 0)).toEqual(kept(5, R3))
     expect(c.peers().map((p) => p.remoteKey)).toEqual([R1, R3])
   })
 
   it('applies after authentication, to the keys actually admitted', () => {
     const c = core({ authenticate: true, maxPeers: 1 })
-    c.handle(open(1, R1))
-    c.handle(open(2, R2))
-    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: false })
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true })).toEqual(
-      kept(2, R2),
-    )
-    c.handle(open(3, R3))
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 3, accepted: true })).toEqual(
-      [{ type: 'drop-connection', connectionId: 3, remoteKey: R3, reason: 'limit' }],
-    )
+    c.handle(open(1, R1), 0)
+    c.handle(open(2, R2), 0)
+    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: false }, 0)
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true }, 0),
+    ).toEqual(kept(2, R2))
+    c.handle(open(3, R3), 0)
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 3, accepted: true }, 0),
+    ).toEqual([{ type: 'drop-connection', connectionId: 3, remoteKey: R3, reason: 'limit' }])
     expect(c.pendingConnections()).toEqual([])
   })
 })
@@ -159,9 +163,9 @@ describe('contested duplicates', () => {
   /** R1 kept on connection 1, which has carried data; connection 2 arrives. */
   function contested(opts: Partial<CoreOptions> = {}) {
     const c = core(opts)
-    c.handle(open(1, R1))
-    c.handle({ type: 'connection-data', connectionId: 1 })
-    expect(c.handle(open(2, R1, false))).toEqual([])
+    c.handle(open(1, R1), 0)
+    c.handle({ type: 'connection-data', connectionId: 1 }, 0)
+    expect(c.handle(open(2, R1, false), 0)).toEqual([])
     return c
   }
 
@@ -177,17 +181,17 @@ describe('contested duplicates', () => {
 
   it('a candidate that closes is forgotten and the kept connection stays', () => {
     const c = contested()
-    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 0)).toEqual([])
     expect(c.nextDeadline()).toBeNull()
     expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
     // Settled again: a later duplicate is contested afresh.
-    expect(c.handle(open(3, R1, false))).toEqual([])
+    expect(c.handle(open(3, R1, false), 0)).toEqual([])
     expect(c.nextDeadline()).toBe(10_000)
   })
 
   it('when the kept connection closes, the candidate takes its place', () => {
     const c = contested()
-    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       ...kept(2, R1),
     ])
@@ -197,23 +201,23 @@ describe('contested duplicates', () => {
 
   it('more data on the kept connection changes nothing; data on the candidate promotes it', () => {
     const c = contested()
-    expect(c.handle({ type: 'connection-data', connectionId: 1 })).toEqual([])
-    expect(c.handle({ type: 'connection-data', connectionId: 2 })).toEqual([
+    expect(c.handle({ type: 'connection-data', connectionId: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'connection-data', connectionId: 2 }, 0)).toEqual([
       { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       ...kept(2, R1),
     ])
     // The new kept connection has carried data: a further duplicate is contested again.
-    expect(c.handle(open(3, R1))).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 3 })).toEqual([])
+    expect(c.handle(open(3, R1), 0)).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 3 }, 0)).toEqual([])
   })
 
   it('a newer candidate replaces the older one', () => {
     const c = contested()
-    expect(c.handle(open(3, R1))).toEqual([
+    expect(c.handle(open(3, R1), 0)).toEqual([
       { type: 'drop-connection', connectionId: 2, remoteKey: R1, reason: 'duplicate' },
     ])
-    expect(c.handle({ type: 'connection-data', connectionId: 3 })).toEqual([
+    expect(c.handle({ type: 'connection-data', connectionId: 3 }, 0)).toEqual([
       { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       ...kept(3, R1),
@@ -223,8 +227,8 @@ describe('contested duplicates', () => {
   it('a candidate dropped at its deadline is gone: a forced close drops only the kept one', () => {
     const c = contested()
     c.handle({ type: 'tick' }, 10_000)
-    c.handle({ type: 'close', requestId: 1 })
-    expect(c.handle({ type: 'close-timeout' })).toEqual([
+    c.handle({ type: 'close', requestId: 1 }, 10_000)
+    expect(c.handle({ type: 'close-timeout' }, 10_000)).toEqual([
       { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'closing' },
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       { type: 'destroy-swarm' },
@@ -235,27 +239,27 @@ describe('contested duplicates', () => {
   it("a dropped duplicate's late data and close change nothing, before or after the contest", () => {
     const c = contested()
     // Connection 3 replaces candidate 2; then 2's data and close arrive.
-    c.handle(open(3, R1))
-    expect(c.handle({ type: 'connection-data', connectionId: 2 })).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([])
+    c.handle(open(3, R1), 0)
+    expect(c.handle({ type: 'connection-data', connectionId: 2 }, 0)).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 0)).toEqual([])
     expect(c.nextDeadline()).toBe(10_000)
     // Settled by the deadline: 3's late data and close change nothing either.
     c.handle({ type: 'tick' }, 10_000)
-    expect(c.handle({ type: 'connection-data', connectionId: 3 })).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 3 })).toEqual([])
+    expect(c.handle({ type: 'connection-data', connectionId: 3 }, 10_000)).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 3 }, 10_000)).toEqual([])
     expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
   })
 
   it('data on a duplicate the key rule dropped does not make the kept one active', () => {
     const c = core()
-    c.handle(open(1, R1))
+    c.handle(open(1, R1), 0)
     // LOCAL is larger, so a connection R1 dialled loses to the one this end dialled.
-    expect(c.handle(open(2, R1, false))).toEqual([
+    expect(c.handle(open(2, R1, false), 0)).toEqual([
       { type: 'drop-connection', connectionId: 2, remoteKey: R1, reason: 'duplicate' },
     ])
-    expect(c.handle({ type: 'connection-data', connectionId: 2 })).toEqual([])
+    expect(c.handle({ type: 'connection-data', connectionId: 2 }, 0)).toEqual([])
     // Still inactive: the next duplicate is settled by key at once, not held as a candidate.
-    expect(c.handle(open(3, R1))).toEqual([
+    expect(c.handle(open(3, R1), 0)).toEqual([
       { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       ...kept(3, R1),
@@ -265,13 +269,13 @@ describe('contested duplicates', () => {
 
   it('a close drops both, the candidate for closing, and lists the peer until it closed', () => {
     const c = contested()
-    const effects = c.handle({ type: 'close', requestId: 1 })
+    const effects = c.handle({ type: 'close', requestId: 1 }, 0)
     expect(effects.filter((e) => e.type === 'drop-connection')).toEqual([
       { type: 'drop-connection', connectionId: 2, remoteKey: R1, reason: 'closing' },
       { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'closing' },
     ])
     expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
-    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       { type: 'destroy-swarm' },
     ])
@@ -281,14 +285,14 @@ describe('contested duplicates', () => {
 describe('what the core ignores', () => {
   it('a connection opened twice, and data or closes for unknown connections', () => {
     const c = core()
-    expect(c.handle(open(1, R1))).toEqual(kept(1, R1))
-    expect(c.handle(open(1, R1))).toEqual([])
-    expect(c.handle({ type: 'connection-data', connectionId: 7 })).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 7 })).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+    expect(c.handle(open(1, R1), 0)).toEqual(kept(1, R1))
+    expect(c.handle(open(1, R1), 0)).toEqual([])
+    expect(c.handle({ type: 'connection-data', connectionId: 7 }, 0)).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 7 }, 0)).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
     ])
-    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 }, 0)).toEqual([])
     expect(c.peers()).toEqual([])
   })
 
@@ -297,29 +301,29 @@ describe('what the core ignores', () => {
     const T = '01'.repeat(32)
     expect(c.status(T)).toBeNull()
     expect(c.statuses()).toEqual([])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 1 })).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 1 }, 0)).toEqual([])
     const error = { code: ErrorCode.TOPIC_JOIN_FAILED, message: 'lost' }
-    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error })).toEqual([])
-    expect(c.handle({ type: 'topic-leave-failed', topic: T, op: 1, error })).toEqual([])
-    expect(c.handle({ type: 'swarm-flush-failed', topic: T, op: 1, error })).toEqual([])
+    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-leave-failed', topic: T, op: 1, error }, 0)).toEqual([])
+    expect(c.handle({ type: 'swarm-flush-failed', topic: T, op: 1, error }, 0)).toEqual([])
     expect(c.statuses()).toEqual([])
   })
 
   it('a close deadline while open, or once closed, changes nothing', () => {
     const c = core()
-    c.handle(open(1, R1))
-    expect(c.handle({ type: 'close-timeout' })).toEqual([])
+    c.handle(open(1, R1), 0)
+    expect(c.handle({ type: 'close-timeout' }, 0)).toEqual([])
     expect(c.lifeState).toBe('open')
     expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
-    c.handle({ type: 'close', requestId: 1 })
-    c.handle({ type: 'connection-closed', connectionId: 1 })
-    expect(c.handle({ type: 'swarm-destroyed' })).toEqual([
+    c.handle({ type: 'close', requestId: 1 }, 0)
+    c.handle({ type: 'connection-closed', connectionId: 1 }, 0)
+    expect(c.handle({ type: 'swarm-destroyed' }, 0)).toEqual([
       { type: 'settle', requestId: 1, report: { unannounced: [], forced: false } },
     ])
-    expect(c.handle({ type: 'close-timeout' })).toEqual([])
-    expect(c.handle({ type: 'close', requestId: 2 })).toEqual([
+    expect(c.handle({ type: 'close-timeout' }, 0)).toEqual([])
+    expect(c.handle({ type: 'close', requestId: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 2, report: { unannounced: [], forced: false } },
     ])
   })

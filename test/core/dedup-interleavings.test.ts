@@ -96,19 +96,25 @@ function run(keyA: string, keyB: string, steps: Step[]): World {
     world.trace.push(JSON.stringify(step))
     if (step.kind === 'open') {
       world.opened[step.end].add(step.conn)
-      const effects = world.cores[step.end].handle({
-        type: 'connection-opened',
-        connectionId: step.conn,
-        remoteKey: remote[step.end],
-        isInitiator: initiatorOf(step.conn) === step.end,
-      })
+      const effects = world.cores[step.end].handle(
+        {
+          type: 'connection-opened',
+          connectionId: step.conn,
+          remoteKey: remote[step.end],
+          isInitiator: initiatorOf(step.conn) === step.end,
+        },
+        0,
+      )
       apply(world, step.end, effects)
     } else if (step.kind === 'data') {
       world.data[step.end].add(step.conn)
-      const effects = world.cores[step.end].handle({
-        type: 'connection-data',
-        connectionId: step.conn,
-      })
+      const effects = world.cores[step.end].handle(
+        {
+          type: 'connection-data',
+          connectionId: step.conn,
+        },
+        0,
+      )
       apply(world, step.end, effects)
     } else if (step.kind === 'tick') {
       const core = world.cores[step.end]
@@ -120,7 +126,7 @@ function run(keyA: string, keyB: string, steps: Step[]): World {
       apply(
         world,
         step.end,
-        world.cores[step.end].handle({ type: 'connection-closed', connectionId: step.conn }),
+        world.cores[step.end].handle({ type: 'connection-closed', connectionId: step.conn }, 0),
       )
     }
   }
@@ -189,7 +195,7 @@ describe('duplicate connections between two keys', () => {
     ])
     // A holds c2 as a candidate until B shows it keeps c2.
     expect([...world.kept.A]).toEqual([1])
-    const effects = world.cores.A.handle({ type: 'connection-data', connectionId: 2 })
+    const effects = world.cores.A.handle({ type: 'connection-data', connectionId: 2 }, 0)
     expect(effects.map((e) => e.type)).toEqual([
       'drop-connection',
       'peer-remove',

@@ -136,6 +136,11 @@ describe('the core machines run alike in XState and in the lean runner (property
         opDelta,
       }),
       fc.record({ type: fc.constantFrom('close' as const, 'force-close' as const) }),
+      fc.record({
+        type: fc.constant('expire' as const),
+        requestId: fc.nat({ max: 20 }),
+        error: fc.constant(error),
+      }),
     )
     fc.assert(
       fc.property(fc.nat({ max: 5 }), fc.array(step, { maxLength: 40 }), (firstOp, steps) => {
@@ -397,6 +402,21 @@ describe('the lean runner beyond the core machines', () => {
         lean.start(undefined, (state, context) => ({ state, context }), noHost)
       }).toThrow(message)
     }
+  })
+
+  it('refuses a delay when its host keeps none', () => {
+    const { emit } = noHost
+    expect(() =>
+      new LeanMachine(peerMachine).start(
+        { localKey: KEY_HIGH, remoteKey: KEY_LOW, candidateTimeout: 1 },
+        (state, context) => ({ state, context }),
+        { emit },
+      ),
+    ).not.toThrow()
+    const delayed = setup({}).createMachine({ initial: 'a', states: { a: { after: { 5: 'a' } } } })
+    expect(() =>
+      new LeanMachine(delayed).start(undefined, (state, context) => ({ state, context }), { emit }),
+    ).toThrow('a delay with a host that keeps none')
   })
 
   it('refuses a raise without a delay and enqueued actions it does not run, when they run', () => {

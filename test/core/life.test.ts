@@ -18,32 +18,38 @@ const types = (effects: CoreEffect[]) => effects.map((e) => e.type)
 function openCore() {
   const c = new NetworkerCore({ localKey: LOCAL, authenticate: false })
   // T1 joined and flushed, T2 still joining; R1 and R2 connected.
-  c.handle({
-    type: 'configure',
-    requestId: 1,
-    topic: T1,
-    announce: true,
-    lookup: true,
-    flush: false,
-  })
-  c.handle({ type: 'topic-joined', topic: T1, op: 1 })
-  c.handle({
-    type: 'configure',
-    requestId: 2,
-    topic: T2,
-    announce: true,
-    lookup: false,
-    flush: true,
-  })
-  c.handle({ type: 'connection-opened', connectionId: 1, remoteKey: R1, isInitiator: true })
-  c.handle({ type: 'connection-opened', connectionId: 2, remoteKey: R2, isInitiator: false })
+  c.handle(
+    {
+      type: 'configure',
+      requestId: 1,
+      topic: T1,
+      announce: true,
+      lookup: true,
+      flush: false,
+    },
+    0,
+  )
+  c.handle({ type: 'topic-joined', topic: T1, op: 1 }, 0)
+  c.handle(
+    {
+      type: 'configure',
+      requestId: 2,
+      topic: T2,
+      announce: true,
+      lookup: false,
+      flush: true,
+    },
+    0,
+  )
+  c.handle({ type: 'connection-opened', connectionId: 1, remoteKey: R1, isInitiator: true }, 0)
+  c.handle({ type: 'connection-opened', connectionId: 2, remoteKey: R2, isInitiator: false }, 0)
   return c
 }
 
 describe('closing the networker', () => {
   it('settles pending configures, leaves topics, drops connections, then destroys the swarm', () => {
     const c = openCore()
-    const effects = c.handle({ type: 'close', requestId: 10 })
+    const effects = c.handle({ type: 'close', requestId: 10 }, 0)
     expect(effects).toContainEqual({ type: 'settle', requestId: 2, error: closedError })
     expect(effects).toContainEqual({ type: 'leave-topic', topic: T1, op: 2 })
     expect(effects).toContainEqual({ type: 'leave-topic', topic: T2, op: 2 })
@@ -64,37 +70,40 @@ describe('closing the networker', () => {
 
     // Peers stay listed until their connections have really closed.
     expect(c.peers().length).toBe(2)
-    expect(c.handle({ type: 'topic-left', topic: T1, op: 2 })).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+    expect(c.handle({ type: 'topic-left', topic: T1, op: 2 }, 0)).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
     ])
-    expect(c.handle({ type: 'topic-left', topic: T2, op: 2 })).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([
+    expect(c.handle({ type: 'topic-left', topic: T2, op: 2 }, 0)).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 2, remoteKey: R2 },
       { type: 'destroy-swarm' },
     ])
     expect(c.lifeState).toBe('destroying')
-    const second = c.handle({ type: 'close', requestId: 11 })
+    const second = c.handle({ type: 'close', requestId: 11 }, 0)
     expect(second).toEqual([])
-    expect(c.handle({ type: 'swarm-destroyed' })).toEqual([
+    expect(c.handle({ type: 'swarm-destroyed' }, 0)).toEqual([
       { type: 'settle', requestId: 10, report: { unannounced: [], forced: false } },
       { type: 'settle', requestId: 11, report: { unannounced: [], forced: false } },
     ])
     expect(c.lifeState).toBe('closed')
     expect(c.pendingTimers).toBe(0)
     // Idempotent, and nothing works after close.
-    expect(c.handle({ type: 'close', requestId: 12 })).toEqual([
+    expect(c.handle({ type: 'close', requestId: 12 }, 0)).toEqual([
       { type: 'settle', requestId: 12, report: { unannounced: [], forced: false } },
     ])
     expect(
-      c.handle({
-        type: 'configure',
-        requestId: 13,
-        topic: T1,
-        announce: true,
-        lookup: true,
-        flush: true,
-      }),
+      c.handle(
+        {
+          type: 'configure',
+          requestId: 13,
+          topic: T1,
+          announce: true,
+          lookup: true,
+          flush: true,
+        },
+        0,
+      ),
     ).toEqual([
       {
         type: 'settle',
@@ -103,34 +112,37 @@ describe('closing the networker', () => {
       },
     ])
     expect(
-      c.handle({ type: 'connection-opened', connectionId: 3, remoteKey: R1, isInitiator: true }),
+      c.handle({ type: 'connection-opened', connectionId: 3, remoteKey: R1, isInitiator: true }, 0),
     ).toEqual([{ type: 'drop-connection', connectionId: 3, remoteKey: R1, reason: 'closing' }])
   })
 
   it('reports topics whose leave failed', () => {
     const c = openCore()
-    c.handle({ type: 'close', requestId: 10 })
-    c.handle({ type: 'topic-left', topic: T1, op: 2 })
-    c.handle({
-      type: 'topic-leave-failed',
-      topic: T2,
-      op: 2,
-      error: { code: 'TOPIC_LEAVE_FAILED', message: 'x' },
-    })
-    c.handle({ type: 'connection-closed', connectionId: 1 })
-    c.handle({ type: 'connection-closed', connectionId: 2 })
-    expect(c.handle({ type: 'swarm-destroyed' })).toEqual([
+    c.handle({ type: 'close', requestId: 10 }, 0)
+    c.handle({ type: 'topic-left', topic: T1, op: 2 }, 0)
+    c.handle(
+      {
+        type: 'topic-leave-failed',
+        topic: T2,
+        op: 2,
+        error: { code: 'TOPIC_LEAVE_FAILED', message: 'x' },
+      },
+      0,
+    )
+    c.handle({ type: 'connection-closed', connectionId: 1 }, 0)
+    c.handle({ type: 'connection-closed', connectionId: 2 }, 0)
+    expect(c.handle({ type: 'swarm-destroyed' }, 0)).toEqual([
       { type: 'settle', requestId: 10, report: { unannounced: [T2], forced: false } },
     ])
   })
 
   it('finishes at the deadline whatever still hangs, and says what', () => {
     const c = openCore()
-    c.handle({ type: 'close', requestId: 10 })
-    c.handle({ type: 'topic-left', topic: T1, op: 2 })
+    c.handle({ type: 'close', requestId: 10 }, 0)
+    c.handle({ type: 'topic-left', topic: T1, op: 2 }, 0)
     // T2's leave and R2's close never come.
-    c.handle({ type: 'connection-closed', connectionId: 1 })
-    const forced = c.handle({ type: 'close-timeout' })
+    c.handle({ type: 'connection-closed', connectionId: 1 }, 0)
+    const forced = c.handle({ type: 'close-timeout' }, 0)
     expect(forced).toEqual([
       { type: 'drop-connection', connectionId: 2, remoteKey: R2, reason: 'closing' },
       { type: 'peer-remove', connectionId: 2, remoteKey: R2 },
@@ -141,37 +153,40 @@ describe('closing the networker', () => {
     expect(c.peers()).toEqual([])
     expect(c.pendingTimers).toBe(0)
     // Late results change nothing.
-    expect(c.handle({ type: 'topic-left', topic: T2, op: 2 })).toEqual([])
-    expect(c.handle({ type: 'swarm-destroyed' })).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T2, op: 2 }, 0)).toEqual([])
+    expect(c.handle({ type: 'swarm-destroyed' }, 0)).toEqual([])
   })
 
   it('a deadline while the swarm is being destroyed settles without destroying twice', () => {
     const c = new NetworkerCore({ localKey: LOCAL, authenticate: false })
-    expect(c.handle({ type: 'close', requestId: 1 })).toEqual([{ type: 'destroy-swarm' }])
-    expect(c.handle({ type: 'close-timeout' })).toEqual([
+    expect(c.handle({ type: 'close', requestId: 1 }, 0)).toEqual([{ type: 'destroy-swarm' }])
+    expect(c.handle({ type: 'close-timeout' }, 0)).toEqual([
       { type: 'settle', requestId: 1, report: { unannounced: [], forced: true } },
     ])
     expect(c.lifeState).toBe('closed')
     // Closed for good: a later close settles at once with the same report.
-    expect(c.handle({ type: 'close', requestId: 2 })).toEqual([
+    expect(c.handle({ type: 'close', requestId: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 2, report: { unannounced: [], forced: true } },
     ])
   })
 
   it('drops connections still being authenticated, which settles flushes waiting on them', () => {
     const c = new NetworkerCore({ localKey: LOCAL, authenticate: true })
-    c.handle({
-      type: 'configure',
-      requestId: 1,
-      topic: T1,
-      announce: true,
-      lookup: true,
-      flush: true,
-    })
-    c.handle({ type: 'topic-joined', topic: T1, op: 1 })
-    c.handle({ type: 'connection-opened', connectionId: 5, remoteKey: R1, isInitiator: true })
-    c.handle({ type: 'swarm-flushed', topic: T1, op: 2 })
-    const effects = c.handle({ type: 'close', requestId: 2 })
+    c.handle(
+      {
+        type: 'configure',
+        requestId: 1,
+        topic: T1,
+        announce: true,
+        lookup: true,
+        flush: true,
+      },
+      0,
+    )
+    c.handle({ type: 'topic-joined', topic: T1, op: 1 }, 0)
+    c.handle({ type: 'connection-opened', connectionId: 5, remoteKey: R1, isInitiator: true }, 0)
+    c.handle({ type: 'swarm-flushed', topic: T1, op: 2 }, 0)
+    const effects = c.handle({ type: 'close', requestId: 2 }, 0)
     expect(effects).toContainEqual({ type: 'settle', requestId: 1, error: closedError })
     expect(effects).toContainEqual({
       type: 'drop-connection',
@@ -181,15 +196,18 @@ describe('closing the networker', () => {
     })
     expect(c.pendingConnections()).toEqual([])
     // A late verdict for it is ignored.
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 5, accepted: true })).toEqual(
-      [],
-    )
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 5, accepted: true }, 0),
+    ).toEqual([])
   })
 
   it('ignores a connection to itself', () => {
     const c = new NetworkerCore({ localKey: LOCAL, authenticate: false })
     expect(
-      c.handle({ type: 'connection-opened', connectionId: 1, remoteKey: LOCAL, isInitiator: true }),
+      c.handle(
+        { type: 'connection-opened', connectionId: 1, remoteKey: LOCAL, isInitiator: true },
+        0,
+      ),
     ).toEqual([{ type: 'drop-connection', connectionId: 1, remoteKey: LOCAL, reason: 'closing' }])
     expect(c.peers()).toEqual([])
   })
@@ -204,14 +222,23 @@ describe('peer events', () => {
         if (e.type === 'peer-add' || e.type === 'peer-remove')
           log.push(`${e.type}:${e.connectionId}`)
     }
-    run(c.handle({ type: 'connection-opened', connectionId: 1, remoteKey: R1, isInitiator: true }))
-    run(c.handle({ type: 'connection-data', connectionId: 1 }))
+    run(
+      c.handle({ type: 'connection-opened', connectionId: 1, remoteKey: R1, isInitiator: true }, 0),
+    )
+    run(c.handle({ type: 'connection-data', connectionId: 1 }, 0))
     // A reconnect while 1 is active: held, then swapped in once it carries data.
-    run(c.handle({ type: 'connection-opened', connectionId: 2, remoteKey: R1, isInitiator: false }))
-    run(c.handle({ type: 'connection-data', connectionId: 2 }))
-    run(c.handle({ type: 'connection-closed', connectionId: 1 }))
-    run(c.handle({ type: 'connection-closed', connectionId: 2 }))
-    run(c.handle({ type: 'connection-opened', connectionId: 3, remoteKey: R1, isInitiator: true }))
+    run(
+      c.handle(
+        { type: 'connection-opened', connectionId: 2, remoteKey: R1, isInitiator: false },
+        0,
+      ),
+    )
+    run(c.handle({ type: 'connection-data', connectionId: 2 }, 0))
+    run(c.handle({ type: 'connection-closed', connectionId: 1 }, 0))
+    run(c.handle({ type: 'connection-closed', connectionId: 2 }, 0))
+    run(
+      c.handle({ type: 'connection-opened', connectionId: 3, remoteKey: R1, isInitiator: true }, 0),
+    )
     expect(log).toEqual([
       'peer-add:1',
       'peer-remove:1',
@@ -228,7 +255,7 @@ const report = { unannounced: [], forced: false }
 describe('closing, step by step', () => {
   it('emits exactly: the leaves and pending settles topic by topic, then the drops', () => {
     const c = openCore()
-    expect(c.handle({ type: 'close', requestId: 10 })).toEqual([
+    expect(c.handle({ type: 'close', requestId: 10 }, 0)).toEqual([
       { type: 'leave-topic', topic: T1, op: 2 },
       { type: 'settle', requestId: 2, error: closedError },
       { type: 'leave-topic', topic: T2, op: 2 },
@@ -243,19 +270,21 @@ describe('closing, step by step', () => {
 
   it('waits for the connections before destroying, even when the topics are left first', () => {
     const c = openCore()
-    c.handle({ type: 'close', requestId: 10 })
-    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+    c.handle({ type: 'close', requestId: 10 }, 0)
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
     ])
-    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 2, remoteKey: R2 },
     ])
-    expect(c.handle({ type: 'topic-left', topic: T2, op: 2 })).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T2, op: 2 }, 0)).toEqual([])
     // A stale result for T1 does not count as its leave.
-    expect(c.handle({ type: 'topic-joined', topic: T1, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: T1, op: 1 })).toEqual([])
+    expect(c.handle({ type: 'topic-joined', topic: T1, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T1, op: 1 }, 0)).toEqual([])
     expect(c.lifeState).toBe('closing')
-    expect(c.handle({ type: 'topic-left', topic: T1, op: 2 })).toEqual([{ type: 'destroy-swarm' }])
+    expect(c.handle({ type: 'topic-left', topic: T1, op: 2 }, 0)).toEqual([
+      { type: 'destroy-swarm' },
+    ])
     expect(c.statuses().map((s) => s.state)).toEqual(['closed', 'closed'])
   })
 
@@ -263,61 +292,70 @@ describe('closing, step by step', () => {
     const c = openCore()
     const settles = (ids: number[]) =>
       ids.map((requestId) => ({ type: 'settle', requestId, report }))
-    expect(c.handle({ type: 'close', requestId: 10 })).not.toContainEqual(
+    expect(c.handle({ type: 'close', requestId: 10 }, 0)).not.toContainEqual(
       expect.objectContaining({ type: 'settle', requestId: 10 }),
     )
     // While closing: another close waits, a configure fails at once, a new connection is dropped.
-    expect(c.handle({ type: 'close', requestId: 11 })).toEqual([])
+    expect(c.handle({ type: 'close', requestId: 11 }, 0)).toEqual([])
     expect(
-      c.handle({
-        type: 'configure',
-        requestId: 20,
-        topic: T1,
-        announce: true,
-        lookup: false,
-        flush: false,
-      }),
+      c.handle(
+        {
+          type: 'configure',
+          requestId: 20,
+          topic: T1,
+          announce: true,
+          lookup: false,
+          flush: false,
+        },
+        0,
+      ),
     ).toEqual([{ type: 'settle', requestId: 20, error: nowClosed }])
     expect(
-      c.handle({ type: 'connection-opened', connectionId: 9, remoteKey: R1, isInitiator: false }),
+      c.handle(
+        { type: 'connection-opened', connectionId: 9, remoteKey: R1, isInitiator: false },
+        0,
+      ),
     ).toEqual([{ type: 'drop-connection', connectionId: 9, remoteKey: R1, reason: 'closing' }])
     // The dropped newcomer is forgotten: its close event changes nothing.
-    expect(c.handle({ type: 'connection-closed', connectionId: 9 })).toEqual([])
-    c.handle({ type: 'topic-left', topic: T1, op: 2 })
-    c.handle({ type: 'topic-left', topic: T2, op: 2 })
-    c.handle({ type: 'connection-closed', connectionId: 1 })
-    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([
+    expect(c.handle({ type: 'connection-closed', connectionId: 9 }, 0)).toEqual([])
+    c.handle({ type: 'topic-left', topic: T1, op: 2 }, 0)
+    c.handle({ type: 'topic-left', topic: T2, op: 2 }, 0)
+    c.handle({ type: 'connection-closed', connectionId: 1 }, 0)
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 2, remoteKey: R2 },
       { type: 'destroy-swarm' },
     ])
     // While destroying: the same.
-    expect(c.handle({ type: 'close', requestId: 12 })).toEqual([])
+    expect(c.handle({ type: 'close', requestId: 12 }, 0)).toEqual([])
     expect(
-      c.handle({
-        type: 'configure',
-        requestId: 21,
-        topic: T2,
-        announce: false,
-        lookup: false,
-        flush: false,
-      }),
+      c.handle(
+        {
+          type: 'configure',
+          requestId: 21,
+          topic: T2,
+          announce: false,
+          lookup: false,
+          flush: false,
+        },
+        0,
+      ),
     ).toEqual([{ type: 'settle', requestId: 21, error: nowClosed }])
     expect(
-      c.handle({ type: 'connection-opened', connectionId: 8, remoteKey: R2, isInitiator: true }),
+      c.handle({ type: 'connection-opened', connectionId: 8, remoteKey: R2, isInitiator: true }, 0),
     ).toEqual([{ type: 'drop-connection', connectionId: 8, remoteKey: R2, reason: 'closing' }])
-    expect(c.handle({ type: 'swarm-destroyed' })).toEqual(settles([10, 11, 12]))
-    expect(c.handle({ type: 'swarm-destroyed' })).toEqual([])
-    expect(c.handle({ type: 'close', requestId: 13 })).toEqual(settles([13]))
-    expect(c.handle({ type: 'close', requestId: 14 })).toEqual(settles([14]))
+    expect(c.handle({ type: 'swarm-destroyed' }, 0)).toEqual(settles([10, 11, 12]))
+    expect(c.handle({ type: 'swarm-destroyed' }, 0)).toEqual([])
+    expect(c.handle({ type: 'close', requestId: 13 }, 0)).toEqual(settles([13]))
+    expect(c.handle({ type: 'close', requestId: 14 }, 0)).toEqual(settles([14]))
     expect(c.pendingTimers).toBe(0)
   })
 
   it('closing an idle networker destroys the swarm at once', () => {
     const c = new NetworkerCore({ localKey: LOCAL, authenticate: false })
     expect(c.lifeState).toBe('open')
-    expect(c.handle({ type: 'close', requestId: 1 })).toEqual([{ type: 'destroy-swarm' }])
+    expect(c.handle({ type: 'close', requestId: 1 }, 0)).toEqual([{ type: 'destroy-swarm' }])
     expect(c.lifeState).toBe('destroying')
-    expect(c.handle({ type: 'swarm-destroyed' })).toEqual([
+    expect(c.handle({ type: 'swarm-destroyed' }, 0)).toEqual([
       { type: 'settle', requestId: 1, report },
     ])
     expect(c.lifeState).toBe('closed')
@@ -325,17 +363,20 @@ describe('closing, step by step', () => {
 
   it('a topic that was only ever left needs no leave on close', () => {
     const c = new NetworkerCore({ localKey: LOCAL, authenticate: false })
-    c.handle({
-      type: 'configure',
-      requestId: 1,
-      topic: T1,
-      announce: false,
-      lookup: false,
-      flush: false,
-    })
+    c.handle(
+      {
+        type: 'configure',
+        requestId: 1,
+        topic: T1,
+        announce: false,
+        lookup: false,
+        flush: false,
+      },
+      0,
+    )
     // Forgotten as soon as it was left, so the close has nothing of it to leave.
     expect(c.status(T1)).toBeNull()
-    expect(c.handle({ type: 'close', requestId: 2 })).toEqual([{ type: 'destroy-swarm' }])
+    expect(c.handle({ type: 'close', requestId: 2 }, 0)).toEqual([{ type: 'destroy-swarm' }])
   })
 
   it('a topic already leaving when close comes is left once, and its waiters fail', () => {
@@ -348,22 +389,27 @@ describe('closing, step by step', () => {
       lookup: false,
       flush: false,
     })
-    c.handle(configure(1, true))
-    c.handle({ type: 'topic-joined', topic: T1, op: 1 })
-    expect(c.handle(configure(2, false))).toEqual([{ type: 'leave-topic', topic: T1, op: 2 }])
-    expect(c.handle({ type: 'close', requestId: 3 })).toEqual([
+    c.handle(configure(1, true), 0)
+    c.handle({ type: 'topic-joined', topic: T1, op: 1 }, 0)
+    expect(c.handle(configure(2, false), 0)).toEqual([{ type: 'leave-topic', topic: T1, op: 2 }])
+    expect(c.handle({ type: 'close', requestId: 3 }, 0)).toEqual([
       { type: 'settle', requestId: 2, error: closedError },
     ])
-    expect(c.handle({ type: 'topic-left', topic: T1, op: 2 })).toEqual([{ type: 'destroy-swarm' }])
+    expect(c.handle({ type: 'topic-left', topic: T1, op: 2 }, 0)).toEqual([
+      { type: 'destroy-swarm' },
+    ])
   })
 
   it('a contested connection at close: both dropped, its timer cancelled, no timers left', () => {
     const c = new NetworkerCore({ localKey: LOCAL, authenticate: false })
-    c.handle({ type: 'connection-opened', connectionId: 1, remoteKey: R1, isInitiator: true })
-    c.handle({ type: 'connection-data', connectionId: 1 })
+    c.handle({ type: 'connection-opened', connectionId: 1, remoteKey: R1, isInitiator: true }, 0)
+    c.handle({ type: 'connection-data', connectionId: 1 }, 0)
     // A reconnect while 1 is active: held as a candidate with a deadline.
     expect(
-      c.handle({ type: 'connection-opened', connectionId: 2, remoteKey: R1, isInitiator: false }),
+      c.handle(
+        { type: 'connection-opened', connectionId: 2, remoteKey: R1, isInitiator: false },
+        0,
+      ),
     ).toEqual([])
     expect(c.pendingTimers).toBe(1)
     expect(c.nextDeadline()).toBe(10_000)
@@ -374,13 +420,13 @@ describe('closing, step by step', () => {
     expect(c.pendingTimers).toBe(0)
     expect(c.nextDeadline()).toBeNull()
     // The candidate is forgotten at once; the kept one is listed until it has closed.
-    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 100)).toEqual([])
     expect(c.handle({ type: 'tick' }, 20_000)).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 }, 20_000)).toEqual([
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       { type: 'destroy-swarm' },
     ])
-    expect(c.handle({ type: 'swarm-destroyed' })).toEqual([
+    expect(c.handle({ type: 'swarm-destroyed' }, 20_000)).toEqual([
       { type: 'settle', requestId: 5, report },
     ])
     expect(c.pendingTimers).toBe(0)
@@ -389,11 +435,11 @@ describe('closing, step by step', () => {
 
   it('a forced close with a contested connection leaves no timers', () => {
     const c = new NetworkerCore({ localKey: LOCAL, authenticate: false })
-    c.handle({ type: 'connection-opened', connectionId: 1, remoteKey: R1, isInitiator: true })
-    c.handle({ type: 'connection-data', connectionId: 1 })
-    c.handle({ type: 'connection-opened', connectionId: 2, remoteKey: R1, isInitiator: false })
-    c.handle({ type: 'close', requestId: 5 })
-    const forced = c.handle({ type: 'close-timeout' })
+    c.handle({ type: 'connection-opened', connectionId: 1, remoteKey: R1, isInitiator: true }, 0)
+    c.handle({ type: 'connection-data', connectionId: 1 }, 0)
+    c.handle({ type: 'connection-opened', connectionId: 2, remoteKey: R1, isInitiator: false }, 0)
+    c.handle({ type: 'close', requestId: 5 }, 0)
+    const forced = c.handle({ type: 'close-timeout' }, 0)
     // The candidate was dropped by the close itself: only the kept one is dropped again.
     expect(forced).toEqual([
       { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'closing' },
@@ -403,8 +449,8 @@ describe('closing, step by step', () => {
     ])
     expect(c.pendingTimers).toBe(0)
     expect(c.nextDeadline()).toBeNull()
-    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([])
-    expect(c.handle({ type: 'close-timeout' })).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'close-timeout' }, 0)).toEqual([])
   })
 })
 
@@ -412,36 +458,36 @@ describe('peer events (more)', () => {
   it('alternate per key independently when connections to two keys interleave', () => {
     const c = new NetworkerCore({ localKey: LOCAL, authenticate: true })
     const opened = (connectionId: number, remoteKey: string) =>
-      c.handle({ type: 'connection-opened', connectionId, remoteKey, isInitiator: true })
+      c.handle({ type: 'connection-opened', connectionId, remoteKey, isInitiator: true }, 0)
     expect(opened(1, R1)).toEqual([{ type: 'authenticate', connectionId: 1, remoteKey: R1 }])
     expect(opened(2, R2)).toEqual([{ type: 'authenticate', connectionId: 2, remoteKey: R2 }])
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true })).toEqual(
-      [
-        { type: 'keep-connection', connectionId: 2, remoteKey: R2 },
-        { type: 'peer-add', connectionId: 2, remoteKey: R2 },
-      ],
-    )
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })).toEqual(
-      [
-        { type: 'keep-connection', connectionId: 1, remoteKey: R1 },
-        { type: 'peer-add', connectionId: 1, remoteKey: R1 },
-      ],
-    )
-    expect(c.handle({ type: 'connection-closed', connectionId: 2 })).toEqual([
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true }, 0),
+    ).toEqual([
+      { type: 'keep-connection', connectionId: 2, remoteKey: R2 },
+      { type: 'peer-add', connectionId: 2, remoteKey: R2 },
+    ])
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0),
+    ).toEqual([
+      { type: 'keep-connection', connectionId: 1, remoteKey: R1 },
+      { type: 'peer-add', connectionId: 1, remoteKey: R1 },
+    ])
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 0)).toEqual([
       { type: 'peer-remove', connectionId: 2, remoteKey: R2 },
     ])
     expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
     opened(3, R2)
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 3, accepted: true })).toEqual(
-      [
-        { type: 'keep-connection', connectionId: 3, remoteKey: R2 },
-        { type: 'peer-add', connectionId: 3, remoteKey: R2 },
-      ],
-    )
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 3, accepted: true }, 0),
+    ).toEqual([
+      { type: 'keep-connection', connectionId: 3, remoteKey: R2 },
+      { type: 'peer-add', connectionId: 3, remoteKey: R2 },
+    ])
     // A rejected second connection to R1 does not disturb the kept one.
     opened(4, R1)
     expect(
-      c.handle({ type: 'connection-authenticated', connectionId: 4, accepted: false }),
+      c.handle({ type: 'connection-authenticated', connectionId: 4, accepted: false }, 0),
     ).toEqual([{ type: 'drop-connection', connectionId: 4, remoteKey: R1, reason: 'rejected' }])
     expect(c.peers()).toEqual([
       { remoteKey: R1, connectionId: 1 },
@@ -577,7 +623,7 @@ describe('random activity, then close (property)', () => {
             // Closing cancels every timer (a contested duplicate's deadline) and starts none.
             if (closeCalled) expect(c.pendingTimers).toBe(0)
           }
-          const send = (event: CoreEvent, at?: number) => take(c.handle(event, at))
+          const send = (event: CoreEvent, at?: number) => take(c.handle(event, at ?? now))
           const answer = (index: number) => {
             const [effect] = unanswered.splice(index % unanswered.length, 1)
             if (effect === undefined || !('op' in effect)) return
@@ -693,8 +739,8 @@ describe('random activity, then close (property)', () => {
           for (const status of c.statuses()) expect(status.state).toBe('closed')
           // Late calls and happenings: settle at once or change nothing.
           for (const id of live)
-            expect(c.handle({ type: 'connection-closed', connectionId: id })).toEqual([])
-          expect(c.handle({ type: 'close', requestId: 999 })).toEqual([
+            expect(c.handle({ type: 'connection-closed', connectionId: id }, 0)).toEqual([])
+          expect(c.handle({ type: 'close', requestId: 999 }, 0)).toEqual([
             { type: 'settle', requestId: 999, report: closeReport },
           ])
         },

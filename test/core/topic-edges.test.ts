@@ -31,15 +31,15 @@ function newCore(): NetworkerCore {
 /** A core with T joined (op 1), no flush. */
 function joinedCore(): NetworkerCore {
   const c = newCore()
-  c.handle(configure(1, true, true))
-  c.handle({ type: 'topic-joined', topic: T, op: 1 })
+  c.handle(configure(1, true, true), 0)
+  c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
   expect(c.status(T)?.state).toBe('joined')
   return c
 }
 
 /** Closes the core, answering the topic's leave (if one is asked for) with `leave`. */
 function close(c: NetworkerCore, leave: 'left' | 'failed'): CoreEffect[] {
-  return finishClose(c, c.handle({ type: 'close', requestId: 99 }), leave)
+  return finishClose(c, c.handle({ type: 'close', requestId: 99 }, 0), leave)
 }
 
 /**
@@ -61,10 +61,11 @@ function finishClose(
         leave === 'left'
           ? { type: 'topic-left', topic: T, op }
           : { type: 'topic-leave-failed', topic: T, op, error: leaveError },
+        0,
       ),
     )
   }
-  out.push(...c.handle({ type: 'swarm-destroyed' }))
+  out.push(...c.handle({ type: 'swarm-destroyed' }, 0))
   return out
 }
 
@@ -74,10 +75,10 @@ const settles = (effects: CoreEffect[], requestId: number) =>
 describe('a leave that fails', () => {
   it('rejects the leave with the error, and a later close reports the topic as still announced', () => {
     const c = joinedCore()
-    c.handle(configure(2, false, false))
-    expect(c.handle({ type: 'topic-leave-failed', topic: T, op: 2, error: leaveError })).toEqual([
-      { type: 'settle', requestId: 2, error: leaveError },
-    ])
+    c.handle(configure(2, false, false), 0)
+    expect(c.handle({ type: 'topic-leave-failed', topic: T, op: 2, error: leaveError }, 0)).toEqual(
+      [{ type: 'settle', requestId: 2, error: leaveError }],
+    )
     expect(c.status(T)).toMatchObject({ state: 'left', joined: false })
     // Nothing left to leave, but the old announcement may linger: the report says so.
     const effects = close(c, 'left')
@@ -89,12 +90,12 @@ describe('a leave that fails', () => {
 
   it('is forgotten once a later leave succeeds', () => {
     const c = joinedCore()
-    c.handle(configure(2, false, false))
-    c.handle({ type: 'topic-leave-failed', topic: T, op: 2, error: leaveError })
-    c.handle(configure(3, true, false))
-    c.handle({ type: 'topic-joined', topic: T, op: 3 })
-    c.handle(configure(4, false, false))
-    expect(c.handle({ type: 'topic-left', topic: T, op: 4 })).toEqual([
+    c.handle(configure(2, false, false), 0)
+    c.handle({ type: 'topic-leave-failed', topic: T, op: 2, error: leaveError }, 0)
+    c.handle(configure(3, true, false), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)
+    c.handle(configure(4, false, false), 0)
+    expect(c.handle({ type: 'topic-left', topic: T, op: 4 }, 0)).toEqual([
       { type: 'settle', requestId: 4 },
     ])
     expect(settles(close(c, 'left'), 99)).toEqual([
@@ -108,12 +109,12 @@ describe('a leave that fails', () => {
   ] as const) {
     it(`lets a join requested meanwhile (announce=${announce} lookup=${lookup}) go ahead`, () => {
       const c = joinedCore()
-      c.handle(configure(2, false, false))
-      c.handle(configure(3, announce, lookup))
-      expect(c.handle({ type: 'topic-leave-failed', topic: T, op: 2, error: leaveError })).toEqual([
-        { type: 'join-topic', topic: T, op: 3, announce, lookup },
-      ])
-      expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+      c.handle(configure(2, false, false), 0)
+      c.handle(configure(3, announce, lookup), 0)
+      expect(
+        c.handle({ type: 'topic-leave-failed', topic: T, op: 2, error: leaveError }, 0),
+      ).toEqual([{ type: 'join-topic', topic: T, op: 3, announce, lookup }])
+      expect(c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)).toEqual([
         { type: 'settle', requestId: 2 },
         { type: 'settle', requestId: 3 },
       ])
@@ -122,12 +123,12 @@ describe('a leave that fails', () => {
 
   it('of an earlier op is ignored while a later leave is in flight', () => {
     const c = joinedCore()
-    c.handle(configure(2, false, false)) // leave, op 2
-    c.handle(configure(3, true, true)) // waits for the leave
+    c.handle(configure(2, false, false), 0) // leave, op 2
+    c.handle(configure(3, true, true), 0) // waits for the leave
     const stale: CoreEvent = { type: 'topic-leave-failed', topic: T, op: 1, error: leaveError }
-    expect(c.handle(stale)).toEqual([])
+    expect(c.handle(stale, 0)).toEqual([])
     expect(c.status(T)?.state).toBe('leaving')
-    expect(c.handle({ type: 'topic-left', topic: T, op: 2 })).toEqual([
+    expect(c.handle({ type: 'topic-left', topic: T, op: 2 }, 0)).toEqual([
       { type: 'join-topic', topic: T, op: 3, announce: true, lookup: true },
     ])
   })
@@ -137,19 +138,19 @@ describe('a close in each state of the topic', () => {
   const setups: Record<string, () => NetworkerCore> = {
     joining: () => {
       const c = newCore()
-      c.handle(configure(1, true, true))
+      c.handle(configure(1, true, true), 0)
       return c
     },
     flushing: () => {
       const c = newCore()
-      c.handle(configure(1, true, true, true))
-      c.handle({ type: 'topic-joined', topic: T, op: 1 })
+      c.handle(configure(1, true, true, true), 0)
+      c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
       return c
     },
     joined: joinedCore,
     leaving: () => {
       const c = joinedCore()
-      c.handle(configure(2, false, false))
+      c.handle(configure(2, false, false), 0)
       return c
     },
   }
@@ -157,7 +158,7 @@ describe('a close in each state of the topic', () => {
     it(`${state}: leaves, shows no subscription, settles every request once`, () => {
       const c = setup()
       expect(c.status(T)?.state).toBe(state)
-      const effects = c.handle({ type: 'close', requestId: 99 })
+      const effects = c.handle({ type: 'close', requestId: 99 }, 0)
       expect(effects.filter((e) => e.type === 'leave-topic')).toHaveLength(
         state === 'leaving' ? 0 : 1,
       )
@@ -177,9 +178,9 @@ describe('a close in each state of the topic', () => {
 
   it('leaving with a re-join asked meanwhile: the close forgets the re-join, even if the leave fails', () => {
     const c = joinedCore()
-    c.handle(configure(2, false, false))
-    c.handle(configure(3, true, false))
-    const effects = c.handle({ type: 'close', requestId: 99 })
+    c.handle(configure(2, false, false), 0)
+    c.handle(configure(3, true, false), 0)
+    const effects = c.handle({ type: 'close', requestId: 99 }, 0)
     expect(c.status(T)).toMatchObject({ state: 'leaving', announce: false, lookup: false })
     const all = finishClose(c, effects, 'failed', 2)
     expect(all.filter((e) => e.type === 'join-topic')).toEqual([])
@@ -192,8 +193,8 @@ describe('a close in each state of the topic', () => {
 
   it('forced while the leave hangs: the topic is closed and reported', () => {
     const c = joinedCore()
-    c.handle({ type: 'close', requestId: 99 })
-    expect(c.handle({ type: 'close-timeout' })).toContainEqual({
+    c.handle({ type: 'close', requestId: 99 }, 0)
+    expect(c.handle({ type: 'close-timeout' }, 0)).toContainEqual({
       type: 'settle',
       requestId: 99,
       report: { unannounced: [T], forced: true },
@@ -203,7 +204,7 @@ describe('a close in each state of the topic', () => {
 
   it('a topic that was only ever left closes without any I/O', () => {
     const c = newCore()
-    expect(c.handle(configure(1, false, false))).toEqual([{ type: 'settle', requestId: 1 }])
+    expect(c.handle(configure(1, false, false), 0)).toEqual([{ type: 'settle', requestId: 1 }])
     // Forgotten as soon as it was left, so the close has nothing of it to leave.
     expect(c.status(T)).toBeNull()
     const effects = close(c, 'left')
@@ -214,13 +215,15 @@ describe('a close in each state of the topic', () => {
 describe('stale and failed flushes and joins', () => {
   it('a failed flush of an earlier op is ignored', () => {
     const c = newCore()
-    c.handle(configure(1, true, true, true))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 }) // flush op 2
-    c.handle(configure(2, true, false, true)) // re-join op 3
-    c.handle({ type: 'topic-joined', topic: T, op: 3 }) // flush op 4
-    expect(c.handle({ type: 'swarm-flush-failed', topic: T, op: 2, error: flushError })).toEqual([])
+    c.handle(configure(1, true, true, true), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0) // flush op 2
+    c.handle(configure(2, true, false, true), 0) // re-join op 3
+    c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0) // flush op 4
+    expect(c.handle({ type: 'swarm-flush-failed', topic: T, op: 2, error: flushError }, 0)).toEqual(
+      [],
+    )
     expect(c.status(T)?.state).toBe('flushing')
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 })).toEqual([
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
     ])
@@ -228,26 +231,26 @@ describe('stale and failed flushes and joins', () => {
 
   it('a failed join forgets its wish to flush: a later join without flush settles on joining', () => {
     const c = newCore()
-    c.handle(configure(1, true, true, true))
-    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error: joinError })).toEqual([
+    c.handle(configure(1, true, true, true), 0)
+    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error: joinError }, 0)).toEqual([
       { type: 'settle', requestId: 1, error: joinError },
       { type: 'leave-topic', topic: T, op: 2 },
     ])
-    c.handle(configure(2, true, true, false))
-    expect(c.handle({ type: 'topic-left', topic: T, op: 2 })).toEqual([
+    c.handle(configure(2, true, true, false), 0)
+    expect(c.handle({ type: 'topic-left', topic: T, op: 2 }, 0)).toEqual([
       { type: 'join-topic', topic: T, op: 3, announce: true, lookup: true },
     ])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)).toEqual([
       { type: 'settle', requestId: 2 },
     ])
   })
 
   it('a failed flush forgets its wish to flush: the next same configure settles at once', () => {
     const c = newCore()
-    c.handle(configure(1, true, true, true))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
-    c.handle({ type: 'swarm-flush-failed', topic: T, op: 2, error: flushError })
+    c.handle(configure(1, true, true, true), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
+    c.handle({ type: 'swarm-flush-failed', topic: T, op: 2, error: flushError }, 0)
     expect(c.status(T)).toMatchObject({ state: 'joined', flushed: false })
-    expect(c.handle(configure(2, true, true, false))).toEqual([{ type: 'settle', requestId: 2 }])
+    expect(c.handle(configure(2, true, true, false), 0)).toEqual([{ type: 'settle', requestId: 2 }])
   })
 })

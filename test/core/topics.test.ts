@@ -24,14 +24,14 @@ const configure = (
 describe('topic configuration', () => {
   it('joins, flushes and settles, then reports joined and flushed', () => {
     const c = core()
-    const join = c.handle(configure(1, true, false))
+    const join = c.handle(configure(1, true, false), 0)
     expect(join).toEqual([{ type: 'join-topic', topic: T, op: 1, announce: true, lookup: false }])
     expect(c.status(T)).toMatchObject({ joined: false, flushed: false, state: 'joining' })
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 2 },
     ])
     expect(c.status(T)).toMatchObject({ joined: true, flushed: false, state: 'flushing' })
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
     ])
     expect(c.status(T)).toEqual({
@@ -46,8 +46,8 @@ describe('topic configuration', () => {
 
   it('settles right after the join when flush is false', () => {
     const c = core()
-    c.handle(configure(1, false, true, false))
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([
+    c.handle(configure(1, false, true, false), 0)
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
     ])
     expect(c.status(T)).toMatchObject({ joined: true, flushed: false })
@@ -55,14 +55,14 @@ describe('topic configuration', () => {
 
   it('ignores results of stale operations', () => {
     const c = core()
-    c.handle(configure(1, true, true))
-    c.handle(configure(2, false, true)) // re-join: op 2
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 })).toEqual([
+    c.handle(configure(1, true, true), 0)
+    c.handle(configure(2, false, true), 0) // re-join: op 2
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 3 },
     ])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 3 })).toEqual([
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 3 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
     ])
@@ -72,12 +72,12 @@ describe('topic configuration', () => {
   it('still flushes for a join that asked to when a later join without flush supersedes it', () => {
     // Found by the simulator (seed 87): the superseded request resolved without its flush.
     const c = core()
-    c.handle(configure(1, false, true, true))
-    c.handle(configure(2, true, true, false))
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 })).toEqual([
+    c.handle(configure(1, false, true, true), 0)
+    c.handle(configure(2, true, true, false), 0)
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 3 },
     ])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 3 })).toEqual([
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 3 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
     ])
@@ -85,18 +85,18 @@ describe('topic configuration', () => {
 
   it('a join requested during a leave that fails still goes ahead, and its requests wait for it', () => {
     const c = core()
-    c.handle(configure(1, true, false, false))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
-    c.handle(configure(2, false, false))
-    c.handle(configure(3, true, true, true))
+    c.handle(configure(1, true, false, false), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
+    c.handle(configure(2, false, false), 0)
+    c.handle(configure(3, true, true, true), 0)
     const error = { code: 'TOPIC_LEAVE_FAILED' as const, message: 'x' }
-    expect(c.handle({ type: 'topic-leave-failed', topic: T, op: 2, error })).toEqual([
+    expect(c.handle({ type: 'topic-leave-failed', topic: T, op: 2, error }, 0)).toEqual([
       { type: 'join-topic', topic: T, op: 3, announce: true, lookup: true },
     ])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 4 },
     ])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 })).toEqual([
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 }, 0)).toEqual([
       { type: 'settle', requestId: 2 },
       { type: 'settle', requestId: 3 },
     ])
@@ -105,10 +105,12 @@ describe('topic configuration', () => {
 
   it('leaves a topic while its join is in flight', () => {
     const c = core()
-    c.handle(configure(1, true, false))
-    expect(c.handle(configure(2, false, false))).toEqual([{ type: 'leave-topic', topic: T, op: 2 }])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 2 })).toEqual([
+    c.handle(configure(1, true, false), 0)
+    expect(c.handle(configure(2, false, false), 0)).toEqual([
+      { type: 'leave-topic', topic: T, op: 2 },
+    ])
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
     ])
@@ -118,15 +120,17 @@ describe('topic configuration', () => {
 
   it('joins again only after a leave in flight has finished', () => {
     const c = core()
-    c.handle(configure(1, true, false, false))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
-    expect(c.handle(configure(2, false, false))).toEqual([{ type: 'leave-topic', topic: T, op: 2 }])
+    c.handle(configure(1, true, false, false), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
+    expect(c.handle(configure(2, false, false), 0)).toEqual([
+      { type: 'leave-topic', topic: T, op: 2 },
+    ])
     // No join while the unannounce is still running: it could remove the fresh announcement.
-    expect(c.handle(configure(3, true, true, false))).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 2 })).toEqual([
+    expect(c.handle(configure(3, true, true, false), 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 2 }, 0)).toEqual([
       { type: 'join-topic', topic: T, op: 3, announce: true, lookup: true },
     ])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)).toEqual([
       { type: 'settle', requestId: 2 },
       { type: 'settle', requestId: 3 },
     ])
@@ -134,23 +138,23 @@ describe('topic configuration', () => {
 
   it('rejects the waiting requests when a join fails, and cleans up with a leave', () => {
     const c = core()
-    c.handle(configure(1, true, false))
+    c.handle(configure(1, true, false), 0)
     const error = { code: 'TOPIC_JOIN_FAILED' as const, message: 'no DHT' }
-    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error })).toEqual([
+    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error }, 0)).toEqual([
       { type: 'settle', requestId: 1, error },
       { type: 'leave-topic', topic: T, op: 2 },
     ])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 2 })).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 2 }, 0)).toEqual([])
     // A topic left with nothing pending is forgotten: nothing of it stays in the core.
     expect(c.status(T)).toBeNull()
   })
 
   it('reports a failed flush to the waiting requests and stays joined', () => {
     const c = core()
-    c.handle(configure(1, true, true))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
+    c.handle(configure(1, true, true), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
     const error = { code: 'FLUSH_FAILED' as const, message: 'x' }
-    expect(c.handle({ type: 'swarm-flush-failed', topic: T, op: 2, error })).toEqual([
+    expect(c.handle({ type: 'swarm-flush-failed', topic: T, op: 2, error }, 0)).toEqual([
       { type: 'settle', requestId: 1, error },
     ])
     expect(c.status(T)).toMatchObject({ joined: true, flushed: false, state: 'joined' })
@@ -158,18 +162,20 @@ describe('topic configuration', () => {
 
   it('settles a repeated configuration at once, or after a new flush when asked', () => {
     const c = core()
-    c.handle(configure(1, true, true, false))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
-    expect(c.handle(configure(2, true, true, false))).toEqual([{ type: 'settle', requestId: 2 }])
-    expect(c.handle(configure(3, true, true, true))).toEqual([
+    c.handle(configure(1, true, true, false), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
+    expect(c.handle(configure(2, true, true, false), 0)).toEqual([{ type: 'settle', requestId: 2 }])
+    expect(c.handle(configure(3, true, true, true), 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 2 },
     ])
-    expect(c.handle(configure(4, false, false))).toEqual([{ type: 'leave-topic', topic: T, op: 3 }])
-    expect(c.handle(configure(5, false, false))).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 3 })).toEqual(
+    expect(c.handle(configure(4, false, false), 0)).toEqual([
+      { type: 'leave-topic', topic: T, op: 3 },
+    ])
+    expect(c.handle(configure(5, false, false), 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 3 }, 0)).toEqual(
       [3, 4, 5].map((requestId) => ({ type: 'settle', requestId })),
     )
-    expect(c.handle(configure(6, false, false))).toEqual([{ type: 'settle', requestId: 6 }])
+    expect(c.handle(configure(6, false, false), 0)).toEqual([{ type: 'settle', requestId: 6 }])
   })
 })
 
@@ -177,8 +183,8 @@ describe('flush waits for connections being authenticated', () => {
   const REMOTE = 'bb'.repeat(32)
   const joinedCore = () => {
     const c = core(true)
-    c.handle(configure(1, true, true))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
+    c.handle(configure(1, true, true), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
     return c
   }
 
@@ -205,23 +211,29 @@ describe('flush waits for connections being authenticated', () => {
     it(`settles once the connection found before the flush is ${label}`, () => {
       const c = joinedCore()
       expect(
-        c.handle({
-          type: 'connection-opened',
-          connectionId: 7,
-          remoteKey: REMOTE,
-          isInitiator: true,
-        }),
+        c.handle(
+          {
+            type: 'connection-opened',
+            connectionId: 7,
+            remoteKey: REMOTE,
+            isInitiator: true,
+          },
+          0,
+        ),
       ).toEqual([{ type: 'authenticate', connectionId: 7, remoteKey: REMOTE }])
-      expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([])
+      expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([])
       expect(c.status(T)?.flushed).toBe(false)
       // A connection that arrives after the flush does not hold it up.
-      c.handle({
-        type: 'connection-opened',
-        connectionId: 8,
-        remoteKey: 'cc'.repeat(32),
-        isInitiator: false,
-      })
-      expect(c.handle(finish as CoreEvent)).toEqual(expected)
+      c.handle(
+        {
+          type: 'connection-opened',
+          connectionId: 8,
+          remoteKey: 'cc'.repeat(32),
+          isInitiator: false,
+        },
+        0,
+      )
+      expect(c.handle(finish as CoreEvent, 0)).toEqual(expected)
       expect(c.status(T)?.flushed).toBe(true)
     })
   }
@@ -266,9 +278,9 @@ describe('concurrent configures on one key (property)', () => {
           const e = pending.shift()
           if (e === undefined) return
           const op = 'op' in e ? e.op - (stale ? 100 : 0) : 0
-          if (e.type === 'join-topic') take(c.handle({ type: 'topic-joined', topic: T, op }))
-          if (e.type === 'leave-topic') take(c.handle({ type: 'topic-left', topic: T, op }))
-          if (e.type === 'flush-swarm') take(c.handle({ type: 'swarm-flushed', topic: T, op }))
+          if (e.type === 'join-topic') take(c.handle({ type: 'topic-joined', topic: T, op }, 0))
+          if (e.type === 'leave-topic') take(c.handle({ type: 'topic-left', topic: T, op }, 0))
+          if (e.type === 'flush-swarm') take(c.handle({ type: 'swarm-flushed', topic: T, op }, 0))
           if (stale) pending.unshift(e)
         }
         for (const s of steps) {
@@ -276,7 +288,7 @@ describe('concurrent configures on one key (property)', () => {
             const id = nextId++
             made.add(id)
             last = { announce: s.announce, lookup: s.lookup }
-            take(c.handle({ type: 'configure', requestId: id, topic: T, ...s }))
+            take(c.handle({ type: 'configure', requestId: id, topic: T, ...s }, 0))
           } else answer(s.kind === 'stale')
         }
         // Quiescence: answer everything outstanding.
@@ -317,7 +329,7 @@ describe('each subscription', () => {
   ] as const) {
     it(`announce=${announce} lookup=${lookup} with flush: join, flush, settle`, () => {
       const c = core()
-      expect(c.handle(configure(7, announce, lookup, true))).toEqual([
+      expect(c.handle(configure(7, announce, lookup, true), 0)).toEqual([
         { type: 'join-topic', topic: T, op: 1, announce, lookup },
       ])
       expect(c.status(T)).toEqual({
@@ -328,10 +340,10 @@ describe('each subscription', () => {
         flushed: false,
         state: 'joining',
       })
-      expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([
+      expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([
         { type: 'flush-swarm', topic: T, op: 2 },
       ])
-      expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([
+      expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([
         { type: 'settle', requestId: 7 },
       ])
       expect(c.status(T)).toEqual({
@@ -347,10 +359,10 @@ describe('each subscription', () => {
 
     it(`announce=${announce} lookup=${lookup} without flush: settles on the join`, () => {
       const c = core()
-      expect(c.handle(configure(7, announce, lookup, false))).toEqual([
+      expect(c.handle(configure(7, announce, lookup, false), 0)).toEqual([
         { type: 'join-topic', topic: T, op: 1, announce, lookup },
       ])
-      expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([
+      expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([
         { type: 'settle', requestId: 7 },
       ])
       expect(c.status(T)).toEqual({
@@ -369,15 +381,15 @@ describe('each subscription', () => {
     const other = '09'.repeat(32)
     expect(c.status(other)).toBeNull()
     expect(c.statuses()).toEqual([])
-    expect(c.handle({ type: 'topic-joined', topic: other, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: other, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'swarm-flushed', topic: other, op: 1 })).toEqual([])
+    expect(c.handle({ type: 'topic-joined', topic: other, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: other, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: other, op: 1 }, 0)).toEqual([])
     expect(c.status(other)).toBeNull()
   })
 
   it('a leave of a topic never joined settles at once without I/O', () => {
     const c = core()
-    expect(c.handle(configure(1, false, false))).toEqual([{ type: 'settle', requestId: 1 }])
+    expect(c.handle(configure(1, false, false), 0)).toEqual([{ type: 'settle', requestId: 1 }])
     // A topic left with nothing pending is forgotten: nothing of it stays in the core.
     expect(c.status(T)).toBeNull()
   })
@@ -385,22 +397,25 @@ describe('each subscription', () => {
   it('keeps topics apart: results for one do not move the other', () => {
     const c = core()
     const U = '02'.repeat(32)
-    c.handle(configure(1, true, false, false))
+    c.handle(configure(1, true, false, false), 0)
     expect(
-      c.handle({
-        type: 'configure',
-        requestId: 2,
-        topic: U,
-        announce: false,
-        lookup: true,
-        flush: false,
-      }),
+      c.handle(
+        {
+          type: 'configure',
+          requestId: 2,
+          topic: U,
+          announce: false,
+          lookup: true,
+          flush: false,
+        },
+        0,
+      ),
     ).toEqual([{ type: 'join-topic', topic: U, op: 1, announce: false, lookup: true }])
-    expect(c.handle({ type: 'topic-joined', topic: U, op: 1 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: U, op: 1 }, 0)).toEqual([
       { type: 'settle', requestId: 2 },
     ])
     expect(c.status(T)).toMatchObject({ joined: false, state: 'joining' })
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
     ])
   })
@@ -430,31 +445,33 @@ describe('stale I/O results', () => {
 
   it('every stale result is ignored, whatever its kind and whenever it comes', () => {
     const c = core()
-    c.handle(configure(1, true, false))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
-    c.handle(configure(2, false, true)) // flushing (op 2) → joining, op 3
-    expect(c.handle(configure(3, false, false))).toEqual([{ type: 'leave-topic', topic: T, op: 4 }])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 4 })).toEqual([
+    c.handle(configure(1, true, false), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
+    c.handle(configure(2, false, true), 0) // flushing (op 2) → joining, op 3
+    expect(c.handle(configure(3, false, false), 0)).toEqual([
+      { type: 'leave-topic', topic: T, op: 4 },
+    ])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 4 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
       { type: 'settle', requestId: 3 },
     ])
-    expect(c.handle(configure(4, true, true))).toEqual([
+    expect(c.handle(configure(4, true, true), 0)).toEqual([
       { type: 'join-topic', topic: T, op: 5, announce: true, lookup: true },
     ])
     const before = c.status(T)
     for (const event of staleEvents) {
-      expect(c.handle(event), JSON.stringify(event)).toEqual([])
+      expect(c.handle(event, 0), JSON.stringify(event)).toEqual([])
       expect(c.status(T)).toEqual(before)
     }
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 5 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 5 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 6 },
     ])
-    for (const event of staleEvents) expect(c.handle(event), JSON.stringify(event)).toEqual([])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 6 })).toEqual([
+    for (const event of staleEvents) expect(c.handle(event, 0), JSON.stringify(event)).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 6 }, 0)).toEqual([
       { type: 'settle', requestId: 4 },
     ])
-    for (const event of staleEvents) expect(c.handle(event), JSON.stringify(event)).toEqual([])
+    for (const event of staleEvents) expect(c.handle(event, 0), JSON.stringify(event)).toEqual([])
     expect(c.status(T)).toEqual({
       topic: T,
       announce: true,
@@ -467,39 +484,42 @@ describe('stale I/O results', () => {
 
   it('a result for the current op, delivered twice, acts once', () => {
     const c = core()
-    c.handle(configure(1, true, false))
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([
+    c.handle(configure(1, true, false), 0)
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 2 },
     ])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
     ])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([])
   })
 
   it('a stale flush arriving late does not take over the current flush waiting on a connection', () => {
     // Two flushes in flight (op 2, then op 4 after a re-join); op 4 finishes first while a
     // connection is still being authenticated, then op 2's late result arrives.
     const c = core(true)
-    c.handle(configure(1, true, false))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
-    c.handle(configure(2, true, true))
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+    c.handle(configure(1, true, false), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
+    c.handle(configure(2, true, true), 0)
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 4 },
     ])
     const REMOTE = 'bb'.repeat(32)
-    c.handle({ type: 'connection-opened', connectionId: 7, remoteKey: REMOTE, isInitiator: true })
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 })).toEqual([])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([])
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 7, accepted: true })).toEqual(
-      [
-        { type: 'keep-connection', connectionId: 7, remoteKey: REMOTE },
-        { type: 'peer-add', connectionId: 7, remoteKey: REMOTE },
-        { type: 'settle', requestId: 1 },
-        { type: 'settle', requestId: 2 },
-      ],
+    c.handle(
+      { type: 'connection-opened', connectionId: 7, remoteKey: REMOTE, isInitiator: true },
+      0,
     )
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 }, 0)).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([])
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 7, accepted: true }, 0),
+    ).toEqual([
+      { type: 'keep-connection', connectionId: 7, remoteKey: REMOTE },
+      { type: 'peer-add', connectionId: 7, remoteKey: REMOTE },
+      { type: 'settle', requestId: 1 },
+      { type: 'settle', requestId: 2 },
+    ])
     expect(c.status(T)).toMatchObject({ flushed: true, state: 'joined' })
   })
 })
@@ -507,31 +527,33 @@ describe('stale I/O results', () => {
 describe('concurrent configures on one key', () => {
   it('join, join with other options, leave, join again: each superseded op is ignored', () => {
     const c = core()
-    expect(c.handle(configure(1, true, false))).toEqual([
+    expect(c.handle(configure(1, true, false), 0)).toEqual([
       { type: 'join-topic', topic: T, op: 1, announce: true, lookup: false },
     ])
     // A second join with other options while the first is in flight: re-join at once.
-    expect(c.handle(configure(2, true, true))).toEqual([
+    expect(c.handle(configure(2, true, true), 0)).toEqual([
       { type: 'join-topic', topic: T, op: 2, announce: true, lookup: true },
     ])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 3 },
     ])
     // A leave while the flush is in flight.
-    expect(c.handle(configure(3, false, false))).toEqual([{ type: 'leave-topic', topic: T, op: 4 }])
+    expect(c.handle(configure(3, false, false), 0)).toEqual([
+      { type: 'leave-topic', topic: T, op: 4 },
+    ])
     expect(c.status(T)).toMatchObject({ joined: false, flushed: false, state: 'leaving' })
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 3 })).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 3 }, 0)).toEqual([])
     // A join while the leave is in flight waits for it.
-    expect(c.handle(configure(4, false, true, false))).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 4 })).toEqual([
+    expect(c.handle(configure(4, false, true, false), 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 4 }, 0)).toEqual([
       { type: 'join-topic', topic: T, op: 5, announce: false, lookup: true },
     ])
     // Requests 1 and 2 asked for a flush: it still happens for them.
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 5 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 5 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 6 },
     ])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 6 })).toEqual(
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 6 }, 0)).toEqual(
       [1, 2, 3, 4].map((requestId) => ({ type: 'settle', requestId })),
     )
     expect(c.status(T)).toEqual({
@@ -546,14 +568,16 @@ describe('concurrent configures on one key', () => {
 
   it('a leave then a join of the same options while the first join is in flight', () => {
     const c = core()
-    c.handle(configure(1, true, false, false))
-    expect(c.handle(configure(2, false, false))).toEqual([{ type: 'leave-topic', topic: T, op: 2 }])
-    expect(c.handle(configure(3, true, false, false))).toEqual([])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 })).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 2 })).toEqual([
+    c.handle(configure(1, true, false, false), 0)
+    expect(c.handle(configure(2, false, false), 0)).toEqual([
+      { type: 'leave-topic', topic: T, op: 2 },
+    ])
+    expect(c.handle(configure(3, true, false, false), 0)).toEqual([])
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 2 }, 0)).toEqual([
       { type: 'join-topic', topic: T, op: 3, announce: true, lookup: false },
     ])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
       { type: 'settle', requestId: 3 },
@@ -563,12 +587,14 @@ describe('concurrent configures on one key', () => {
 
   it('a join then a leave while a leave is in flight settles everyone once the leave is done', () => {
     const c = core()
-    c.handle(configure(1, true, true, false))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
-    expect(c.handle(configure(2, false, false))).toEqual([{ type: 'leave-topic', topic: T, op: 2 }])
-    expect(c.handle(configure(3, true, false))).toEqual([])
-    expect(c.handle(configure(4, false, false))).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 2 })).toEqual([
+    c.handle(configure(1, true, true, false), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
+    expect(c.handle(configure(2, false, false), 0)).toEqual([
+      { type: 'leave-topic', topic: T, op: 2 },
+    ])
+    expect(c.handle(configure(3, true, false), 0)).toEqual([])
+    expect(c.handle(configure(4, false, false), 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 2 },
       { type: 'settle', requestId: 3 },
       { type: 'settle', requestId: 4 },
@@ -579,12 +605,12 @@ describe('concurrent configures on one key', () => {
 
   it('a re-join while joined with other options emits a new join and settles on it', () => {
     const c = core()
-    c.handle(configure(1, true, false, false))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
-    expect(c.handle(configure(2, false, true, false))).toEqual([
+    c.handle(configure(1, true, false, false), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
+    expect(c.handle(configure(2, false, true, false), 0)).toEqual([
       { type: 'join-topic', topic: T, op: 2, announce: false, lookup: true },
     ])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 2 },
     ])
   })
@@ -614,11 +640,11 @@ describe('concurrent configures on one key', () => {
     for (const move of moves) {
       if (move.kind === 'call') {
         const call = script[called++]!
-        take(c.handle({ type: 'configure', requestId: called, topic: T, ...call }))
+        take(c.handle({ type: 'configure', requestId: called, topic: T, ...call }, 0))
       } else {
         const effect = outstanding.get(move.op)!
         outstanding.delete(move.op)
-        take(c.handle(resultOf(effect)!))
+        take(c.handle(resultOf(effect)!, 0))
       }
     }
     return { c, outstanding, settled, called }
@@ -699,10 +725,10 @@ describe('concurrent configures on one key', () => {
 describe('join failures', () => {
   it('rejects every waiting request with the error, then a join during the cleanup waits for it', () => {
     const c = core()
-    c.handle(configure(1, true, false))
-    expect(c.handle(configure(2, true, false, false))).toEqual([])
+    c.handle(configure(1, true, false), 0)
+    expect(c.handle(configure(2, true, false, false), 0)).toEqual([])
     const error = { code: 'TOPIC_JOIN_FAILED' as const, message: 'no DHT' }
-    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error })).toEqual([
+    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error }, 0)).toEqual([
       { type: 'settle', requestId: 1, error },
       { type: 'settle', requestId: 2, error },
       { type: 'leave-topic', topic: T, op: 2 },
@@ -715,22 +741,22 @@ describe('join failures', () => {
       flushed: false,
       state: 'leaving',
     })
-    expect(c.handle(configure(3, true, false, false))).toEqual([])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 2 })).toEqual([
+    expect(c.handle(configure(3, true, false, false), 0)).toEqual([])
+    expect(c.handle({ type: 'topic-left', topic: T, op: 2 }, 0)).toEqual([
       { type: 'join-topic', topic: T, op: 3, announce: true, lookup: false },
     ])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)).toEqual([
       { type: 'settle', requestId: 3 },
     ])
   })
 
   it('a failure of a superseded join is ignored', () => {
     const c = core()
-    c.handle(configure(1, true, false, false))
-    c.handle(configure(2, false, true, false))
+    c.handle(configure(1, true, false, false), 0)
+    c.handle(configure(2, false, true, false), 0)
     const error = { code: 'TOPIC_JOIN_FAILED' as const, message: 'x' }
-    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error })).toEqual([])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 })).toEqual([
+    expect(c.handle({ type: 'topic-join-failed', topic: T, op: 1, error }, 0)).toEqual([])
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
     ])
@@ -748,78 +774,81 @@ describe('flush and connections', () => {
   })
   const flushing = (authenticate: boolean) => {
     const c = core(authenticate)
-    c.handle(configure(1, true, true))
-    c.handle({ type: 'topic-joined', topic: T, op: 1 })
+    c.handle(configure(1, true, true), 0)
+    c.handle({ type: 'topic-joined', topic: T, op: 1 }, 0)
     return c
   }
 
   it('without authentication connections are used at once and never hold a flush', () => {
     const c = flushing(false)
-    expect(c.handle(opened(1, R1))).toEqual([
+    expect(c.handle(opened(1, R1), 0)).toEqual([
       { type: 'keep-connection', connectionId: 1, remoteKey: R1 },
       { type: 'peer-add', connectionId: 1, remoteKey: R1 },
     ])
     expect(c.pendingConnections()).toEqual([])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
     ])
   })
 
   it('a connection authenticated before the flush does not hold it', () => {
     const c = flushing(true)
-    c.handle(opened(1, R1))
-    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([
+    c.handle(opened(1, R1), 0)
+    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0)
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
     ])
   })
 
   it('waits for every connection pending at the flush, in any order of their verdicts', () => {
     const c = flushing(true)
-    expect(c.handle(opened(1, R1))).toEqual([
+    expect(c.handle(opened(1, R1), 0)).toEqual([
       { type: 'authenticate', connectionId: 1, remoteKey: R1 },
     ])
-    expect(c.handle(opened(2, R2))).toEqual([
+    expect(c.handle(opened(2, R2), 0)).toEqual([
       { type: 'authenticate', connectionId: 2, remoteKey: R2 },
     ])
     expect(c.pendingConnections()).toEqual([1, 2])
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([])
     expect(
-      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: false }),
+      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: false }, 0),
     ).toEqual([{ type: 'drop-connection', connectionId: 2, remoteKey: R2, reason: 'rejected' }])
     expect(c.status(T)).toMatchObject({ flushed: false, state: 'flushing' })
     // A repeated verdict for a settled connection changes nothing.
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true })).toEqual(
-      [],
-    )
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })).toEqual(
-      [
-        { type: 'keep-connection', connectionId: 1, remoteKey: R1 },
-        { type: 'peer-add', connectionId: 1, remoteKey: R1 },
-        { type: 'settle', requestId: 1 },
-      ],
-    )
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true }, 0),
+    ).toEqual([])
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0),
+    ).toEqual([
+      { type: 'keep-connection', connectionId: 1, remoteKey: R1 },
+      { type: 'peer-add', connectionId: 1, remoteKey: R1 },
+      { type: 'settle', requestId: 1 },
+    ])
     expect(c.pendingConnections()).toEqual([])
   })
 
   it('two topics flushing on the same pending connection both finish when it settles', () => {
     const U = '02'.repeat(32)
     const c = flushing(true)
-    c.handle({
-      type: 'configure',
-      requestId: 2,
-      topic: U,
-      announce: false,
-      lookup: true,
-      flush: true,
-    })
-    expect(c.handle({ type: 'topic-joined', topic: U, op: 1 })).toEqual([
+    c.handle(
+      {
+        type: 'configure',
+        requestId: 2,
+        topic: U,
+        announce: false,
+        lookup: true,
+        flush: true,
+      },
+      0,
+    )
+    expect(c.handle({ type: 'topic-joined', topic: U, op: 1 }, 0)).toEqual([
       { type: 'flush-swarm', topic: U, op: 2 },
     ])
-    c.handle(opened(1, R1))
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([])
-    expect(c.handle({ type: 'swarm-flushed', topic: U, op: 2 })).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 1 })).toEqual([
+    c.handle(opened(1, R1), 0)
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([])
+    expect(c.handle({ type: 'swarm-flushed', topic: U, op: 2 }, 0)).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 1 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
     ])
@@ -829,23 +858,23 @@ describe('flush and connections', () => {
 
   it('a flush waiting on a connection, superseded by a re-join: the connection does not finish the new flush', () => {
     const c = flushing(true)
-    c.handle(opened(1, R1))
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([])
-    expect(c.handle(configure(2, true, false))).toEqual([
+    c.handle(opened(1, R1), 0)
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([])
+    expect(c.handle(configure(2, true, false), 0)).toEqual([
       { type: 'join-topic', topic: T, op: 3, announce: true, lookup: false },
     ])
-    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 })).toEqual([
+    expect(c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)).toEqual([
       { type: 'flush-swarm', topic: T, op: 4 },
     ])
     // The old flush's waiter finishes here; the new flush has not completed yet.
-    expect(c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true })).toEqual(
-      [
-        { type: 'keep-connection', connectionId: 1, remoteKey: R1 },
-        { type: 'peer-add', connectionId: 1, remoteKey: R1 },
-      ],
-    )
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0),
+    ).toEqual([
+      { type: 'keep-connection', connectionId: 1, remoteKey: R1 },
+      { type: 'peer-add', connectionId: 1, remoteKey: R1 },
+    ])
     expect(c.status(T)).toMatchObject({ state: 'flushing', flushed: false })
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 })).toEqual([
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
     ])
@@ -853,13 +882,15 @@ describe('flush and connections', () => {
 
   it('a flush superseded while waiting on a connection does not settle anything', () => {
     const c = flushing(true)
-    c.handle(opened(1, R1))
-    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 })).toEqual([])
-    expect(c.handle(configure(2, false, false))).toEqual([{ type: 'leave-topic', topic: T, op: 3 }])
+    c.handle(opened(1, R1), 0)
+    expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([])
+    expect(c.handle(configure(2, false, false), 0)).toEqual([
+      { type: 'leave-topic', topic: T, op: 3 },
+    ])
     expect(
-      c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: false }),
+      c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: false }, 0),
     ).toEqual([{ type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'rejected' }])
-    expect(c.handle({ type: 'topic-left', topic: T, op: 3 })).toEqual([
+    expect(c.handle({ type: 'topic-left', topic: T, op: 3 }, 0)).toEqual([
       { type: 'settle', requestId: 1 },
       { type: 'settle', requestId: 2 },
     ])
@@ -969,35 +1000,38 @@ describe('concurrent configures with stale results and authentication (property)
         const complete = () => {
           const effect: CoreEffect | null = latest
           latest = null
-          if (effect !== null) take(c.handle(resultOf(effect)!))
+          if (effect !== null) take(c.handle(resultOf(effect)!, 0))
         }
         const verdict = (index: number, accepted: boolean) => {
           const id = pendingAuth[index % pendingAuth.length]!
           pendingAuth = pendingAuth.filter((x) => x !== id)
-          take(c.handle({ type: 'connection-authenticated', connectionId: id, accepted }))
+          take(c.handle({ type: 'connection-authenticated', connectionId: id, accepted }, 0))
         }
         for (const s of steps) {
           if (s.kind === 'configure') {
             const id = made.size + 1
             made.add(id)
             last = s
-            take(c.handle(configure(id, s.announce, s.lookup, s.flush)))
+            take(c.handle(configure(id, s.announce, s.lookup, s.flush), 0))
           } else if (s.kind === 'complete') {
             complete()
           } else if (s.kind === 'stale') {
             // Every op but the last one emitted is superseded.
             const stale = emitted.slice(0, -1)
             if (stale.length > 0) {
-              take(c.handle(staleResult(s.result, stale[s.pick % stale.length]!)))
+              take(c.handle(staleResult(s.result, stale[s.pick % stale.length]!), 0))
             }
           } else if (s.kind === 'open') {
             take(
-              c.handle({
-                type: 'connection-opened',
-                connectionId: nextConn++,
-                remoteKey: REMOTES[s.remote]!,
-                isInitiator: true,
-              }),
+              c.handle(
+                {
+                  type: 'connection-opened',
+                  connectionId: nextConn++,
+                  remoteKey: REMOTES[s.remote]!,
+                  isInitiator: true,
+                },
+                0,
+              ),
             )
           } else if (pendingAuth.length > 0) {
             verdict(s.pick, s.accepted)
