@@ -2,6 +2,7 @@ import { Networker } from './networker.js'
 
 export type { Clock } from './core/clock.js'
 export { ErrorCode, NetworkerError } from './core/errors.js'
+export type { DropReason, TopicState } from './core/protocol.js'
 export type { ExtensionErrorInfo, NetworkerEvents } from './events.js'
 export type { AuthenticateContext, AuthenticateHook } from './io/authenticate.js'
 export type { ConnectionPath } from './io/connection-path.js'
@@ -24,6 +25,7 @@ export type {
 } from './io/remembered-config.js'
 export type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
 export type { TransportInfo, TransportType } from './io/transport.js'
+export type { TransportCounters } from './io/transport-counters.js'
 export type {
   CloseOptions,
   ConfigureOptions,

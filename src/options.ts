@@ -1,3 +1,4 @@
+import type { Clock } from './core/clock.js'
 import { ErrorCode, NetworkerError } from './core/errors.js'
 import { describe } from './core/keys.js'
 import type { AuthenticateHook } from './io/authenticate.js'
@@ -27,8 +28,8 @@ export interface NetworkerOptions extends HyperswarmOptions {
   authenticateTimeout?: number
   /** Use this Hyperswarm-shaped swarm instead of creating one. */
   swarm?: SwarmLike
-  /** Time source for the core's timers; the simulator injects a virtual one. */
-  clock?: DriverClock
+  /** Time source for the networker's timers; the simulator injects a virtual one. */
+  clock?: Clock
   /** Default size limit of one extension message (bytes). Default 4 MiB. */
   maxMessageSize?: number
   /** Most remote peers at once (also passed to Hyperswarm); further keys are turned away. */

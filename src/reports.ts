@@ -1,7 +1,6 @@
 import b4a from 'b4a'
 import { hexToBytes } from './core/keys.js'
 import type { CloseReport as CoreCloseReport, TopicStatus } from './core/protocol.js'
-import type { FloodGuardState } from './io/connections.js'
 
 /*
  * The shapes the networker reports in: a topic's status, how a close went, its internal
@@ -34,7 +33,7 @@ export interface NetworkerDiagnostics {
    * Present only when the inbound flood guard (`maxInboundBuffer`) could not be installed:
    * the streamx in use, or a connection's stream, lacks the unread-byte count it reads.
    */
-  floodGuard?: Exclude<FloodGuardState, 'active'>
+  floodGuard?: 'unavailable'
 }
 
 export function publicReport(report: CoreCloseReport | undefined): CloseReport {
