@@ -26,6 +26,7 @@ export type {
 export type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
 export type { TransportInfo, TransportType } from './io/transport.js'
 export type { TransportCounters } from './io/transport-counters.js'
+export type { MetricsOption } from './metrics/attach.js'
 export type {
   CloseOptions,
   ConfigureOptions,

@@ -23,6 +23,8 @@ import { FlushBarriers } from './io/replication-barrier.js'
 import { PendingRequests } from './io/requests.js'
 import type { KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
 import { SwarmAdapter } from './io/swarm-adapter.js'
+import { attachMetrics, checkMetricsOption, type MetricsHandle } from './metrics/attach.js'
+import { sampleOf } from './metrics/sample.js'
 import {
   type CloseOptions,
   type ConfigureOptions,
@@ -41,7 +43,7 @@ import {
   publicStatus,
   type TopicStatusInfo,
 } from './reports.js'
-import { collectStats, type NetworkerStats, type StatsSources } from './stats.js'
+import { collectStats, collectTotals, type NetworkerStats, type StatsSources } from './stats.js'
 
 /**
  * Finds peers for a store's topics on a Hyperswarm, keeps one connection per remote key,
@@ -57,6 +59,8 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   /** Counts what happens to connections and peers, for `stats()`. */
   private readonly observer: NetworkerObserver
   private readonly statsSources: StatsSources
+  /** Our part in the `metrics` registry, if one was given. */
+  private readonly metrics: MetricsHandle | null = null
 
   private readonly core: NetworkerCore
   private readonly driver: CoreDriver
@@ -73,6 +77,8 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   constructor(store: ReplicatingStore, opts: NetworkerOptions = {}) {
     super()
     const settings = settingsOf(store, opts)
+    // Checked with the other options, before anything is made; attached once all is made.
+    if (opts.metrics !== undefined) checkMetricsOption(opts.metrics)
     const persist = planPersist(store, opts.persist)
     const dispatch = (event: CoreEvent): void => this.driver.dispatch(event)
     const open = (): boolean => this.core.lifeState === 'open'
@@ -154,6 +160,13 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       extensionsOf: (peer) => this.extensions.countsOf(peer),
       extensionTotals: () => this.extensions.countTotals(),
       dht: () => (this.adapter.current as { dht?: unknown } | null)?.dht ?? null,
+    }
+    if (opts.metrics !== undefined) {
+      // Sampled when scraped, never in between.
+      this.metrics = attachMetrics(opts.metrics, () => {
+        const { totals, rttMs } = collectTotals(this.statsSources)
+        return sampleOf(totals, rttMs, this.dhtStatus)
+      })
     }
     this.records =
       persist === null
@@ -395,6 +408,9 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       const records = this.records?.close()
       this.closePromise =
         records === undefined ? closed : Promise.all([closed, records]).then(([report]) => report)
+      // Once closed, its final counts stay in the registry; nothing of it is read any more.
+      const retire = (): void => this.metrics?.retire()
+      this.closePromise.then(retire, retire)
       this.driver.dispatch({ type: 'close', requestId })
     }
     if (timeout !== undefined && !this.closed) {

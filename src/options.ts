@@ -12,6 +12,7 @@ import { DEFAULT_MAX_INBOUND_BUFFER } from './io/inbound-guard.js'
 import type { PersistOption } from './io/remembered-config.js'
 import { DEFAULT_FLUSH_REPLICATION_TIMEOUT } from './io/replication-barrier.js'
 import { isSwarmLike, type KeyPair, type SwarmLike } from './io/swarm.js'
+import type { MetricsOption } from './metrics/attach.js'
 
 /*
  * Everything a caller passes the networker — its options, configure's, close's,
@@ -56,6 +57,12 @@ export interface NetworkerOptions extends HyperswarmOptions {
    * or pass your own record store ({ put, del, iterate }). Default false.
    */
   persist?: PersistOption
+  /**
+   * Expose the networker's figures as Prometheus metrics on this prom-client Registry, or
+   * on `{ registry, labels }` with constant labels telling several networkers on one
+   * registry apart. Computed when scraped; nothing is added to the registry but ours.
+   */
+  metrics?: MetricsOption
   /**
    * How long a flushing configure waits, once the swarm has flushed, for the peers found
    * for the topic to replicate the topic's core (a peer that does not hold it never
@@ -139,6 +146,7 @@ const OWN_OPTIONS = new Set([
   'maxHeldBytes',
   'extensionHoldTimeout',
   'persist',
+  'metrics',
   'flushReplicationTimeout',
 ])
 
