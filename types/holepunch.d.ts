@@ -136,6 +136,8 @@ declare module 'hypercore-crypto' {
     discoveryKey(publicKey: Buffer): Buffer
     randomBytes(n: number): Buffer
     hash(data: Buffer | Buffer[]): Buffer
+    /** BLAKE2b-256 of the name, then one 32-byte id per index: Hypercore's domain separation. */
+    namespace(name: string | Uint8Array, count: number | number[]): Buffer[]
   }
   export default crypto
 }

@@ -1,0 +1,39 @@
+import b4a from 'b4a'
+import crypto from 'hypercore-crypto'
+import sodium from 'sodium-universal'
+
+/**
+ * The proof that one end of a connection has joined a topic, built the way Hypercore proves
+ * it knows a core's key (`caps.replicate` in hypercore's lib/caps.js):
+ *
+ *   proof = BLAKE2b-256(key = handshakeHash, message = NS[role] ‖ discoveryKey)
+ *
+ * `handshakeHash` is the connection's Noise handshake hash (64 bytes, the same at both ends
+ * and different on every connection), `role` the prover's: 0 when it initiated the
+ * connection, 1 when it accepted it, and `NS = hypercore-crypto.namespace(
+ * 'chainstore-networker/topic-proof', 2)` (BLAKE2b-256 of the name, then BLAKE2b-256 of that
+ * hash followed by the index byte). A receiver that has joined the topic computes the same
+ * value for the other end's role and compares; one that has not learns nothing (it would
+ * have to guess the discovery key). Bound to the handshake, a proof replayed on another
+ * connection matches nothing there; bound to the role, a proof reflected back to its sender
+ * matches nothing either, as the sender expects the other role's proof.
+ */
+const [PROVE_INITIATOR, PROVE_RESPONDER] = crypto.namespace('chainstore-networker/topic-proof', 2)
+
+export const PROOF_BYTES = 32
+
+export function proveTopic(
+  discoveryKey: Uint8Array,
+  handshakeHash: Uint8Array,
+  proverIsInitiator: boolean,
+): Buffer {
+  const out = b4a.allocUnsafe(PROOF_BYTES)
+  const ns = proverIsInitiator ? PROVE_INITIATOR : PROVE_RESPONDER
+  sodium.crypto_generichash_batch(out, [ns as Buffer, discoveryKey], handshakeHash)
+  return out
+}
+
+/** A proof as a map key: its 32 bytes as a latin1 string (half the size of hex). */
+export function proofKey(proof: Uint8Array): string {
+  return b4a.toString(proof, 'latin1')
+}

@@ -1,0 +1,271 @@
+import type { Clock } from '../core/clock.js'
+import type { KeyHex } from '../core/keys.js'
+import type { NetworkerPeer } from './peer.js'
+import { TopicLink, type TopicLinkOwner } from './topic-link.js'
+import {
+  decodeFlags,
+  decodeHello,
+  decodeProve,
+  decodeWithdraw,
+  FLAG_ANSWER_ME,
+  FLAG_LISTENING,
+  TopicWireError,
+} from './topic-proof-wire.js'
+
+/** Codes of what a remote's topics channel did wrong (reported, never fatal to the connection). */
+export type TopicProofErrorCode = 'TOPIC_PROOF_MALFORMED' | 'TOPIC_PROOF_FLOOD'
+
+/** A remote's topics channel sent what does not parse, or more proofs than any honest peer. */
+export class TopicProofError extends Error {
+  constructor(
+    readonly code: TopicProofErrorCode,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'TopicProofError'
+  }
+}
+
+export interface TopicProofsOptions {
+  clock: Clock
+  /** Whether we accept direct connections to our key (we announce, or `listen()` was called). */
+  listening(): boolean
+  /** The topics Hyperswarm's lookups found this peer under: what stands in for its proofs. */
+  foundTopics(peer: NetworkerPeer): readonly KeyHex[]
+  gained(peer: NetworkerPeer, topic: KeyHex): void
+  lost(peer: NetworkerPeer, topic: KeyHex): void
+  report(err: TopicProofError, peer: NetworkerPeer): void
+}
+
+/**
+ * Which of our topics each peer shares with us. A networker peer proves its topics on the
+ * topics channel (topic-link.ts) and shares those of them we have joined; for any other
+ * peer, or until its channel opens, the topics our lookups found it under stand in. Our
+ * topics joined or left later are proven or withdrawn on every live channel. The sets here
+ * change only with a `gained`/`lost` call, so events and `peer.topics` always agree.
+ */
+export class TopicProofs implements TopicLinkOwner {
+  private readonly claims = new Set<KeyHex>()
+  private readonly links = new Map<NetworkerPeer, TopicLink>()
+  private readonly shared = new Map<NetworkerPeer, Set<KeyHex>>()
+
+  constructor(private readonly opts: TopicProofsOptions) {}
+
+  /** We joined `topic` (or are joining it): prove it to every peer from now on. */
+  claim(topic: KeyHex): void {
+    if (this.claims.has(topic)) return
+    this.claims.add(topic)
+    for (const link of this.links.values()) {
+      const proof = link.claim(topic)
+      // The remote may have discarded an earlier proof of ours: it asks for its own back.
+      if (proof !== null) link.sendProve(FLAG_ANSWER_ME, [proof])
+      this.refresh(link.peer)
+    }
+  }
+
+  /** We left `topic`: withdraw it everywhere; no peer shares it with us any more. */
+  unclaim(topic: KeyHex): void {
+    if (!this.claims.delete(topic)) return
+    for (const link of this.links.values()) {
+      const proof = link.unclaim(topic)
+      if (proof !== null) link.sendWithdraw([proof])
+      this.refresh(link.peer)
+    }
+  }
+
+  claimed(topic: KeyHex): boolean {
+    return this.claims.has(topic)
+  }
+
+  /** Our listening state changed: every open channel hears of it. */
+  flagsChanged(): void {
+    const flags = this.flags()
+    for (const link of this.links.values()) link.sendFlags(flags)
+  }
+
+  /**
+   * A kept connection was listed: open its topics channel (before its 'peer-add'). What our
+   * lookups found it under is its topics until its proofs arrive; no event for those, as
+   * 'peer-add' comes with them in `peer.topics`.
+   */
+  attach(peer: NetworkerPeer): void {
+    if (this.links.has(peer)) return
+    this.shared.set(peer, new Set())
+    const link = new TopicLink(peer, this, this.opts.clock, () => this.flags(), this.claims)
+    this.links.set(peer, link)
+    this.refresh(peer, true)
+  }
+
+  /** The peer is gone ('peer-remove' says so; no topic events follow it). */
+  detach(peer: NetworkerPeer): void {
+    this.links.get(peer)?.shutdown()
+    this.links.delete(peer)
+    this.shared.delete(peer)
+  }
+
+  /** Every link closed (the networker closes). */
+  detachAll(): void {
+    for (const peer of [...this.links.keys()]) this.detach(peer)
+  }
+
+  /** The topics the peer shares with us now. */
+  topicsOf(peer: NetworkerPeer): KeyHex[] {
+    return [...(this.shared.get(peer) ?? [])]
+  }
+
+  /** The peers that share `topic` with us now. */
+  peersOf(topic: KeyHex): NetworkerPeer[] {
+    const out: NetworkerPeer[] = []
+    for (const [peer, topics] of this.shared) if (topics.has(topic)) out.push(peer)
+    return out
+  }
+
+  /** The peer runs the networker's topics channel: its proofs, not our lookups, count. */
+  proves(peer: NetworkerPeer): boolean {
+    return this.links.get(peer)?.state === 'open'
+  }
+
+  /** What the peer's handshake said about listening; null when it has not said. */
+  remoteListening(peer: NetworkerPeer): boolean | null {
+    const link = this.links.get(peer)
+    return link?.state === 'open' ? link.remoteListening : null
+  }
+
+  /** Peers judged by our lookups may have been found again under more topics: look again. */
+  refreshFound(): void {
+    for (const link of this.links.values()) if (link.state !== 'open') this.refresh(link.peer)
+  }
+
+  onhello(link: TopicLink, bytes: Uint8Array): void {
+    let hello: ReturnType<typeof decodeHello>
+    try {
+      hello = decodeHello(bytes)
+    } catch (err) {
+      // No handshake we can read: no proofs from this channel; our lookups stand in.
+      this.malformed(link, 'handshake', err)
+      link.state = 'none'
+      return
+    }
+    link.state = 'open'
+    link.remoteListening = (hello.flags & FLAG_LISTENING) !== 0
+    // A channel opened again restates everything.
+    link.proven.clear()
+    if (!this.budget(link, hello.proofs.length)) return
+    for (const proof of hello.proofs) {
+      const topic = link.topicOf(proof)
+      if (topic !== undefined) link.proven.add(topic)
+    }
+    this.refresh(link.peer)
+  }
+
+  onprove(link: TopicLink, bytes: Uint8Array): void {
+    if (link.state !== 'open') return
+    let prove: ReturnType<typeof decodeProve>
+    try {
+      prove = decodeProve(bytes)
+    } catch (err) {
+      this.malformed(link, 'prove', err)
+      return
+    }
+    if (!this.budget(link, prove.proofs.length)) return
+    const answers: Buffer[] = []
+    for (const proof of prove.proofs) {
+      const topic = link.topicOf(proof)
+      if (topic === undefined || link.proven.has(topic)) continue
+      link.proven.add(topic)
+      const ours = link.proofOf(topic)
+      if ((prove.flags & FLAG_ANSWER_ME) !== 0 && ours !== undefined) answers.push(ours)
+    }
+    if (answers.length > 0) link.sendProve(0, answers)
+    this.refresh(link.peer)
+  }
+
+  onwithdraw(link: TopicLink, bytes: Uint8Array): void {
+    if (link.state !== 'open') return
+    let proofs: Uint8Array[]
+    try {
+      proofs = decodeWithdraw(bytes)
+    } catch (err) {
+      this.malformed(link, 'withdraw', err)
+      return
+    }
+    if (!this.budget(link, proofs.length)) return
+    for (const proof of proofs) {
+      const topic = link.topicOf(proof)
+      if (topic !== undefined) link.proven.delete(topic)
+    }
+    this.refresh(link.peer)
+  }
+
+  onflags(link: TopicLink, bytes: Uint8Array): void {
+    if (link.state !== 'open') return
+    try {
+      link.remoteListening = (decodeFlags(bytes) & FLAG_LISTENING) !== 0
+    } catch (err) {
+      this.malformed(link, 'flags', err)
+    }
+  }
+
+  onclosed(link: TopicLink): void {
+    if (link.state === 'off') return
+    link.state = 'none'
+    link.proven.clear()
+    link.remoteListening = null
+    this.refresh(link.peer)
+  }
+
+  private flags(): number {
+    return this.opts.listening() ? FLAG_LISTENING : 0
+  }
+
+  /** Brings the peer's shared set to what it should be, one event per change (none if `quiet`). */
+  private refresh(peer: NetworkerPeer, quiet = false): void {
+    const current = this.shared.get(peer)
+    const link = this.links.get(peer)
+    if (current === undefined || link === undefined) return
+    const wanted = new Set<KeyHex>()
+    if (link.state === 'open') {
+      for (const topic of link.proven) if (this.claims.has(topic)) wanted.add(topic)
+    } else {
+      for (const topic of this.opts.foundTopics(peer)) if (this.claims.has(topic)) wanted.add(topic)
+    }
+    for (const topic of [...current]) {
+      if (wanted.has(topic)) continue
+      current.delete(topic)
+      if (!quiet) this.opts.lost(peer, topic)
+    }
+    for (const topic of wanted) {
+      if (current.has(topic)) continue
+      current.add(topic)
+      if (!quiet) this.opts.gained(peer, topic)
+    }
+  }
+
+  /** Spends the remote's proof budget; past it, the channel is closed and reported. */
+  private budget(link: TopicLink, proofs: number): boolean {
+    if (link.spend(proofs)) return true
+    link.shutdown()
+    link.proven.clear()
+    this.opts.report(
+      new TopicProofError(
+        'TOPIC_PROOF_FLOOD',
+        'the peer sent more topic proofs than the per-connection budget; its topics channel is closed, the connection stays',
+      ),
+      link.peer,
+    )
+    this.refresh(link.peer)
+    return false
+  }
+
+  /** The first malformed message of a connection is reported; later ones are counted. */
+  private malformed(link: TopicLink, what: string, err: unknown): void {
+    link.malformed++
+    if (link.malformedReported) return
+    link.malformedReported = true
+    const detail = err instanceof TopicWireError ? err.message : String(err)
+    this.opts.report(
+      new TopicProofError('TOPIC_PROOF_MALFORMED', `a malformed topics ${what} message: ${detail}`),
+      link.peer,
+    )
+  }
+}
