@@ -2,6 +2,8 @@ import type { EventEmitter } from 'node:events'
 import { ErrorCode, NetworkerError } from './core/errors.js'
 import type { DhtStatus } from './io/dht-state.js'
 import type { NetworkerPeer } from './io/peer.js'
+import type { ConnectionDrop } from './io/peer-awareness.js'
+import type { TopicProofError } from './io/topic-proofs.js'
 import { messageOf, rethrowLater } from './io/util.js'
 
 /** Which extension, and which peer, an 'extension-error' is about. */
@@ -14,6 +16,21 @@ export interface ExtensionErrorInfo {
 export interface NetworkerEvents {
   'peer-add': [peer: NetworkerPeer]
   'peer-remove': [peer: NetworkerPeer]
+  /** The peer shares this topic with us now (it is in `peer.topics`). */
+  'peer-topic-add': [peer: NetworkerPeer, discoveryKey: Buffer]
+  /** The peer no longer shares this topic with us (it or we left it). */
+  'peer-topic-remove': [peer: NetworkerPeer, discoveryKey: Buffer]
+  /**
+   * The networker closed a connection on its own, and why: `duplicate`, `rejected`,
+   * `limit`, `timeout` (the liveness bound) or `unneeded` (closeOnLeave).
+   */
+  'connection-drop': [drop: ConnectionDrop]
+  /**
+   * A peer's topics channel sent a malformed message (TOPIC_PROOF_MALFORMED, the first per
+   * connection) or a flood of proofs (TOPIC_PROOF_FLOOD: that channel is closed). The
+   * connection keeps replicating.
+   */
+  'topic-proof-error': [err: TopicProofError, peer: NetworkerPeer]
   /** The topic is joined (announced and/or looked up), as `joined(discoveryKey)` now says. */
   joined: [discoveryKey: Buffer]
   /**

@@ -13,6 +13,7 @@ export { Extension, type ExtensionEvents, type ExtensionHandlers } from './io/ex
 export type { ExtensionCounts } from './io/extension-tally.js'
 export type { CloseReason } from './io/observer.js'
 export type { NetworkerPeer } from './io/peer.js'
+export type { ConnectionDrop, ConnectionDropReason } from './io/peer-awareness.js'
 export type { NamespacingStore, RecordStore, RecordValue } from './io/record-store.js'
 export { RECORD_VERSION, recordsDiscoveryKey } from './io/record-store.js'
 export type {
@@ -24,6 +25,7 @@ export type {
   SkippedRecord,
 } from './io/remembered-config.js'
 export type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
+export { TopicProofError, type TopicProofErrorCode } from './io/topic-proofs.js'
 export type { TransportInfo, TransportType } from './io/transport.js'
 export type { TransportCounters } from './io/transport-counters.js'
 export type { MetricsOption } from './metrics/attach.js'

@@ -13,6 +13,7 @@ import { ExtensionRegistry } from './io/extension-registry.js'
 import { wantsDerivedIdentity } from './io/identity.js'
 import { NetworkerObserver } from './io/observer.js'
 import type { NetworkerPeer } from './io/peer.js'
+import { PeerAwareness } from './io/peer-awareness.js'
 import {
   planPersist,
   RememberedConfig,
@@ -70,6 +71,8 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   private readonly requests: PendingRequests
   private readonly barriers: FlushBarriers
   private readonly extensions: ExtensionRegistry
+  /** Topics shared per peer, liveness, reconnection, and why we closed what we closed. */
+  private readonly awareness: PeerAwareness
   private readonly maxMessageSize: number
   private readonly records: RememberedConfig | null
   private closePromise: Promise<CloseReport> | null = null
@@ -102,6 +105,17 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       observer: this.observer,
     })
     this.peers = this.connections.peers
+    this.awareness = new PeerAwareness(settings.awareness, {
+      clock: this.clock,
+      swarm: () => this.adapter.current,
+      localKey: () => this.core.localKey,
+      open,
+      peerOf: (key) => this.connections.peerOf(key),
+      topicAdded: (peer, dk) => this.emitUser(() => this.emit('peer-topic-add', peer, dk)),
+      topicRemoved: (peer, dk) => this.emitUser(() => this.emit('peer-topic-remove', peer, dk)),
+      dropped: (drop) => this.emitUser(() => this.emit('connection-drop', drop)),
+      proofError: (err, peer) => this.emitUser(() => this.emit('topic-proof-error', err, peer)),
+    })
     this.extensions = new ExtensionRegistry({
       clock: this.clock,
       maxHeldBytes: settings.maxHeldBytes,
@@ -129,7 +143,10 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       {
         dispatch,
         identified: (key) => this.core.identify(key),
-        connection: this.connections.accept,
+        connection: (conn, info) => {
+          this.awareness.accepted(conn, info)
+          this.connections.accept(conn, info)
+        },
         dhtChanged: (status) => this.emitUser(() => this.emit('dht-status', status)),
       },
     )
@@ -141,15 +158,27 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       barriers: this.barriers,
       observer: this.observer,
       user: {
-        peerAdded: (peer) => this.emitUser(() => this.emit('peer-add', peer)),
-        peerRemoved: (peer) => this.emitUser(() => this.emit('peer-remove', peer)),
+        peerAdded: (peer) => {
+          this.awareness.added(peer)
+          this.emitUser(() => this.emit('peer-add', peer))
+        },
+        peerRemoved: (peer) => {
+          this.awareness.removed(peer)
+          this.emitUser(() => this.emit('peer-remove', peer))
+        },
         topic: (event, discoveryKey) => this.emitUser(() => this.emit(event, discoveryKey)),
       },
       dispatch,
       stopDriver: () => this.driver.stop(),
       flushed: (topic) => this.flushed(topic),
     })
-    this.driver = new CoreDriver(this.core, this.clock, effects)
+    this.driver = new CoreDriver(this.core, this.clock, {
+      run: (effect) => {
+        effects.run(effect)
+        this.awareness.effect(effect)
+      },
+      notice: (notice) => effects.notice(notice),
+    })
     this.statsSources = {
       counts: this.observer.counts,
       closedTransport: this.observer.closedTransport,
@@ -265,6 +294,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       recorded === null ? requested : Promise.all([requested, recorded]).then(() => undefined)
     // With flush, the call also waits for the flush's replication barrier.
     const done = flush ? settled.then(() => this.barriers.wait(topic)) : settled
+    this.awareness.configured(topic, announce, lookup)
     this.driver.dispatch({ type: 'configure', requestId, topic, announce, lookup, flush })
     if (signal === undefined && timeout === undefined) {
       await done
@@ -276,6 +306,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   /** Starts accepting direct connections to our key (Hyperswarm's `listen`). */
   async listen(): Promise<void> {
     this.assertOpen()
+    this.awareness.listened()
     await this.adapter.listen()
   }
 
@@ -351,6 +382,11 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     return collectStats(this.statsSources)
   }
 
+  /** The peers that share this topic with us now: each has it in `peer.topics`. */
+  peersOf(discoveryKey: Uint8Array | string): NetworkerPeer[] {
+    return this.awareness.proofs.peersOf(discoveryKeyToHex(discoveryKey))
+  }
+
   /** The peer for a remote public key (Buffer or hex), if connected. */
   getPeer(remotePublicKey: Uint8Array | string): NetworkerPeer | null {
     return this.connections.peerOf(publicKeyToHex(remotePublicKey))
@@ -408,6 +444,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       const records = this.records?.close()
       this.closePromise =
         records === undefined ? closed : Promise.all([closed, records]).then(([report]) => report)
+      this.awareness.close()
       // Once closed, its final counts stay in the registry; nothing of it is read any more.
       const retire = (): void => this.metrics?.retire()
       this.closePromise.then(retire, retire)

@@ -9,6 +9,8 @@ import { resolveEncoding } from './io/encodings.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, type Extension, type ExtensionHandlers } from './io/extension.js'
 import { DEFAULT_EXTENSION_HOLD_TIMEOUT, DEFAULT_MAX_HELD_BYTES } from './io/extension-registry.js'
 import { DEFAULT_MAX_INBOUND_BUFFER } from './io/inbound-guard.js'
+import { DEFAULT_LIVENESS_TIMEOUT } from './io/liveness.js'
+import { type AwarenessSettings, DEFAULT_CLOSE_ON_LEAVE_GRACE } from './io/peer-awareness.js'
 import type { PersistOption } from './io/remembered-config.js'
 import { DEFAULT_FLUSH_REPLICATION_TIMEOUT } from './io/replication-barrier.js'
 import { isSwarmLike, type KeyPair, type SwarmLike } from './io/swarm.js'
@@ -69,6 +71,21 @@ export interface NetworkerOptions extends HyperswarmOptions {
    * does). Default 3 000 ms.
    */
   flushReplicationTimeout?: number
+  /**
+   * The liveness bound (ms): a kept connection from which nothing arrived for this long (two
+   * missed keep-alives: each end writes at least every half bound) is dropped, at both ends,
+   * with 'connection-drop' reason `timeout`. 0 turns it off. Default 10 000.
+   */
+  livenessTimeout?: number
+  /** Dial a peer straight back when its connection drops while it shares a topic. Default true. */
+  reconnect?: boolean
+  /**
+   * Leaving a topic closes the connections to networker peers that then share no topic with
+   * us, `closeOnLeaveGrace` ms later (default 2 000) unless they share one again by then.
+   * Default false: they stay, as the original module kept them.
+   */
+  closeOnLeave?: boolean
+  closeOnLeaveGrace?: number
 }
 
 /**
@@ -128,6 +145,8 @@ export interface Settings {
   maxHeldBytes: number
   extensionHoldTimeout: number
   flushReplicationTimeout: number
+  /** Topic proofs, liveness, reconnection and closeOnLeave (see io/peer-awareness.ts). */
+  awareness: AwarenessSettings
   maxPeers: number | undefined
   clock: DriverClock
   /** Hyperswarm's options: everything that is not the networker's own, and `keyPair`. */
@@ -148,6 +167,10 @@ const OWN_OPTIONS = new Set([
   'persist',
   'metrics',
   'flushReplicationTimeout',
+  'livenessTimeout',
+  'reconnect',
+  'closeOnLeave',
+  'closeOnLeaveGrace',
 ])
 
 /** Checks the constructor's arguments and fills in the defaults. */
@@ -161,6 +184,12 @@ export function settingsOf(store: unknown, opts: unknown): Settings {
     maxHeldBytes: opts.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES,
     extensionHoldTimeout: opts.extensionHoldTimeout ?? DEFAULT_EXTENSION_HOLD_TIMEOUT,
     flushReplicationTimeout: opts.flushReplicationTimeout ?? DEFAULT_FLUSH_REPLICATION_TIMEOUT,
+    awareness: {
+      livenessTimeout: opts.livenessTimeout ?? DEFAULT_LIVENESS_TIMEOUT,
+      reconnect: opts.reconnect ?? true,
+      closeOnLeave: opts.closeOnLeave ?? false,
+      closeOnLeaveGrace: opts.closeOnLeaveGrace ?? DEFAULT_CLOSE_ON_LEAVE_GRACE,
+    },
     maxPeers: opts.maxPeers,
     clock: opts.clock ?? realClock,
     hyperswarm: hyperswarmOptions(opts),
@@ -310,6 +339,10 @@ function checkOptions(store: unknown, opts: unknown): asserts opts is NetworkerO
   // Zero: do not wait for replication. Without this check a non-number made the wait's
   // deadline NaN, so a flush waited for good on a peer that never opens the core.
   checkNumber(o.flushReplicationTimeout, 'flushReplicationTimeout', { zero: true, unit: 'ms' })
+  checkNumber(o.livenessTimeout, 'livenessTimeout', { zero: true, finite: true, unit: 'ms' })
+  booleanOption(o.reconnect, 'reconnect', true)
+  booleanOption(o.closeOnLeave, 'closeOnLeave', false)
+  checkNumber(o.closeOnLeaveGrace, 'closeOnLeaveGrace', { zero: true, finite: true, unit: 'ms' })
   if (o.swarm !== undefined && !isSwarmLike(o.swarm)) {
     throw new NetworkerError(
       ErrorCode.INVALID_OPTION,

@@ -184,6 +184,8 @@ export class ConnectionTable {
       remoteAddress,
       type,
       stream: entry.conn,
+      // Until the networker's topic bookkeeping takes the peer over (before 'peer-add').
+      topics: [],
     }
     entry.peer = peer
     this.peers.add(peer)

@@ -10,4 +10,10 @@ export interface NetworkerPeer {
   type: TransportType
   /** The Noise secret stream; the store replicates over it. */
   stream: SwarmConnection
+  /**
+   * The discovery keys this peer shares with us now: the topics both have joined, as its
+   * proofs say (a networker peer), or as our lookups found it (any other peer). A fresh
+   * array on every read; 'peer-topic-add' and 'peer-topic-remove' say when it changes.
+   */
+  readonly topics: Buffer[]
 }
