@@ -4,11 +4,11 @@ import { CliError } from './cli-error.js'
 
 /** The commands, each with the flags it takes (besides --help, --version, --json, --quiet). */
 export const COMMANDS = {
-  demo: ['peers', 'blocks'],
+  demo: ['peers', 'blocks', 'metrics'],
   testnet: ['nodes', 'port'],
   put: ['storage', 'block-size', 'bootstrap'],
-  seed: ['storage', 'key', 'bootstrap'],
-  get: ['storage', 'out', 'live', 'timeout', 'bootstrap'],
+  seed: ['storage', 'key', 'bootstrap', 'metrics', 'stats'],
+  get: ['storage', 'out', 'live', 'timeout', 'bootstrap', 'metrics', 'stats'],
   status: ['storage'],
   topics: ['storage'],
   forget: ['storage', 'all'],
@@ -29,6 +29,8 @@ const OPTIONS = {
   timeout: { type: 'string' },
   'block-size': { type: 'string' },
   bootstrap: { type: 'string' },
+  metrics: { type: 'string' },
+  stats: { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },

@@ -5,12 +5,18 @@ import createTestnet from '@hyperswarm/testnet'
 import b4a from 'b4a'
 import Corestore from 'corestore'
 import { Networker } from '../networker.js'
+import { type MetricsAddress, type MetricsServer, startMetricsServer } from './metrics-server.js'
+import type { Output } from './output.js'
 import { onShutdown } from './shutdown.js'
 
 export interface DemoOptions {
   peers: number
   blocks: number
   blockSize: number
+  /** --metrics: serve every networker's metrics here, labelled node="writer", "reader-1", … */
+  metrics?: MetricsAddress | null
+  /** Where the metrics endpoint says where it listens. */
+  out?: Output
   /** One line per happening (human text or JSON, decided by the caller). */
   log: (event: Record<string, unknown>) => void
 }
@@ -38,7 +44,18 @@ const short = (key: Uint8Array): string => b4a.toString(key as Buffer, 'hex').sl
 export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const { log } = opts
   const started = performance.now()
-  const testnet = await createTestnet(3)
+  // First, so a port in use is reported before anything is made.
+  const server: MetricsServer | null =
+    opts.metrics === undefined || opts.metrics === null || opts.out === undefined
+      ? null
+      : await startMetricsServer(opts.metrics, opts.out)
+  let testnet: Awaited<ReturnType<typeof createTestnet>>
+  try {
+    testnet = await createTestnet(3)
+  } catch (err) {
+    await server?.close()
+    throw err
+  }
   log({ event: 'testnet', bootstrap: testnet.bootstrap.map((b) => `${b.host}:${b.port}`) })
   const dirs: string[] = []
   const nodes: { networker: Networker; store: Corestore; name: string }[] = []
@@ -52,6 +69,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       }
       await testnet.destroy()
       for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+      await server?.close()
     })()
     return cleaned
   }
@@ -61,8 +79,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       const dir = await mkdtemp(join(tmpdir(), 'chainstore-demo-'))
       dirs.push(dir)
       const store = new Corestore(dir)
-      const networker = new Networker(store, { dht: testnet.createNode() })
       const name = i === 0 ? 'writer' : `reader-${i}`
+      const networker = new Networker(store, {
+        dht: testnet.createNode(),
+        ...(server === null
+          ? {}
+          : { metrics: { registry: server.registry, labels: { node: name } } }),
+      })
       networker.on('peer-add', (peer) =>
         log({
           event: 'peer-add',

@@ -7,6 +7,10 @@ const SHARED = `Flags every command takes:
   --version     the package version
 Network commands (put, seed, get) also take:
   --bootstrap host:port[,host:port…]  DHT bootstrap nodes (binds to 127.0.0.1 when all are on loopback)
+seed, get and demo also take:
+  --metrics host:port  serve Prometheus metrics at http://host:port/metrics (port 0: any free one)
+seed and get also take:
+  --stats              a live peer table on a terminal (with --json: a stats event each second)
 
 Exit codes: 0 done or stopped by Ctrl-C while serving; 1 a one-line error; 130 interrupted
 before done (a get still fetching, a put still writing); 141 standard output was closed.`
@@ -34,10 +38,11 @@ Examples:
 `
 
 const COMMAND_HELP: Record<Command, string> = {
-  demo: `chainstore-networker demo [--peers N] [--blocks N] [--json|--quiet]
+  demo: `chainstore-networker demo [--peers N] [--blocks N] [--metrics host:port] [--json|--quiet]
   An embedded local testnet, N networkers (default 3), one writer appending N blocks
   (default 200, 4 KiB each); prints peers joining and blocks arriving, then a summary.
-  Leaves nothing behind: its storage is temporary.
+  Leaves nothing behind: its storage is temporary. --metrics serves every networker's
+  metrics while it runs, each series labelled node="writer", "reader-1", …
 
 Examples:
   chainstore-networker demo
@@ -59,16 +64,18 @@ Examples:
 Examples:
   chainstore-networker put ./photo.jpg --storage ./a --bootstrap 127.0.0.1:49737
   tar c ./dir | chainstore-networker put - --storage ./a --bootstrap 127.0.0.1:49737`,
-  seed: `chainstore-networker seed --storage <dir> [--key <hex>...] [--bootstrap …]
+  seed: `chainstore-networker seed --storage <dir> [--key <hex>...] [--bootstrap …] [--metrics host:port] [--stats]
   Announces and serves the cores (default: every core this storage wrote), plus every topic
   the storage remembers (announced ones are served, looked-up ones followed); prints peers
-  as they come and go and bytes served, until Ctrl-C.
+  as they come and go and bytes served, until Ctrl-C. --metrics serves Prometheus metrics
+  (peers, bytes, RTT, …) at /metrics; --stats shows a live table of the peers.
   Remembers: the announcement of every core it serves (see topics, forget).
 
 Examples:
   chainstore-networker seed --storage ./a --bootstrap 127.0.0.1:49737
+  chainstore-networker seed --storage ./a --metrics 127.0.0.1:9464 --stats
   chainstore-networker seed --storage ./b --key <hex> --key <hex> --bootstrap 127.0.0.1:49737`,
-  get: `chainstore-networker get <key> --storage <dir> [--out <file|->] [--live] [--timeout SECONDS] [--bootstrap …]
+  get: `chainstore-networker get <key> --storage <dir> [--out <file|->] [--live] [--timeout SECONDS] [--bootstrap …] [--metrics host:port] [--stats]
   Looks the core up, replicates all of it with a progress bar, writes it (default: stdout,
   with messages on stderr), verifies its length. The --out path is checked first; the file
   appears only once complete. --timeout (default 30) bounds the wait for a peer that has the
@@ -76,6 +83,7 @@ Examples:
   Remembers: nothing for a plain get (the blocks stay in the storage: run it again to
   resume); with --live, the lookup, so seed on this storage keeps following the core.
   Ctrl-C before the whole core is written exits 130 and says how far it got.
+  --metrics serves Prometheus metrics at /metrics; --stats shows a live table of the peers.
 
 Examples:
   chainstore-networker get <key> --storage ./b --out ./copy.jpg --bootstrap 127.0.0.1:49737

@@ -16,6 +16,7 @@ import { testnetCommand } from './commands/testnet.js'
 import { forgetCommand, topicsCommand } from './commands/topics.js'
 import { runDemo } from './demo.js'
 import { commandHelp, MAIN_HELP } from './help.js'
+import { parseMetricsAddress } from './metrics-server.js'
 import { Output } from './output.js'
 
 export async function main(argv: string[]): Promise<void> {
@@ -43,6 +44,11 @@ export async function main(argv: string[]): Promise<void> {
 
 async function run(command: Command, args: string[], values: Values, out: Output): Promise<void> {
   const storage = (): string => required(values.storage, '--storage <dir>', command)
+  // --metrics and --stats, for the commands that take them.
+  const watch = () => ({
+    metrics: parseMetricsAddress(values.metrics, command),
+    stats: values.stats === true,
+  })
   switch (command) {
     case 'demo': {
       noMoreArgs(args, 0, command)
@@ -52,6 +58,8 @@ async function run(command: Command, args: string[], values: Values, out: Output
         peers,
         blocks,
         blockSize: 4096,
+        metrics: watch().metrics,
+        out,
         log: (e) => out.event(e, describeDemo(e)),
       })
       const mib = summary.bytes / (1024 * 1024)
@@ -100,6 +108,7 @@ async function run(command: Command, args: string[], values: Values, out: Output
         storage: storage(),
         keys: values.key ?? [],
         bootstrap: parseBootstrap(values.bootstrap),
+        ...watch(),
         out,
       })
       return
@@ -112,6 +121,7 @@ async function run(command: Command, args: string[], values: Values, out: Output
         live: values.live === true,
         timeout: wholeNumber(values.timeout, 'timeout', command, { fallback: 30 }) * 1000,
         bootstrap: parseBootstrap(values.bootstrap),
+        ...watch(),
         out,
       })
       return

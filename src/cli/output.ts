@@ -8,9 +8,13 @@ export interface OutputOptions {
 }
 
 export class Output {
-  private barShown = false
   readonly tty: boolean
   readonly json: boolean
+  /** The live region at the bottom of a terminal: a panel (the peer table) above a progress bar. */
+  private panelLines: string[] = []
+  private bar: string | null = null
+  /** Lines of the live region on screen now; the cursor is at the end of the last one. */
+  private drawn = 0
 
   constructor(
     private readonly opts: OutputOptions,
@@ -20,6 +24,11 @@ export class Output {
     this.json = opts.json
   }
 
+  /** Whether human output shows at all (not --json, not --quiet). */
+  get human(): boolean {
+    return !this.opts.json && !this.opts.quiet
+  }
+
   /** One happening: `text` for people, `event` for --json. */
   event(event: Record<string, unknown>, text: string): void {
     if (this.opts.json) {
@@ -27,8 +36,9 @@ export class Output {
       return
     }
     if (this.opts.quiet) return
-    this.clearBar()
+    this.erase()
     this.write(`${text}\n`)
+    this.draw()
   }
 
   /** A progress line: redrawn in place on a TTY, otherwise printed when asked to. */
@@ -39,26 +49,54 @@ export class Output {
     }
     if (this.opts.quiet) return
     if (this.tty) {
-      this.write(`\r\x1b[2K${text}`)
-      this.barShown = true
+      this.bar = text
+      this.redraw()
     } else if (plainLine) {
       this.write(`${text}\n`)
     }
   }
 
-  /** The final result line; printed even with --quiet. */
+  /**
+   * A block of lines redrawn in place at the bottom of a terminal (above a progress bar),
+   * under everything printed meanwhile; an empty block takes it away. Nothing off a TTY.
+   */
+  panel(lines: string[]): void {
+    if (!this.tty || this.opts.quiet) return
+    this.panelLines = lines
+    this.redraw()
+  }
+
+  /** The final result line; printed even with --quiet. The live region goes first. */
   result(event: Record<string, unknown>, text: string): void {
     if (this.opts.json) this.write(`${JSON.stringify(event)}\n`)
     else {
-      this.clearBar()
+      this.erase()
+      this.panelLines = []
+      this.bar = null
       this.write(`${text}\n`)
     }
   }
 
-  private clearBar(): void {
-    if (!this.barShown) return
-    this.write('\r\x1b[2K')
-    this.barShown = false
+  private redraw(): void {
+    this.erase()
+    this.draw()
+  }
+
+  /** Clears the live region and leaves the cursor where its first line was. */
+  private erase(): void {
+    if (this.drawn === 0) return
+    this.write(`\r\x1b[2K${'\x1b[1A\x1b[2K'.repeat(this.drawn - 1)}`)
+    this.drawn = 0
+  }
+
+  private draw(): void {
+    if (!this.tty) return
+    const lines = this.bar === null ? this.panelLines : [...this.panelLines, this.bar]
+    if (lines.length === 0) return
+    // A line wider than the terminal would wrap, and erase() would miss its second half.
+    const width = Math.max(20, (this.stream.columns ?? 100) - 1)
+    this.write(lines.map((l) => (l.length > width ? l.slice(0, width) : l)).join('\n'))
+    this.drawn = lines.length
   }
 
   private write(s: string): void {

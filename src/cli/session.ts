@@ -5,8 +5,10 @@ import type DHT from 'hyperdht'
 import { Networker } from '../networker.js'
 import { type BootstrapNode, openDht } from './bootstrap.js'
 import { CliError } from './cli-error.js'
+import { type MetricsAddress, type MetricsServer, startMetricsServer } from './metrics-server.js'
 import type { Output } from './output.js'
 import { onShutdown } from './shutdown.js'
+import { startStatsView } from './stats-view.js'
 import { openStore } from './store-cores.js'
 
 /** A DHT node, a store and a networker on them, closed together and in order. */
@@ -19,7 +21,8 @@ export interface Session {
 }
 
 /**
- * Opens the network first and the storage second: a bootstrap that does not answer is
+ * Opens the metrics endpoint first (a port in use is reported before anything else is
+ * opened), the network second and the storage third: a bootstrap that does not answer is
  * reported before anything is created on disk. Callers check their own inputs before
  * calling this, and restore remembered topics (`session.restore`) only once those are valid.
  */
@@ -29,17 +32,37 @@ export async function openSession(opts: {
   out: Output
   /** Remember this session's configure calls in the storage (seed, put, get --live). */
   persist: boolean
+  /** --metrics: serve the networker's Prometheus metrics here. */
+  metrics?: MetricsAddress | null
+  /** --stats: a live peer table (or `stats` events with --json). */
+  stats?: boolean
 }): Promise<Session> {
-  const dht: DHT = await openDht(opts.bootstrap)
+  const server: MetricsServer | null =
+    opts.metrics === undefined || opts.metrics === null
+      ? null
+      : await startMetricsServer(opts.metrics, opts.out)
+  let dht: DHT
   let store: Corestore
+  try {
+    dht = await openDht(opts.bootstrap)
+  } catch (err) {
+    await server?.close()
+    throw err
+  }
   try {
     if (!existsSync(opts.storage)) mkdirSync(opts.storage, { recursive: true })
     store = await openStore(opts.storage)
   } catch (err) {
     await dht.destroy().catch(() => {})
+    await server?.close()
     throw err
   }
-  const networker = new Networker(store, { dht, persist: opts.persist })
+  const networker = new Networker(store, {
+    dht,
+    persist: opts.persist,
+    ...(server === null ? {} : { metrics: server.registry }),
+  })
+  const stopStats = opts.stats === true ? startStatsView(networker, opts.out) : () => {}
   const short = (key: Uint8Array) => b4a.toString(key as Buffer, 'hex').slice(0, 12)
   networker.on('peer-add', (peer) =>
     opts.out.event(
@@ -77,10 +100,13 @@ export async function openSession(opts: {
       if (closing === null) {
         unregister()
         closing = (async () => {
-          // Unannounce and close connections first, then flush storage, then the DHT node.
+          stopStats()
+          // Unannounce and close connections first, then flush storage, then the DHT node;
+          // the metrics endpoint last, so a scrape meanwhile still finds it.
           await networker.close({ timeout: 4000 })
           await store.close()
           await dht.destroy().catch(() => {})
+          await server?.close()
         })()
       }
       return closing

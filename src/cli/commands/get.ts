@@ -4,6 +4,7 @@ import type { Hypercore } from 'corestore'
 import crypto from 'hypercore-crypto'
 import type { BootstrapNode } from '../bootstrap.js'
 import { CliError } from '../cli-error.js'
+import type { MetricsAddress } from '../metrics-server.js'
 import { type ContentSink, checkOutPath, openSink } from '../out-file.js'
 import { bar, bytes, type Output, rate } from '../output.js'
 import { openSession, parseKey, type Session } from '../session.js'
@@ -19,6 +20,10 @@ export async function getCommand(opts: {
   live: boolean
   timeout: number
   bootstrap: BootstrapNode[] | null
+  /** --metrics: serve Prometheus metrics here. */
+  metrics: MetricsAddress | null
+  /** --stats: a live peer table. */
+  stats: boolean
   out: Output
 }): Promise<void> {
   // Every input is checked before the network is opened or anything is written.
@@ -33,6 +38,8 @@ export async function getCommand(opts: {
     bootstrap: opts.bootstrap,
     out: opts.out,
     persist: opts.live,
+    metrics: opts.metrics,
+    stats: opts.stats,
   })
   const short = `${opts.key.slice(0, 16)}…`
   const state = { total: 0, have: 0, fetched: 0, finished: false, stopped: false }

@@ -3,6 +3,7 @@ import type { Hypercore } from 'corestore'
 import crypto from 'hypercore-crypto'
 import type { BootstrapNode } from '../bootstrap.js'
 import { CliError } from '../cli-error.js'
+import type { MetricsAddress } from '../metrics-server.js'
 import { bytes, type Output } from '../output.js'
 import { openSession, parseKey, type Session } from '../session.js'
 import { untilInterrupted } from '../shutdown.js'
@@ -18,6 +19,10 @@ export async function seedCommand(opts: {
   storage: string
   keys: string[]
   bootstrap: BootstrapNode[] | null
+  /** --metrics: serve Prometheus metrics here. */
+  metrics: MetricsAddress | null
+  /** --stats: a live peer table. */
+  stats: boolean
   out: Output
 }): Promise<never> {
   const keys = opts.keys.map((k) => parseKey(k, '--key'))
@@ -27,6 +32,8 @@ export async function seedCommand(opts: {
     bootstrap: opts.bootstrap,
     out: opts.out,
     persist: true,
+    metrics: opts.metrics,
+    stats: opts.stats,
   })
   const cores: Hypercore[] = []
   let remembered: RememberedTopic[]
