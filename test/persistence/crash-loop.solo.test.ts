@@ -36,6 +36,10 @@ import { ensureBuilt, ROOT } from '../helpers/build.js'
  * of them (it is not the empty restore of the first life, which is not counted), and nothing
  * else runs in this process while a child restores.
  *
+ * This file runs after every other test file, alone (vitest's 'solo' project, `*.solo.test.ts`):
+ * the two medians are minutes apart, and other files starting and stopping beside it would
+ * change the load between them.
+ *
  * The node's identity must be the same in all 51 lives: with `persist`, the key pair is
  * derived from the store, so earlier lives' announcements point at our own key.
  */
