@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { InvariantViolation } from './invariant.js'
+import { runScale, type ScaleOptions, type ScaleResult } from './scale.js'
 import { runScenario, type ScenarioResult } from './scenario.js'
 
 /**
@@ -7,9 +10,14 @@ import { runScenario, type ScenarioResult } from './scenario.js'
  * Standard output depends only on the arguments (byte-identical across runs); the one
  * wall-clock figure, the speed, goes to standard error.
  */
-const USAGE = `usage: npm run sim -- [--seed N] [--runs N] [--peers N] [--topics N] [--steps N] [--no-faults]
+const USAGE = `usage: npm run sim -- [--seed N] [--runs N] [--peers N] [--topics N] [--steps N] [--no-faults] [--real-noise]
+       npm run sim -- --scale [--seed N] [--peers N] [--topics N] [--real-noise]
   Runs simulated networks of networkers with injected faults and checks invariants.
-  Run r uses seed+r, so a failing run replays alone with --seed <its seed> --runs 1.`
+  Run r uses seed+r, so a failing run replays alone with --seed <its seed> --runs 1.
+  Connections run a stand-in for Noise with the same interface (no cryptography);
+  --real-noise runs real Noise secret streams, several times slower.
+  --scale runs one network of --peers nodes (default 1000) sharing --topics topics
+  (default 20), each node in a full mesh with its topic's others, without faults.`
 
 function fail(message: string): never {
   process.stderr.write(`sim: ${message}\n${USAGE}\n`)
@@ -35,6 +43,8 @@ async function main(): Promise<number> {
         topics: { type: 'string' },
         steps: { type: 'string' },
         'no-faults': { type: 'boolean', default: false },
+        'real-noise': { type: 'boolean', default: false },
+        scale: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }))
@@ -52,18 +62,21 @@ async function main(): Promise<number> {
     Math.floor(Math.random() * 2 ** 31),
     0,
   )
+  const scale = values.scale === true
   const runs = int(values.runs as string | undefined, 'runs', 20, 1)
-  const peers = int(values.peers as string | undefined, 'peers', 8, 2)
-  const topics = int(values.topics as string | undefined, 'topics', 3, 1)
+  const peers = int(values.peers as string | undefined, 'peers', scale ? 1000 : 8, 2)
+  const topics = int(values.topics as string | undefined, 'topics', scale ? 20 : 3, 1)
   const steps = int(values.steps as string | undefined, 'steps', 60, 1)
   const faults = values['no-faults'] !== true
+  const realNoise = values['real-noise'] === true
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`)
   }
 
   out(`seed ${seed}`)
+  if (scale) return runAtScale({ seed, nodes: peers, topics, realNoise }, out)
   out(
-    `runs ${runs}, peers ${peers}, topics ${topics}, steps ${steps}, faults ${faults ? 'on' : 'off'}`,
+    `runs ${runs}, peers ${peers}, topics ${topics}, steps ${steps}, faults ${faults ? 'on' : 'off'}${realNoise ? ', real noise' : ''}`,
   )
   const started = performance.now()
   const totals = { virtualMs: 0, events: 0, checks: 0, messages: 0, malformed: 0 }
@@ -72,12 +85,12 @@ async function main(): Promise<number> {
     const runSeed = seed + r
     let result: ScenarioResult
     try {
-      result = await runScenario({ seed: runSeed, peers, topics, steps, faults })
+      result = await runScenario({ seed: runSeed, peers, topics, steps, faults, realNoise })
     } catch (err) {
       if (!(err instanceof InvariantViolation)) throw err
       out(`run ${r + 1}/${runs} seed ${runSeed}: FAILED`)
       out(
-        `replay: npm run sim -- --seed ${runSeed} --runs 1 --peers ${peers} --topics ${topics} --steps ${steps}${faults ? '' : ' --no-faults'}`,
+        `replay: npm run sim -- --seed ${runSeed} --runs 1 --peers ${peers} --topics ${topics} --steps ${steps}${faults ? '' : ' --no-faults'}${realNoise ? ' --real-noise' : ''}`,
       )
       out(`invariant '${err.invariant}' broken at ${err.at} ms (seed ${runSeed}): ${err.detail}`)
       return 1
@@ -111,6 +124,54 @@ async function main(): Promise<number> {
   out(`  invariants checked ${totals.checks}`)
   process.stderr.write(
     `  speed              ${(totals.virtualMs / 1000 / wallSeconds).toFixed(0)}x real time (${wallSeconds.toFixed(1)} s wall)\n`,
+  )
+  out('all invariants held')
+  return 0
+}
+
+function fetchGc(): () => void {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+}
+
+/** One network at scale: its figures on standard output, its speed and heap on standard error. */
+async function runAtScale(opts: ScaleOptions, out: (line: string) => void): Promise<number> {
+  out(
+    `scale: ${opts.nodes} nodes, ${opts.topics} topics, one topic each${opts.realNoise ? ', real noise' : ''}`,
+  )
+  // Collected first, so the figure is what the mesh holds (gc is fetched as bench/harness.ts does).
+  const gc = globalThis.gc ?? fetchGc()
+  const heap = (): number => {
+    gc()
+    return process.memoryUsage().heapUsed
+  }
+  const before = heap()
+  let atMesh = before
+  const started = performance.now()
+  let result: ScaleResult
+  try {
+    result = await runScale({
+      ...opts,
+      onMesh: () => {
+        atMesh = heap()
+      },
+    })
+  } catch (err) {
+    if (!(err instanceof InvariantViolation)) throw err
+    out(`invariant '${err.invariant}' broken at ${err.at} ms (seed ${opts.seed}): ${err.detail}`)
+    return 1
+  }
+  const wallSeconds = (performance.now() - started) / 1000
+  out(`  connections        ${result.connections} at quiescence`)
+  out(`  virtual time       ${(result.virtualMs / 1000).toFixed(1)} s`)
+  out(`  events             ${result.events}`)
+  out(`  extension messages ${result.messagesDelivered} delivered in order`)
+  out(`  invariants checked ${result.invariantsChecked}`)
+  process.stderr.write(
+    `  speed              ${(result.virtualMs / 1000 / wallSeconds).toFixed(0)}x real time (${wallSeconds.toFixed(1)} s wall)\n`,
+  )
+  process.stderr.write(
+    `  heap               ${((atMesh - before) / 2 ** 20).toFixed(0)} MiB held with the mesh up, ${((atMesh - before) / 1024 / Math.max(1, result.connections)).toFixed(1)} KiB per connection (both ends, wire included)\n`,
   )
   out('all invariants held')
   return 0

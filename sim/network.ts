@@ -1,9 +1,10 @@
 import crypto from 'hypercore-crypto'
-import type { KeyPair } from '../src/io/swarm.js'
+import type { KeyPair, SwarmConnection } from '../src/io/swarm.js'
 import { SimDht } from './dht.js'
 import type { InvariantViolation } from './invariant.js'
 import { Link } from './link.js'
 import { Prng } from './prng.js'
+import { StandInSecretStream } from './stand-in-stream.js'
 import { SimSwarm, secretStreamPair } from './swarm.js'
 import { VirtualClock } from './virtual-clock.js'
 
@@ -36,6 +37,11 @@ export interface NetworkOptions {
   faults?: Partial<FaultPlan>
   /** How often swarms re-announce and look up again (virtual ms). Default 5 s. */
   refreshInterval?: number
+  /**
+   * Run real Noise secret streams on the simulated wires. Default false: a stand-in with
+   * the same interface and handshake shape but no cryptography (stand-in-stream.ts).
+   */
+  realNoise?: boolean
 }
 
 /** Counts of injected faults, by kind. */
@@ -51,9 +57,12 @@ export class SimNetwork {
   readonly dht: SimDht
   readonly faults: FaultPlan
   readonly refreshInterval: number
+  readonly realNoise: boolean
   readonly injected: FaultCounts = {}
   readonly swarms = new Map<number, SimSwarm>()
   readonly links = new Set<Link>()
+  /** The live links of each node, in the order they were made (as in `links`). */
+  private readonly linksOf = new Map<number, Set<Link>>()
   /** Every link ever made, for checks over the whole run. */
   readonly history: Link[] = []
   /** The first broken invariant, seen from inside a callback; the runner raises it. */
@@ -73,6 +82,7 @@ export class SimNetwork {
     this.prng = new Prng(opts.seed)
     this.faults = { ...NO_FAULTS, ...opts.faults }
     this.refreshInterval = opts.refreshInterval ?? 5000
+    this.realNoise = opts.realNoise ?? false
     this.dht = new SimDht(this.clock, this.prng.fork(), {
       lostAnnounce: this.faults.lostAnnounce,
       maxDelay: this.faults.maxDhtDelay,
@@ -141,7 +151,7 @@ export class SimNetwork {
   }
 
   cutAll(node: number, reason: string): void {
-    for (const link of this.links) if (link.nodeA === node || link.nodeB === node) link.cut(reason)
+    for (const link of this.linksOf.get(node) ?? []) link.cut(reason)
   }
 
   /** Opens a wire and a Noise handshake from one node to another, after a connect delay. */
@@ -165,10 +175,27 @@ export class SimNetwork {
   private connect(a: SimSwarm, b: SimSwarm, topics: Buffer[], latency: number): void {
     const link = new Link(this.nextLink++, this.clock, latency, a.address, b.address, a.id, b.id)
     this.links.add(link)
+    for (const node of [a.id, b.id]) {
+      let set = this.linksOf.get(node)
+      if (set === undefined) {
+        set = new Set()
+        this.linksOf.set(node, set)
+      }
+      set.add(link)
+    }
     this.history.push(link)
     link.onEndClosed = (l, by) => this.onEndClosed?.(l, by)
-    link.a.once('close', () => this.links.delete(link))
-    const { a: sa, b: sb } = secretStreamPair(a.keyPair, b.keyPair, link.a, link.b)
+    link.a.once('close', () => {
+      this.links.delete(link)
+      this.linksOf.get(a.id)?.delete(link)
+      this.linksOf.get(b.id)?.delete(link)
+    })
+    const { a: sa, b: sb } = this.realNoise
+      ? secretStreamPair(a.keyPair, b.keyPair, link.a, link.b)
+      : {
+          a: new StandInSecretStream(true, link.a, a.keyPair) as unknown as SwarmConnection,
+          b: new StandInSecretStream(false, link.b, b.keyPair) as unknown as SwarmConnection,
+        }
     a.adopt(b.id, sa, topics)
     b.adopt(a.id, sb, [])
     if (this.prng.chance(this.faults.dropNewConnection)) {

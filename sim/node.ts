@@ -20,7 +20,16 @@ interface PendingRequest {
   outcome: 'ok' | string | null
 }
 
-const hex = (b: Uint8Array): string => b4a.toString(b as Buffer, 'hex')
+// Peers' keys are hexed on every check: once per key object is enough.
+const hexes = new WeakMap<Uint8Array, string>()
+function hex(b: Uint8Array): string {
+  let out = hexes.get(b)
+  if (out === undefined) {
+    out = b4a.toString(b as Buffer, 'hex')
+    hexes.set(b, out)
+  }
+  return out
+}
 
 /** Sent through the strict extension, this value goes out as bytes no receiver can decode. */
 const MALFORMED = Symbol('malformed')
@@ -66,9 +75,15 @@ export class SimNode {
   private readonly sent = new Map<SwarmConnection, number>()
   private readonly received = new Map<SwarmConnection, number>()
   private readonly peerCount = new Map<string, number>()
-  /** Connections in the order the swarm emitted them, and those settled, for the flush invariant. */
-  private emitted: SwarmConnection[] = []
-  private processed = new Set<SwarmConnection>()
+  /** Keys whose peer-add and peer-remove events leave them listed. */
+  private listedKeys = 0
+  /**
+   * For the flush invariant: how many connections the swarm emitted, and those not settled
+   * yet by their emission index (a Map keeps them in emission order).
+   */
+  private emittedCount = 0
+  private unsettled = new Map<SwarmConnection, number>()
+  private lastEmitted: SwarmConnection | undefined = undefined
   private readonly emittedAtFlush: number[] = []
   /** Ids of every link this node ever kept as its peer connection. */
   readonly keptLinks = new Set<number>()
@@ -104,21 +119,22 @@ export class SimNode {
     const originalFlush = swarm.flush.bind(swarm)
     swarm.flush = async () => {
       await originalFlush()
-      this.emittedAtFlush.push(this.emitted.length)
+      this.emittedAtFlush.push(this.emittedCount)
     }
     // Registered before the networker's own listener, so the hook below knows its stream.
     swarm.on('connection', (stream: SwarmConnection) => {
-      this.emitted.push(stream)
-      stream.once('close', () => this.processed.add(stream))
+      this.unsettled.set(stream, this.emittedCount++)
+      this.lastEmitted = stream
+      stream.once('close', () => this.unsettled.delete(stream))
     })
     const networker = new Networker(this.store, {
       swarm,
       clock: this.net.clock,
       onauthenticate: (remote: Buffer, done: (err?: Error | null) => void) => {
         const reject = this.rejects.has(hex(remote))
-        const stream = this.emitted.at(-1)
+        const stream = this.lastEmitted
         this.net.clock.schedule(this.authDelay(), () => {
-          if (stream !== undefined) this.processed.add(stream)
+          if (stream !== undefined) this.unsettled.delete(stream)
           done(reject ? new Error('rejected by the scenario') : null)
         })
       },
@@ -153,7 +169,10 @@ export class SimNode {
         ),
       )
     }
-    const count = (this.peerCount.get(key) ?? 0) + delta
+    const before = this.peerCount.get(key) ?? 0
+    const count = before + delta
+    if (before === 1) this.listedKeys--
+    if (count === 1) this.listedKeys++
     if (count !== 0 && count !== 1) {
       this.net.violate(
         new InvariantViolation(
@@ -170,21 +189,23 @@ export class SimNode {
   /** At most one peer per key, and `peers` equals adds minus removes. */
   checkPeers(): void {
     const now = this.net.clock.now()
-    const keys = [...this.networker.peers].map((p) => hex(p.remotePublicKey))
-    if (new Set(keys).size !== keys.length) {
-      this.net.violate(
-        new InvariantViolation('one-peer-per-key', `${this.name} lists a key twice`, now),
-      )
+    const keys = new Set<string>()
+    let unlisted = 0
+    for (const peer of this.networker.peers) {
+      const key = hex(peer.remotePublicKey)
+      if (keys.has(key)) {
+        this.net.violate(
+          new InvariantViolation('one-peer-per-key', `${this.name} lists a key twice`, now),
+        )
+      }
+      keys.add(key)
+      if (this.peerCount.get(key) !== 1) unlisted++
     }
-    const expected = [...this.peerCount]
-      .filter(([, n]) => n === 1)
-      .map(([k]) => k)
-      .sort()
-    if (keys.sort().join() !== expected.join()) {
+    if (unlisted > 0 || keys.size !== this.listedKeys) {
       this.net.violate(
         new InvariantViolation(
           'peers-match-events',
-          `${this.name}: peers ${keys.length} vs events ${expected.length}`,
+          `${this.name}: peers ${keys.size} vs events ${this.listedKeys}`,
           now,
         ),
       )
@@ -254,12 +275,16 @@ export class SimNode {
     // completed while it was pending, so it covered at least the earliest of them.
     const marks = this.emittedAtFlush.slice(flushesBefore)
     const emittedByFlush = marks.length > 0 ? Math.min(...marks) : 0
-    const waiting = this.emitted.slice(0, emittedByFlush).filter((s) => !this.processed.has(s))
-    if (waiting.length > 0) {
+    let waiting = 0
+    for (const index of this.unsettled.values()) {
+      if (index >= emittedByFlush) break
+      waiting++
+    }
+    if (waiting > 0) {
       this.net.violate(
         new InvariantViolation(
           'flush-after-processing',
-          `${this.name}: flushed with ${waiting.length} connection(s) still being authenticated`,
+          `${this.name}: flushed with ${waiting} connection(s) still being authenticated`,
           this.net.clock.now(),
         ),
       )
@@ -290,8 +315,10 @@ export class SimNode {
     this.sent.clear()
     this.received.clear()
     this.peerCount.clear()
-    this.emitted = []
-    this.processed = new Set()
+    this.listedKeys = 0
+    this.emittedCount = 0
+    this.unsettled = new Map()
+    this.lastEmitted = undefined
     this.emittedAtFlush.length = 0
     this.networker = this.start()
     for (const [topic, wish] of this.wishes) this.configure(topic, wish, true)

@@ -5,17 +5,29 @@ interface Task {
   seq: number
   fn: () => void
   cancelled: boolean
+  /** It ran: cancelling it now changes nothing. */
+  done: boolean
+}
+
+function before(a: Task, b: Task): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq)
 }
 
 /**
  * Virtual time and the simulation's only scheduler. `setTimeout` work and simulated I/O are
  * tasks ordered by (time, creation order); `step()` runs the next one and then lets the
  * promise jobs it started finish, so a run is a pure function of its seed.
+ *
+ * The tasks are a binary min-heap on (time, creation order): a thousand nodes keep tens of
+ * thousands of tasks pending (refreshes, deliveries, deadlines), and a sorted array paid for
+ * each insert and each run in proportion to them. A cancelled task stays in the heap,
+ * marked, until it comes up.
  */
 export class VirtualClock implements DriverClock {
   private current = 0
   private seq = 0
-  private tasks: Task[] = []
+  private readonly tasks: Task[] = []
+  private live = 0
   /** Tasks run so far. */
   events = 0
 
@@ -29,45 +41,84 @@ export class VirtualClock implements DriverClock {
 
   clearTimeout(handle: unknown): void {
     if (handle !== null && typeof handle === 'object' && 'cancelled' in handle) {
-      ;(handle as Task).cancelled = true
+      const task = handle as Task
+      if (task.cancelled || task.done) return
+      task.cancelled = true
+      this.live--
     }
   }
 
   schedule(delay: number, fn: () => void): Task {
-    const task: Task = { at: this.current + delay, seq: this.seq++, fn, cancelled: false }
-    // Insert in order: (at, seq). Tasks are mostly appended near the end.
-    let i = this.tasks.length
-    while (i > 0) {
-      const prev = this.tasks[i - 1] as Task
-      if (prev.at < task.at || (prev.at === task.at && prev.seq < task.seq)) break
-      i--
+    const task: Task = {
+      at: this.current + delay,
+      seq: this.seq++,
+      fn,
+      cancelled: false,
+      done: false,
     }
-    this.tasks.splice(i, 0, task)
+    const heap = this.tasks
+    let i = heap.push(task) - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const above = heap[parent] as Task
+      if (!before(task, above)) break
+      heap[i] = above
+      i = parent
+    }
+    heap[i] = task
+    this.live++
     return task
   }
 
   /** Pending (not cancelled) tasks. */
   get pending(): number {
-    let n = 0
-    for (const t of this.tasks) if (!t.cancelled) n++
-    return n
+    return this.live
   }
 
   nextAt(): number | null {
-    for (const t of this.tasks) if (!t.cancelled) return t.at
-    return null
+    return this.peek()?.at ?? null
   }
 
   /** Runs the next task, if any, then drains the promise jobs it caused. */
   async step(): Promise<boolean> {
-    let task = this.tasks.shift()
-    while (task?.cancelled) task = this.tasks.shift()
+    const task = this.peek()
     if (task === undefined) return false
+    this.pop()
+    task.done = true
+    this.live--
     this.current = task.at
     this.events++
     task.fn()
     await drain()
     return true
+  }
+
+  /** The next task to run, with the cancelled ones before it dropped. */
+  private peek(): Task | undefined {
+    let top = this.tasks[0]
+    while (top?.cancelled) {
+      this.pop()
+      top = this.tasks[0]
+    }
+    return top
+  }
+
+  private pop(): void {
+    const heap = this.tasks
+    const last = heap.pop() as Task
+    if (heap.length === 0) return
+    let i = 0
+    for (;;) {
+      const left = 2 * i + 1
+      if (left >= heap.length) break
+      const right = left + 1
+      const child =
+        right < heap.length && before(heap[right] as Task, heap[left] as Task) ? right : left
+      if (!before(heap[child] as Task, last)) break
+      heap[i] = heap[child] as Task
+      i = child
+    }
+    heap[i] = last
   }
 
   /**

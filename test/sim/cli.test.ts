@@ -26,6 +26,27 @@ describe('npm run sim', () => {
     expect(a.stderr).toMatch(/speed +\d+x real time/)
   })
 
+  it('runs real Noise with --real-noise, as deterministic as the stand-in', () => {
+    const args = ['--seed', '7', '--runs', '1', '--peers', '4', '--steps', '20', '--real-noise']
+    const a = sim(...args)
+    expect(a.status).toBe(0)
+    expect(a.stdout).toBe(sim(...args).stdout)
+    expect(a.stdout.split('\n')[1]).toMatch(/, real noise$/)
+  })
+
+  it('runs one network at scale with --scale, its speed and heap on standard error', () => {
+    const args = ['--scale', '--seed', '2', '--peers', '12', '--topics', '3']
+    const a = sim(...args)
+    expect(a.status).toBe(0)
+    expect(a.stdout).toBe(sim(...args).stdout)
+    expect(a.stdout).toContain('scale: 12 nodes, 3 topics, one topic each')
+    // 12 nodes over 3 topics: three full meshes of 4.
+    expect(a.stdout).toMatch(/connections +18 at quiescence/)
+    expect(a.stdout.trim().split('\n').at(-1)).toBe('all invariants held')
+    expect(a.stderr).toMatch(/speed +\d+x real time/)
+    expect(a.stderr).toMatch(/heap +\d+ MiB/)
+  })
+
   it('picks and prints a seed when none is given, and rejects bad arguments', () => {
     const r = sim('--runs', '1', '--peers', '3', '--steps', '5')
     expect(r.status).toBe(0)

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto'
+import b4a from 'b4a'
+import { Duplex } from 'streamx'
+import type { KeyPair } from '../src/io/swarm.js'
+import type { SimRawStream } from './link.js'
+
+const HELLO = 1
+const REPLY = 2
+const CONFIRM = 3
+/** What secret-stream adds to each message on the wire: a 3-byte length and a 17-byte tag. */
+const FRAMING = 3 + 17
+
+/**
+ * What the simulator's connections run by default instead of a Noise secret stream: the
+ * same interface (isInitiator, publicKey, remotePublicKey, a 64-byte handshakeHash equal at
+ * both ends, opened, rawStream, 'connect'/'handshake', byte counters) and the same shape
+ * of handshake — three messages, the initiator open after the second, the responder after
+ * the third — but no cryptography: keys travel in the clear and data is passed through.
+ * Its byte counters count what secret-stream would put on the wire (each message framed
+ * and tagged), so an empty keep-alive message is heard at the other end as it is there.
+ *
+ * Real Noise is most of a simulated run's time (a handshake costs several scalar
+ * multiplications, and every message is encrypted twice), and nothing the simulator
+ * checks depends on it: the networker sees the same stream either way. `--real-noise`
+ * (NetworkOptions.realNoise) runs the real one. The wire keeps write boundaries, so each
+ * write arrives as one message, as secret-stream's framing would deliver it.
+ */
+export class StandInSecretStream extends Duplex {
+  readonly noiseStream = this
+  readonly rawStream: SimRawStream
+  publicKey: Uint8Array
+  remotePublicKey: Uint8Array | null = null
+  handshakeHash: Uint8Array | null = null
+  connected = false
+  keepAlive = 0
+  userData: unknown = null
+  rawBytesRead = 0
+  rawBytesWritten = 0
+  readonly opened: Promise<boolean>
+  private resolveOpened: ((ok: boolean) => void) | null = null
+  private openDone: ((err: Error | null) => void) | null = null
+
+  constructor(
+    readonly isInitiator: boolean,
+    rawStream: SimRawStream,
+    keyPair: KeyPair,
+  ) {
+    super()
+    this.rawStream = rawStream
+    this.publicKey = keyPair.publicKey
+    this.opened = new Promise((resolve) => {
+      this.resolveOpened = resolve
+    })
+    rawStream.on('error', (err: Error) => this.destroy(err))
+    rawStream.on('close', () => this.destroy())
+    // Opened at once, as secret-stream starts its handshake on construction.
+    this.resume()
+    this.pause()
+  }
+
+  override _open(cb: (err: Error | null) => void): void {
+    this.openDone = cb
+    this.rawStream.on('data', (data) => this.onraw(data as Buffer))
+    this.rawStream.on('end', () => this.push(null))
+    if (this.isInitiator) this.send(HELLO)
+  }
+
+  override _write(data: Buffer, cb: (err: Error | null) => void): void {
+    this.rawBytesWritten += data.byteLength + FRAMING
+    this.rawStream.write(data)
+    cb(null)
+  }
+
+  /** secret-stream's keep-alive: an empty message. */
+  sendKeepAlive(): void {
+    this.write(b4a.alloc(0))
+  }
+
+  override _read(cb: (err: Error | null) => void): void {
+    cb(null)
+  }
+
+  override _final(cb: (err: Error | null) => void): void {
+    this.rawStream.end(undefined)
+    cb(null)
+  }
+
+  override _predestroy(): void {
+    this.rawStream.destroy()
+    const done = this.openDone
+    this.openDone = null
+    done?.(new Error('Stream destroyed'))
+  }
+
+  override _destroy(cb: (err: Error | null) => void): void {
+    this.settleOpened(false)
+    cb(null)
+  }
+
+  private onraw(data: Buffer): void {
+    if (this.handshakeHash !== null) {
+      this.rawBytesRead += data.byteLength + FRAMING
+      this.push(data)
+      return
+    }
+    this.rawBytesRead += data.byteLength
+    const kind = data[0]
+    const key = data.subarray(1)
+    if (!this.isInitiator && kind === HELLO) {
+      this.send(REPLY)
+    } else if (this.isInitiator && kind === REPLY) {
+      this.remotePublicKey = b4a.from(key)
+      this.send(CONFIRM)
+      this.finish()
+    } else if (!this.isInitiator && kind === CONFIRM) {
+      this.remotePublicKey = b4a.from(key)
+      this.finish()
+    } else {
+      this.destroy(new Error('stand-in handshake: unexpected message'))
+    }
+  }
+
+  /** A handshake message: its kind and the sender's public key. */
+  private send(kind: number): void {
+    const message = b4a.alloc(33)
+    message[0] = kind
+    message.set(this.publicKey, 1)
+    this.rawStream.write(message)
+  }
+
+  private finish(): void {
+    const [initiator, responder] = this.isInitiator
+      ? [this.publicKey, this.remotePublicKey as Uint8Array]
+      : [this.remotePublicKey as Uint8Array, this.publicKey]
+    // Equal at both ends and distinct per link, as a Noise handshake hash is.
+    const link = b4a.alloc(4)
+    link.writeUInt32BE(this.rawStream.link.id)
+    this.handshakeHash = createHash('blake2b512')
+      .update(initiator)
+      .update(responder)
+      .update(link)
+      .digest()
+    this.emit('handshake')
+    const done = this.openDone
+    this.openDone = null
+    done?.(null)
+    this.settleOpened(true)
+  }
+
+  private settleOpened(ok: boolean): void {
+    const resolve = this.resolveOpened
+    if (resolve === null) return
+    this.resolveOpened = null
+    resolve(ok)
+    if (!ok) return
+    this.connected = true
+    this.emit('connect')
+  }
+}
