@@ -113,7 +113,11 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       peerOf: (key) => this.connections.peerOf(key),
       topicAdded: (peer, dk) => this.emitUser(() => this.emit('peer-topic-add', peer, dk)),
       topicRemoved: (peer, dk) => this.emitUser(() => this.emit('peer-topic-remove', peer, dk)),
-      dropped: (drop) => this.emitUser(() => this.emit('connection-drop', drop)),
+      dropped: (drop) => {
+        // Counted under its reason when it closes (the core's own drops are marked already).
+        if (drop.peer !== null) this.observer.closing(drop.peer.stream, drop.reason)
+        this.emitUser(() => this.emit('connection-drop', drop))
+      },
       proofError: (err, peer) => this.emitUser(() => this.emit('topic-proof-error', err, peer)),
     })
     this.extensions = new ExtensionRegistry({

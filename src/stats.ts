@@ -38,8 +38,8 @@ export interface PeerStats extends TransportCounters {
   replicationBytesSent: number
   replicationBytesReceived: number
   /**
-   * Discovery keys (hex) our lookups found this peer under (Hyperswarm's PeerInfo topics);
-   * empty for a peer that dialed us and that no lookup of ours found.
+   * The discovery keys (hex) this peer shares with us now, as `peer.topics` says: proven
+   * by a networker peer, or, for any other peer, those our lookups found it under.
    */
   topics: string[]
   /** Extension messages with this peer, by extension name. */
@@ -170,7 +170,7 @@ function peerStats(
     ...counters,
     replicationBytesSent: Math.max(0, counters.bytesSent - payload.sent),
     replicationBytesReceived: Math.max(0, counters.bytesReceived - payload.received),
-    topics: view.topics.map((t) => bytesToHex(t)),
+    topics: peer.topics.map((t) => bytesToHex(t)),
     extensions,
   }
 }

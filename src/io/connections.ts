@@ -34,7 +34,6 @@ export interface ConnectionTableOptions {
 export interface ConnectionView {
   conn: SwarmConnection
   peer: NetworkerPeer | null
-  topics: readonly Uint8Array[]
 }
 
 interface ConnectionEntry {
@@ -212,7 +211,7 @@ export class ConnectionTable {
   *views(): IterableIterator<ConnectionView> {
     for (const entry of this.entries.values()) {
       const peer = entry.peer !== null && this.peers.has(entry.peer) ? entry.peer : null
-      yield { conn: entry.conn, peer, topics: topicsOf(entry.info) }
+      yield { conn: entry.conn, peer }
     }
   }
 

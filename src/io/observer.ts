@@ -11,17 +11,21 @@ import {
 } from './transport-counters.js'
 
 /**
- * Why a connection closed: the core's drop reasons; `overflow`, it held more unread than
+ * Why a connection closed: the core's drop reasons (`duplicate`, `rejected`, `closing`,
+ * `limit`); `timeout` and `unneeded`, closed on our own ('connection-drop': the liveness
+ * bound passed, or `closeOnLeave`); `overflow`, it held more unread than
  * `maxInboundBuffer`; `failed`, the store could not replicate over it; `ended`, none of
  * ours — the remote closed it, or the transport gave up on it.
  */
-export type CloseReason = DropReason | 'overflow' | 'failed' | 'ended'
+export type CloseReason = DropReason | 'timeout' | 'unneeded' | 'overflow' | 'failed' | 'ended'
 
 export const CLOSE_REASONS: readonly CloseReason[] = [
   'duplicate',
   'rejected',
   'closing',
   'limit',
+  'timeout',
+  'unneeded',
   'overflow',
   'failed',
   'ended',

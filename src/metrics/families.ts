@@ -92,7 +92,7 @@ export const FAMILIES: readonly Family[] = [
   ),
   {
     name: 'connections_closed_total',
-    help: 'Connections closed, by reason: duplicate, rejected, closing, limit, overflow, failed, ended.',
+    help: 'Connections closed, by reason: duplicate, rejected, closing, limit, timeout, unneeded, overflow, failed, ended.',
     type: 'counter',
     labels: ['reason'],
     values: (s) => CLOSE_REASONS.map((reason) => [{ reason }, s.totals.connectionsClosed[reason]]),

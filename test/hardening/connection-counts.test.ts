@@ -90,6 +90,19 @@ describe('stats(): connections counted by how they ended', () => {
     })
   })
 
+  it('counts a peer closed for silence past livenessTimeout as timeout', async () => {
+    const a = node(undefined, { livenessTimeout: 300 })
+    const silent = new MemorySwarm()
+    cleanups.push(() => silent.destroy())
+    MemorySwarm.connect(silent, a.swarm)
+    await eventually(() => a.networker.peers.size === 1, 'listed')
+    await eventually(
+      () => a.networker.stats().totals.connectionsClosed.timeout === 1,
+      'closed for silence',
+    )
+    expect(a.networker.stats().totals.connectionsClosed.ended).toBe(0)
+  })
+
   it("counts the networker's own close as closing", async () => {
     const a = node()
     const b = node()

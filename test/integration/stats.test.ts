@@ -53,17 +53,19 @@ describe('networker.stats() on a real testnet with Corestore replication', () =>
     expect(r.inflight).toBeGreaterThanOrEqual(0)
     expect(r.retransmits).toBeGreaterThanOrEqual(0)
     expect(r.rtoCount).toBeGreaterThanOrEqual(0)
-    // Our lookup found the writer under the core's discovery key.
-    expect(r.topics).toEqual([hex(core.discoveryKey)])
+    // Both joined the core's discovery key: each proves it to the other (peer.topics).
+    await eventually(() => onlyPeer(reader).topics.length === 1, 'the reader knows the topic')
+    expect(onlyPeer(reader).topics).toEqual([hex(core.discoveryKey)])
     expect(r.extensions).toEqual({})
 
-    // The writer's view of the same connection: it was dialed, and no lookup of its own
-    // found the reader. What one end sent, the other received: the secret stream counts
-    // each message's 3-byte length prefix when writing and not when reading.
+    // The writer's view of the same connection: it was dialed, and shares the topic too.
+    // What one end sent, the other received: the secret stream counts each message's
+    // 3-byte length prefix when writing and not when reading.
+    await eventually(() => onlyPeer(writer).topics.length === 1, 'the writer knows the topic')
     const w = onlyPeer(writer)
     expect(w.remoteKey).toBe(hex(reader.keyPair.publicKey))
     expect(w.initiator).toBe(false)
-    expect(w.topics).toEqual([])
+    expect(w.topics).toEqual([hex(core.discoveryKey)])
     await eventually(() => {
       const gap = onlyPeer(writer).bytesSent - onlyPeer(reader).bytesReceived
       return gap >= 0 && gap % 3 === 0 && gap < onlyPeer(reader).bytesReceived * 0.05
