@@ -7,6 +7,7 @@ import type {
   EventObject,
   InputFrom,
 } from 'xstate'
+import { descendantsOf, initialMicrostep, microstep, type TransitionDef } from './lean-sets.js'
 
 /**
  * Runs an XState machine (made with `setup().createMachine`) on plain data: an instance is
@@ -86,13 +87,6 @@ interface Node extends LeanState {
   on: Map<string, Transition[]>
   always: Transition[]
 }
-interface TransitionDef {
-  source: AnyStateNode
-  target?: readonly AnyStateNode[] | undefined
-  reenter: boolean
-  guard?: unknown
-  actions: readonly unknown[]
-}
 
 type Builtin = Fn & { type?: string; resolve?: unknown } & Record<string, unknown>
 type Host<T extends AnyStateMachine> = LeanHost<EventFromLogic<T>, EmittedFrom<T>>
@@ -112,6 +106,13 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   private readonly initialPlan: Plan
   /** Actions queued by the enqueueActions being collected (collects never nest). */
   private queued: Action[] = []
+  /** What `check` in that collect evaluates against. */
+  private checking: { context: unknown; event: EventObject } = {
+    context: null,
+    event: { type: '' },
+  }
+  private readonly checkNow = (guard: unknown): boolean =>
+    this.check(this.guard(guard), this.checking.context, this.checking.event)
   private readonly enqueue: ((action: unknown) => void) & Record<string, unknown>
 
   constructor(readonly machine: TMachine) {
@@ -248,8 +249,8 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
         case 'enqueue': {
           const outer = this.queued
           this.queued = []
-          const check = (g: unknown) => this.check(this.guard(g), context, event)
-          ;(payload as Fn)({ context, event, enqueue: this.enqueue, check }, params)
+          this.checking = args
+          ;(payload as Fn)({ context, event, enqueue: this.enqueue, check: this.checkNow }, params)
           const queued = this.queued
           this.queued = outer
           this.run(queued, instance, event, host)
@@ -363,42 +364,16 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
 
   /** XState's exit set, the transition's actions and its entry set, for one source state. */
   private plan(t: Transition, from: Node): Plan {
-    const { def } = t
-    const target = (def.target as readonly AnyStateNode[])[0] as AnyStateNode
-    const config = [from.sn, ...properAncestors(from.sn, undefined)]
-    const domain = transitionDomain(def, target)
-    const exit = new Set<AnyStateNode>()
-    for (const s of config) if (isDescendant(s, domain)) exit.add(s)
-    const enter = new Set<AnyStateNode>()
-    const byDefault = new Set<AnyStateNode>()
-    // A transition to its own source enters it only when it leaves it (reenter).
-    if (def.source !== target || def.source !== domain) {
-      enter.add(target)
-      byDefault.add(target)
-    }
-    addDescendants(target, enter, byDefault)
-    // Every one of them lies within the domain: XState's reentrancy check always passes here.
-    for (const a of properAncestors(target, domain)) enter.add(a)
-    const after = new Set([...config.filter((s) => !exit.has(s)), ...enter])
-    const leaves = [...after].filter((s) => ![...after].some((c) => c.parent === s))
-    if (leaves.length !== 1 || leaves[0]?.type !== 'atomic') throw unsupported('this transition')
-    const steps = [
-      ...[...exit].sort((a, b) => b.order - a.order).flatMap((s) => s.exit),
-      ...def.actions,
-      ...entryActions(enter, byDefault),
-    ].map((a) => this.action(a))
-    const plan: Plan = { steps, to: this.node(leaves[0]) }
+    const step = microstep(t.def, from.sn)
+    if (step === null) throw unsupported('this transition')
+    const plan: Plan = { steps: step.actions.map((a) => this.action(a)), to: this.node(step.to) }
     t.plans.set(from, plan)
     return plan
   }
 
   private planInitial(): Plan {
-    // XState enters the root and its initial states, each "by default" (initial actions too).
-    const enter = new Set<AnyStateNode>([this.root])
-    addDescendants(this.root, enter, new Set())
-    const leaf = [...enter].find((s) => s.type === 'atomic') as AnyStateNode
-    const steps = entryActions(enter, enter).map((a) => this.action(a))
-    return { steps, to: this.node(leaf) }
+    const step = initialMicrostep(this.root)
+    return { steps: step.actions.map((a) => this.action(a)), to: this.node(step.to) }
   }
 }
 
@@ -409,44 +384,4 @@ function assigned(assignment: unknown, args: object, params: unknown): object {
     partial[key] = typeof value === 'function' ? (value as Fn)(args, params) : value
   }
   return partial
-}
-
-function entryActions(enter: Set<AnyStateNode>, byDefault: Set<AnyStateNode>): unknown[] {
-  return [...enter]
-    .sort((a, b) => a.order - b.order)
-    .flatMap((s) => [...s.entry, ...(byDefault.has(s) ? s.initial.actions : [])])
-}
-
-function descendantsOf(sn: AnyStateNode): AnyStateNode[] {
-  return [sn, ...Object.values(sn.states as Record<string, AnyStateNode>).flatMap(descendantsOf)]
-}
-
-// The helpers below follow XState's own (getProperAncestors, isDescendant,
-// getTransitionDomain, addDescendantStatesToEnter) for states that are atomic or compound.
-function properAncestors(sn: AnyStateNode, to: AnyStateNode | undefined): AnyStateNode[] {
-  const out: AnyStateNode[] = []
-  if (to === sn) return out
-  for (let m = sn.parent; m !== undefined && m !== to; m = m.parent) out.push(m)
-  return out
-}
-
-function isDescendant(child: AnyStateNode, parent: AnyStateNode | undefined): boolean {
-  let marker = child
-  while (marker.parent !== undefined && marker.parent !== parent) marker = marker.parent
-  return marker.parent === parent
-}
-
-function transitionDomain(def: TransitionDef, target: AnyStateNode): AnyStateNode | undefined {
-  if (!def.reenter && (target === def.source || isDescendant(target, def.source))) return def.source
-  for (const a of properAncestors(target, undefined)) if (isDescendant(def.source, a)) return a
-  return def.reenter ? undefined : def.source.machine.root
-}
-
-function addDescendants(sn: AnyStateNode, enter: Set<AnyStateNode>, byDefault: Set<AnyStateNode>) {
-  if (sn.type !== 'compound') return
-  const initial = sn.initial.target[0] as AnyStateNode
-  enter.add(initial)
-  byDefault.add(initial)
-  addDescendants(initial, enter, byDefault)
-  for (const a of properAncestors(initial, sn)) enter.add(a)
 }

@@ -7,6 +7,7 @@ import { type TopicContext, type TopicEvent, topicMachine } from './topic-machin
 const machine = new LeanMachine(topicMachine)
 
 type TopicRecord = Instance<TopicContext>
+const NONE: readonly KeyHex[] = []
 
 /**
  * Every configured topic, each an instance of the topic machine, and what follows from
@@ -69,7 +70,9 @@ export class TopicTable {
   }
 
   /** Forgets the topics left with nothing pending; returns them. */
-  forgetSettled(): KeyHex[] {
+  forgetSettled(): readonly KeyHex[] {
+    // Most events leave no topic behind: no list is made for them.
+    if (this.settledLeft.size === 0) return NONE
     const out = [...this.settledLeft]
     this.settledLeft.clear()
     for (const topic of out) {
