@@ -56,7 +56,7 @@ export const FAMILIES: readonly Family[] = [
   ),
   {
     name: 'topics',
-    help: 'Topics by state: joining, flushing, joined, leaving.',
+    help: 'Topics by state: joining, flushing, joined, leaving, left, closed.',
     type: 'gauge',
     labels: ['state'],
     values: (s) => Object.entries(s.totals.topics).map(([state, n]) => [{ state }, n]),
