@@ -40,15 +40,25 @@ function keyToHex(value: unknown, what: string, code: ErrorCode): KeyHex {
   )
 }
 
+// Keys are converted on every configure, notice and connection: by table, not by parsing.
+const BYTE_HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+
 export function bytesToHex(bytes: Uint8Array): KeyHex {
   let out = ''
-  for (const b of bytes) out += b.toString(16).padStart(2, '0')
+  for (let i = 0; i < bytes.length; i++) out += BYTE_HEX[bytes[i] as number]
   return out
 }
 
+/** The value of a hex digit's character code ('0'–'9' are 48–57; `| 32` lower-cases a letter). */
+function nibble(code: number): number {
+  return code <= 57 ? code - 48 : (code | 32) - 87
+}
+
 export function hexToBytes(hex: KeyHex): Uint8Array {
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  const out = new Uint8Array(hex.length >> 1)
+  for (let i = 0; i < out.length; i++) {
+    out[i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1))
+  }
   return out
 }
 

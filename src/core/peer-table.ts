@@ -196,6 +196,8 @@ export class PeerTable {
 
   /** Forgets the peers left idle by the event just handled. */
   forgetIdle(): void {
+    // Most events leave no peer idle: nothing to walk then.
+    if (this.idle.size === 0) return
     for (const key of this.idle) this.records.delete(key)
     this.idle.clear()
   }

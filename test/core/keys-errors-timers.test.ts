@@ -70,6 +70,11 @@ describe('keys', () => {
     expect(hexToBytes(hex)).toEqual(bytes)
   })
 
+  it('read hex of either case back to the same bytes', () => {
+    expect(hexToBytes(hex.toUpperCase())).toEqual(bytes)
+    expect(hexToBytes('00ff0aA9')).toEqual(Uint8Array.from([0, 255, 10, 169]))
+  })
+
   it('round-trip between bytes and hex', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (b) => {
