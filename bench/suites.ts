@@ -2,6 +2,7 @@ import { broadcast } from './broadcast.js'
 import { coreDedup } from './core-dedup.js'
 import { endToEnd } from './end-to-end.js'
 import { extensionThroughput } from './extension-throughput.js'
+import { observability } from './observability.js'
 import { scale } from './scale.js'
 import { simulator } from './simulator.js'
 import type { Benchmark } from './types.js'
@@ -11,6 +12,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   coreDedup,
   extensionThroughput,
   broadcast,
+  observability,
   scale,
   endToEnd,
   simulator,

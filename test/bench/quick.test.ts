@@ -10,6 +10,7 @@ const BENCHMARKS = [
   'core-dedup',
   'extension-throughput',
   'broadcast',
+  'observability',
   'scale',
   'end-to-end',
   'simulator',
