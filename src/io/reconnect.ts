@@ -11,12 +11,22 @@ import type { SwarmLike } from './swarm.js'
 export const RECONNECT_DELAYS: readonly number[] = [0, 250, 500, 1000, 2000, 2000, 2000]
 /**
  * When both ends could dial, the end whose key the duplicate rule prefers as initiator
- * (the larger) dials at once; the other waits this long first, as a backup, so the two
- * rarely dial each other at the same moment.
+ * (the larger) dials, on the schedule above; the other dials once, this long after the drop,
+ * in case the first end has not noticed it (it may hold a dead connection until its liveness
+ * bound). Its one dial falls between the first end's third and fourth, so the two do not
+ * dial each other at the same moment.
  */
 export const BACKUP_DIAL_DELAY = 1500
 /** After the last dial, how long it may take before the attempt is given up. */
 const LAST_DIAL_GRACE = 3000
+/**
+ * A connection that lived less than this did not end the reconnection that made it: losing
+ * it again goes on from the dials already spent. A peer that takes us back only to close us
+ * (its onauthenticate says no, it is full) is dialed seven times in all, not seven per cycle.
+ */
+export const STABLE_CONNECTION_MS = 5000
+/** Keys whose short-lived reconnection is remembered at most (a seeder meets keys without end). */
+const REMEMBERED_KEYS = 10_000
 const JITTER = 0.25
 
 /** Hyperswarm's direct dials: keep dialing this key until `leavePeer`. */
@@ -52,6 +62,8 @@ interface Task {
   attempt: number
   timer: unknown
   dialed: boolean
+  /** The backup end: one dial only. */
+  backup: boolean
 }
 
 /**
@@ -65,6 +77,8 @@ interface Task {
  */
 export class Reconnector {
   private readonly tasks = new Map<KeyHex, Task>()
+  /** Dials spent on keys found again lately, and when they were found. */
+  private readonly recent = new Map<KeyHex, { spent: number; at: number }>()
 
   constructor(private readonly opts: ReconnectOptions) {}
 
@@ -83,15 +97,34 @@ export class Reconnector {
     if (!plan.remoteListens || topics.length === 0 || localKey === null) return
     if (!canDialPeers(this.opts.swarm())) return
     this.cancel(remoteKey)
-    const task: Task = { remoteKey, topics, attempt: 0, timer: null, dialed: false }
-    this.tasks.set(remoteKey, task)
     const backup = plan.weListen && compareKeys(localKey, remoteKey) < 0
-    this.schedule(task, (backup ? BACKUP_DIAL_DELAY : 0) + this.jitter(task, 50))
+    const spent = this.spentOn(remoteKey)
+    if (spent >= (backup ? 1 : RECONNECT_DELAYS.length)) return
+    const task: Task = { remoteKey, topics, attempt: spent, timer: null, dialed: false, backup }
+    this.tasks.set(remoteKey, task)
+    const first = backup ? BACKUP_DIAL_DELAY : (RECONNECT_DELAYS[spent] ?? 0)
+    this.schedule(task, first + this.jitter(task, spent === 0 ? 50 : first * JITTER))
   }
 
   /** The peer is listed again: done. */
   found(remoteKey: KeyHex): void {
+    const task = this.tasks.get(remoteKey)
+    if (task === undefined) return
     this.cancel(remoteKey)
+    this.recent.delete(remoteKey)
+    this.recent.set(remoteKey, { spent: task.attempt, at: this.opts.clock.now() })
+    if (this.recent.size > REMEMBERED_KEYS) {
+      const oldest = this.recent.keys().next().value
+      if (oldest !== undefined) this.recent.delete(oldest)
+    }
+  }
+
+  /** Dials already spent on a key whose connection they made did not last. */
+  private spentOn(remoteKey: KeyHex): number {
+    const recent = this.recent.get(remoteKey)
+    if (recent === undefined) return 0
+    this.recent.delete(remoteKey)
+    return this.opts.clock.now() - recent.at < STABLE_CONNECTION_MS ? recent.spent : 0
   }
 
   /** We left a topic: reconnections that shared nothing else stop. */
@@ -112,6 +145,7 @@ export class Reconnector {
 
   stop(): void {
     for (const remoteKey of [...this.tasks.keys()]) this.cancel(remoteKey)
+    this.recent.clear()
   }
 
   private schedule(task: Task, delay: number): void {
@@ -133,7 +167,7 @@ export class Reconnector {
     swarm.joinPeer(keyOf(task.remoteKey))
     task.dialed = true
     task.attempt++
-    const next = RECONNECT_DELAYS[task.attempt]
+    const next = task.backup ? undefined : RECONNECT_DELAYS[task.attempt]
     if (next === undefined) {
       task.timer = this.opts.clock.setTimeout(() => this.cancel(task.remoteKey), LAST_DIAL_GRACE)
       return
