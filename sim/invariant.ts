@@ -21,6 +21,9 @@ export const INVARIANTS = [
   'extension-exactly-once-in-order',
   'clean-after-close',
   'rejected-never-peers',
+  'peer-topics-at-quiescence',
+  'proofs-name-joined-topics',
+  'reconnect-without-duplicates',
 ] as const
 
 export type InvariantName = (typeof INVARIANTS)[number]

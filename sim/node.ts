@@ -7,6 +7,7 @@ import type { SimRawStream } from './link.js'
 import type { SimNetwork } from './network.js'
 import { SimStore } from './store.js'
 import type { SimSwarm } from './swarm.js'
+import { checkProvenTopic } from './topic-checks.js'
 
 export interface TopicWish {
   announce: boolean
@@ -144,6 +145,7 @@ export class SimNode {
       this.onPeer(peer.remotePublicKey, +1)
     })
     networker.on('peer-remove', (peer) => this.onPeer(peer.remotePublicKey, -1))
+    networker.on('peer-topic-add', (_peer, topic) => checkProvenTopic(this.net, this, topic))
     this.ext = networker.registerExtension<{ seq: number }>('sim-seq', {
       encoding: 'json',
       onmessage: (msg, peer) => this.onSeq(msg, peer.stream),

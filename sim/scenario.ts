@@ -9,6 +9,7 @@ import {
 import { type FaultCounts, type FaultPlan, NO_FAULTS, SimNetwork } from './network.js'
 import { SimNode } from './node.js'
 import { Prng } from './prng.js'
+import { checkHeal, checkPeerTopics } from './topic-checks.js'
 
 export interface ScenarioOptions {
   seed: number
@@ -143,6 +144,8 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   for (const n of nodes) n.sendNumbered()
   await run(1000)
   checks += checkMesh(nodes, net.clock.now())
+  checks += checkPeerTopics(nodes, net.clock.now())
+  checks += await checkHeal(net, nodes, prng, run)
 
   // Close everyone; each must leave nothing behind.
   for (const node of nodes) node.close()

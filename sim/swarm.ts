@@ -100,6 +100,23 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
     this.releaseFlushes()
   }
 
+  /**
+   * Hyperswarm's direct dial of a key, as the networker's reconnection uses it: the live node
+   * with that key is dialed now unless a connection to it exists or is being made. Once per
+   * call: the networker calls again on its own schedule, so nothing is left to stop.
+   */
+  joinPeer(publicKey: Uint8Array): void {
+    if (!this.alive) return
+    for (const other of this.net.swarms.values()) {
+      if (other === this || !other.alive || !b4a.equals(other.keyPair.publicKey, publicKey))
+        continue
+      if (!this.connectedTo(other.id)) this.dial(other.id, [])
+      return
+    }
+  }
+
+  leavePeer(_publicKey: Uint8Array): void {}
+
   /** Whether this swarm already has a connection, open or opening, to that node. */
   connectedTo(remote: number): boolean {
     return (this.streams.get(remote)?.size ?? 0) > 0

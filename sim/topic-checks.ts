@@ -1,0 +1,96 @@
+import b4a from 'b4a'
+import type { ConnectionDrop } from '../src/io/peer-awareness.js'
+import { checkMesh } from './checks.js'
+import { InvariantViolation } from './invariant.js'
+import type { SimNetwork } from './network.js'
+import type { SimNode } from './node.js'
+import type { Prng } from './prng.js'
+
+const hex = (b: Uint8Array): string => b4a.toString(b as Buffer, 'hex')
+
+/** How long the quiescent partition lasts, and how soon after it heals the mesh must be whole. */
+const HEAL_PARTITION_MS = 2000
+/**
+ * Within this long of the heal: the networker's own dials (at most ~2.5 s apart by then)
+ * reconnect every pair, well before the swarm's own redials and lookups would have to.
+ */
+export const RECONNECT_BOUND_MS = 4000
+
+/**
+ * At quiescence every pair of peers sees exactly the topics both have joined: what each end
+ * lists in `peer.topics` for the other equals the intersection of their wishes. Proofs of
+ * topics only one of them joined must have named nothing, and every join and leave must have
+ * been proven or withdrawn on the live connection.
+ */
+export function checkPeerTopics(nodes: SimNode[], now: number): number {
+  let checks = 0
+  for (const a of nodes) {
+    if (!a.alive) continue
+    for (const b of nodes) {
+      if (a === b || !b.alive) continue
+      // A pair one side turns away flaps for good: either may list the other for a moment.
+      if (a.rejects.has(b.key) || b.rejects.has(a.key)) continue
+      const peer = a.networker.getPeer(b.keyPair.publicKey)
+      if (peer === null) continue
+      checks++
+      const seen = peer.topics.map(hex).sort()
+      const both = [...a.wishes.keys()].filter((t) => b.wishes.has(t)).sort()
+      if (seen.join() !== both.join()) {
+        throw new InvariantViolation(
+          'peer-topics-at-quiescence',
+          `${a.name} lists ${seen.length} topic(s) shared with ${b.name}, who both joined ${both.length}`,
+          now,
+        )
+      }
+    }
+  }
+  return checks
+}
+
+/**
+ * A partition once everything is quiet: a random part of the nodes is cut off from the rest
+ * for two seconds. Within RECONNECT_BOUND_MS of the heal every pair that shares a topic holds
+ * one connection again, the same at both ends (checkMesh), and no node dropped a duplicate on
+ * the way: reconnecting dials from one end only.
+ */
+export async function checkHeal(
+  net: SimNetwork,
+  nodes: SimNode[],
+  prng: Prng,
+  run: (ms: number) => Promise<void>,
+): Promise<number> {
+  const group = nodes.filter(() => prng.chance(0.5)).map((n) => n.swarm.id)
+  const duplicates: string[] = []
+  const listeners = nodes.map((node) => {
+    const listener = (drop: ConnectionDrop): void => {
+      if (drop.reason === 'duplicate') duplicates.push(node.name)
+    }
+    node.networker.on('connection-drop', listener)
+    return () => node.networker.off('connection-drop', listener)
+  })
+  net.partition(group, HEAL_PARTITION_MS)
+  await run(HEAL_PARTITION_MS + RECONNECT_BOUND_MS)
+  for (const off of listeners) off()
+  const checks = checkMesh(nodes, net.clock.now())
+  if (duplicates.length > 0) {
+    throw new InvariantViolation(
+      'reconnect-without-duplicates',
+      `after the partition healed, ${duplicates.join(', ')} dropped a duplicate connection`,
+      net.clock.now(),
+    )
+  }
+  return checks + 1
+}
+
+/** Receiving end of 'peer-topic-add': a topic is only ever shared if the receiver joined it. */
+export function checkProvenTopic(net: SimNetwork, node: SimNode, topic: Buffer): void {
+  const key = hex(topic)
+  if (node.wishes.has(key)) return
+  net.violate(
+    new InvariantViolation(
+      'proofs-name-joined-topics',
+      `${node.name} was proven topic ${key.slice(0, 8)}, which it has not joined`,
+      net.clock.now(),
+    ),
+  )
+}
