@@ -237,7 +237,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
       const payload = action.payload
       switch (action.kind) {
         case 'assign':
-          instance.context = { ...(context as object), ...assigned(payload, args, params) }
+          instance.context = assigned(context as object, payload, args, params)
           break
         case 'emit':
           host.emit(
@@ -377,11 +377,18 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   }
 }
 
-function assigned(assignment: unknown, args: object, params: unknown): object {
-  if (typeof assignment === 'function') return (assignment as Fn)(args, params) as object
-  const partial: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(assignment as object)) {
-    partial[key] = typeof value === 'function' ? (value as Fn)(args, params) : value
+/**
+ * XState's assign: a new context with the assigned fields, each computed from the context
+ * as it was. An object of assigners fills the copy directly: no partial object between.
+ */
+function assigned(context: object, assignment: unknown, args: object, params: unknown): object {
+  if (typeof assignment === 'function') {
+    return { ...context, ...((assignment as Fn)(args, params) as object) }
   }
-  return partial
+  const next: Record<string, unknown> = { ...context }
+  for (const key in assignment as Record<string, unknown>) {
+    const value = (assignment as Record<string, unknown>)[key]
+    next[key] = typeof value === 'function' ? (value as Fn)(args, params) : value
+  }
+  return next
 }
