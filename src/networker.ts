@@ -103,6 +103,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       maxInboundBuffer: settings.maxInboundBuffer,
       clock: this.clock,
       observer: this.observer,
+      ownClose: (conn, reason) => this.awareness.ownClose(conn, reason),
     })
     this.peers = this.connections.peers
     this.awareness = new PeerAwareness(settings.awareness, {

@@ -28,6 +28,8 @@ export interface ConnectionTableOptions {
   clock: DriverClock
   /** Counts (and logs) each connection's opening, verdict and close, with its reason. */
   observer: NetworkerObserver
+  /** A connection closed here, not by the core: it held too much unread, or could not replicate. */
+  ownClose?(conn: SwarmConnection, reason: 'overflow' | 'failed'): void
 }
 
 /** One open connection as stats see it (see src/stats.ts). */
@@ -98,6 +100,7 @@ export class ConnectionTable {
     conn.on('error', noop)
     const guard = guardInbound(conn, this.opts.maxInboundBuffer, () => {
       observer.closing(conn, 'overflow')
+      this.opts.ownClose?.(conn, 'overflow')
       conn.destroy()
     })
     if (!guard.complete) this.guardComplete = false
@@ -159,6 +162,7 @@ export class ConnectionTable {
       // core still holds it as kept until the close arrives; it is never listed meanwhile.
       entry.failed = true
       this.opts.observer.closing(entry.conn, 'failed')
+      this.opts.ownClose?.(entry.conn, 'failed')
       entry.conn.destroy(asError(err))
       return
     }

@@ -13,9 +13,17 @@ import { asError } from './util.js'
  * Why the networker closed a connection on its own: `duplicate`, another connection to the
  * same key was kept; `rejected`, `onauthenticate` said no (or timed out); `limit`, past
  * `maxPeers`; `timeout`, nothing arrived for the liveness bound; `unneeded`, with
- * `closeOnLeave`, leaving a topic left the peer sharing none with us.
+ * `closeOnLeave`, leaving a topic left the peer sharing none with us; `overflow`, it held
+ * more unread than `maxInboundBuffer`; `failed`, the store could not replicate over it.
  */
-export type ConnectionDropReason = 'duplicate' | 'rejected' | 'limit' | 'timeout' | 'unneeded'
+export type ConnectionDropReason =
+  | 'duplicate'
+  | 'rejected'
+  | 'limit'
+  | 'timeout'
+  | 'unneeded'
+  | 'overflow'
+  | 'failed'
 
 /** What 'connection-drop' is emitted with. */
 export interface ConnectionDrop {
@@ -154,6 +162,17 @@ export class PeerAwareness {
       default:
         return
     }
+  }
+
+  /** The connection table closed a connection itself (overflow, or the store refused it). */
+  ownClose(conn: SwarmConnection, reason: 'overflow' | 'failed'): void {
+    if (this.ownCloses.has(conn)) return
+    this.ownCloses.set(conn, reason)
+    const remotePublicKey = b4a.from(conn.remotePublicKey)
+    const listed = this.hooks.peerOf(bytesToHex(remotePublicKey))
+    const drop = { remotePublicKey, reason, peer: listed?.stream === conn ? listed : null }
+    // Possibly inside a step of the core (a keep that failed): told after it, like the others.
+    queueMicrotask(() => this.hooks.dropped(drop))
   }
 
   /** A peer is listed: its topics channel opens and its liveness is watched (before 'peer-add'). */

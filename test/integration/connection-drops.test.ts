@@ -155,6 +155,19 @@ describe("'connection-drop': why the networker closed a connection", () => {
     expect(a.n.peers.size + b.n.peers.size).toBe(2)
   })
 
+  it('past maxInboundBuffer while authentication is pending', async () => {
+    const a = await node({
+      maxInboundBuffer: 64 * 1024,
+      onauthenticate: () => new Promise(() => {}),
+    })
+    const d = drops(a.n)
+    const { b: remote } = MemorySwarm.connect(a.swarm, new MemorySwarm())
+    await (remote as unknown as { opened: Promise<boolean> }).opened
+    for (let i = 0; i < 64; i++) remote.write(Buffer.alloc(4096))
+    await eventually(() => d.length === 1, 'dropped')
+    expect(d[0]).toMatchObject({ reason: 'overflow', peer: null })
+  })
+
   it('nothing for the connections a close ends', async () => {
     const a = await node()
     const b = await node()
