@@ -91,15 +91,15 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     this.core = new NetworkerCore({
       localKey: null,
       authenticate: settings.onauthenticate !== null,
+      authenticateTimeout: settings.authenticateTimeout,
       ...(settings.maxPeers === undefined ? {} : { maxPeers: settings.maxPeers }),
     })
-    this.requests = new PendingRequests(this.clock)
+    this.requests = new PendingRequests()
     this.observer = new NetworkerObserver(() => this.clock.now())
     this.connections = new ConnectionTable({
       store,
       dispatch,
       onauthenticate: settings.onauthenticate,
-      authenticateTimeout: settings.authenticateTimeout,
       maxInboundBuffer: settings.maxInboundBuffer,
       clock: this.clock,
       observer: this.observer,
@@ -175,6 +175,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       },
       dispatch,
       stopDriver: () => this.driver.stop(),
+      teardown: () => this.records?.close(),
       flushed: (topic) => this.flushed(topic),
     })
     this.driver = new CoreDriver(this.core, this.clock, {
@@ -297,15 +298,31 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         : null
     const settled =
       recorded === null ? requested : Promise.all([requested, recorded]).then(() => undefined)
-    // With flush, the call also waits for the flush's replication barrier.
-    const done = flush ? settled.then(() => this.barriers.wait(topic)) : settled
+    // The timeout is the core's deadline: it settles the request with FLUSH_TIMEOUT then.
+    // With flush, the call also waits for the flush's replication barrier, within the same
+    // deadline (checked at the barrier's own looks).
+    const deadline =
+      timeout === undefined
+        ? undefined
+        : {
+            at: this.clock.now() + timeout,
+            error: new NetworkerError(
+              ErrorCode.FLUSH_TIMEOUT,
+              `configure did not finish joining and flushing within ${timeout} ms`,
+            ),
+          }
+    const done = flush ? settled.then(() => this.barriers.wait(topic, deadline)) : settled
     this.awareness.configured(topic, announce, lookup)
-    this.driver.dispatch({ type: 'configure', requestId, topic, announce, lookup, flush })
-    if (signal === undefined && timeout === undefined) {
-      await done
-      return
-    }
-    await this.requests.bounded(requestId, done, signal, timeout)
+    this.driver.dispatch({
+      type: 'configure',
+      requestId,
+      topic,
+      announce,
+      lookup,
+      flush,
+      ...(timeout === undefined ? {} : { timeout }),
+    })
+    await (signal === undefined ? done : this.requests.bounded(requestId, done, signal))
   }
 
   /** Starts accepting direct connections to our key (Hyperswarm's `listen`). */
@@ -445,7 +462,11 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     }
     if (this.closePromise === null) {
       const { requestId, settled } = this.requests.open()
-      const closed = settled.then(publicReport)
+      // A close forced at its deadline stops waiting for the records too.
+      const closed = settled.then((report) => {
+        if (report?.forced === true) this.records?.giveUp()
+        return publicReport(report)
+      })
       const records = this.records?.close()
       this.closePromise =
         records === undefined ? closed : Promise.all([closed, records]).then(([report]) => report)
@@ -453,13 +474,15 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       // Once closed, its final counts stay in the registry; nothing of it is read any more.
       const retire = (): void => this.metrics?.retire()
       this.closePromise.then(retire, retire)
-      this.driver.dispatch({ type: 'close', requestId })
-    }
-    if (timeout !== undefined && !this.closed) {
-      this.requests.closeDeadline(timeout, this.closePromise, () => {
-        this.driver.dispatch({ type: 'close-timeout' })
-        this.records?.giveUp()
+      this.driver.dispatch({
+        type: 'close',
+        requestId,
+        ...(timeout === undefined ? {} : { timeout }),
       })
+    } else if (timeout !== undefined && !this.closed) {
+      // A later close with a deadline: the core forces the close by the earliest one asked.
+      const { requestId } = this.requests.open()
+      this.driver.dispatch({ type: 'close', requestId, timeout })
     }
     return this.closePromise
   }

@@ -1,9 +1,8 @@
-import type { DriverClock } from './core-driver.js'
 import type { TransportInfo } from './transport.js'
 import { isThenable } from './util.js'
 
-/** How long the hook may take before the peer is rejected (ms). */
-export const DEFAULT_AUTHENTICATE_TIMEOUT = 10_000
+/** How long the hook may take before the peer is rejected (ms): a deadline of the core. */
+export { DEFAULT_AUTHENTICATE_TIMEOUT } from '../core/networker-core.js'
 
 export interface AuthenticateContext extends TransportInfo {
   /** Whether this side dialled the connection. */
@@ -24,25 +23,23 @@ export type AuthenticateHook = (
 ) => unknown
 
 /**
- * Runs the hook once and resolves to its verdict. Whatever the hook does (throws,
- * answers twice, never answers), the result is one boolean within `timeout` ms.
+ * Runs the hook once and resolves to its verdict. Whatever the hook does (throws or
+ * answers twice), the result is one boolean. A hook that never answers leaves it pending:
+ * the wait is bounded by the core's authentication deadline, which rejects the connection,
+ * and a verdict after it changes nothing.
  */
 export function runAuthenticate(
   hook: AuthenticateHook,
   remotePublicKey: Buffer,
   context: AuthenticateContext,
-  timeout: number,
-  clock: DriverClock,
 ): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     let settled = false
     const finish = (accepted: boolean): void => {
       if (settled) return
       settled = true
-      clock.clearTimeout(timer)
       resolve(accepted)
     }
-    const timer = clock.setTimeout(() => finish(false), timeout)
     try {
       const result = hook(
         remotePublicKey,

@@ -23,7 +23,6 @@ export interface ConnectionTableOptions {
   /** Reports what happens on a connection to the core. */
   dispatch(event: CoreEvent): void
   onauthenticate: AuthenticateHook | null
-  authenticateTimeout: number
   maxInboundBuffer: number
   clock: DriverClock
   /** Counts (and logs) each connection's opening, verdict and close, with its reason. */
@@ -48,6 +47,8 @@ interface ConnectionEntry {
   info: { topics?: unknown } | undefined
   /** `store.replicate` threw: the connection is being destroyed and is never listed. */
   failed: boolean
+  /** Its authentication verdict was counted (the hook's, or the core's deadline). */
+  judged: boolean
 }
 
 /**
@@ -92,6 +93,7 @@ export class ConnectionTable {
       sawData: false,
       info,
       failed: false,
+      judged: false,
       ondata: noop,
     }
     this.entries.set(connectionId, entry)
@@ -139,13 +141,10 @@ export class ConnectionTable {
       isInitiator: entry.conn.isInitiator,
       topics: topicsOf(entry.info).map((t) => b4a.from(t)),
     }
-    runAuthenticate(
-      hook,
-      entry.remotePublicKey,
-      context,
-      this.opts.authenticateTimeout,
-      this.opts.clock,
-    ).then((accepted) => {
+    runAuthenticate(hook, entry.remotePublicKey, context).then((accepted) => {
+      // Past the core's deadline the connection is rejected already: nothing to tell.
+      if (entry.judged) return
+      entry.judged = true
       this.opts.observer.authenticated(entry.remotePublicKey, accepted)
       this.opts.dispatch({ type: 'connection-authenticated', connectionId, accepted })
     })
@@ -173,6 +172,11 @@ export class ConnectionTable {
   drop(connectionId: ConnectionId, reason: DropReason): void {
     const entry = this.entries.get(connectionId)
     if (entry === undefined) return
+    // Rejected with no verdict heard: the hook did not answer before the core's deadline.
+    if (reason === 'rejected' && !entry.judged && this.opts.onauthenticate !== null) {
+      entry.judged = true
+      this.opts.observer.authenticated(entry.remotePublicKey, false)
+    }
     this.opts.observer.closing(entry.conn, reason)
     entry.conn.destroy()
   }

@@ -1,11 +1,9 @@
+import type { Clock } from '../core/clock.js'
 import type { NetworkerCore } from '../core/networker-core.js'
 import type { CoreEffect, CoreEvent, TopicNotice } from '../core/protocol.js'
 
-export interface DriverClock {
-  now(): number
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
+/** The one time shape (core/clock.ts), under the name the I/O modules know it by. */
+export type DriverClock = Clock
 
 export const realClock: DriverClock = {
   now: () => performance.now(),

@@ -34,6 +34,12 @@ export interface EffectTargets {
   dispatch(event: CoreEvent): void
   /** Stops the driver's timer: the core is closed and needs no more waking. */
   stopDriver(): void
+  /**
+   * What else must finish before the close is done (the remembered records' writes), or
+   * undefined. The core hears the swarm destroyed only after it, so its close deadline
+   * bounds this too.
+   */
+  teardown?(): Promise<unknown> | undefined
   /** Whether the core says the topic is flushed now (a later configure may have undone it). */
   flushed(topic: KeyHex): boolean
 }
@@ -124,9 +130,14 @@ export class EffectRunner implements DriverHooks {
 
   /** The swarm is destroyed (or could not be): the close completes. */
   private finishClose(): void {
-    this.to.dispatch({ type: 'swarm-destroyed' })
-    this.to.stopDriver()
-    this.to.swarm.release()
-    this.to.barriers.clear()
+    const done = (): void => {
+      this.to.dispatch({ type: 'swarm-destroyed' })
+      this.to.stopDriver()
+      this.to.swarm.release()
+      this.to.barriers.clear()
+    }
+    const rest = this.to.teardown?.()
+    if (rest === undefined) done()
+    else rest.then(done, done)
   }
 }

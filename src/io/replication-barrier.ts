@@ -47,6 +47,8 @@ export interface ReplicationWait {
   timeout: number
   /** Stop waiting (the networker closes, or a newer flush replaced this one). */
   cancelled(): boolean
+  /** Called at every look, with the time: waiters' own deadlines are checked then. */
+  looked?(now: number): void
 }
 
 /**
@@ -66,6 +68,7 @@ export function waitForReplication(wait: ReplicationWait): Promise<void> {
   if (done()) return Promise.resolve()
   return new Promise<void>((resolve) => {
     const look = (): void => {
+      wait.looked?.(clock.now())
       if (done()) resolve()
       else clock.setTimeout(look, Math.min(POLL_INTERVAL, Math.max(0, deadline - clock.now())))
     }
@@ -90,8 +93,22 @@ export interface FlushBarrierOptions {
  * (and a flushing configure) also waits for the peers found to replicate the topic's core.
  * A newer flush, a leave or a close makes an older wait moot.
  */
+/** A flushing configure's deadline (its `timeout`), while it waits on a barrier. */
+export interface WaitDeadline {
+  at: number
+  error: Error
+}
+
+interface Barrier {
+  promise: Promise<void>
+  epoch: number
+  /** Configures waiting with a deadline: rejected at the first look past it. */
+  deadlines: Set<{ at: number; expire(): void }>
+}
+
 export class FlushBarriers {
-  private readonly barriers = new Map<KeyHex, { promise: Promise<void>; epoch: number }>()
+  /** Only barriers still waiting: a finished one is forgotten, so a flushed topic holds none. */
+  private readonly barriers = new Map<KeyHex, Barrier>()
   private epoch = 0
 
   constructor(private readonly opts: FlushBarrierOptions) {}
@@ -100,7 +117,7 @@ export class FlushBarriers {
   start(topic: KeyHex, replicated: () => void): void {
     const epoch = ++this.epoch
     const current = (): boolean => this.barriers.get(topic)?.epoch === epoch
-    const barrier = { epoch, promise: Promise.resolve() }
+    const barrier: Barrier = { epoch, promise: Promise.resolve(), deadlines: new Set() }
     this.barriers.set(topic, barrier)
     barrier.promise = waitForReplication({
       store: this.opts.store,
@@ -109,14 +126,37 @@ export class FlushBarriers {
       clock: this.opts.clock,
       timeout: this.opts.timeout,
       cancelled: () => this.opts.closing() || !current(),
+      looked: (now) => {
+        for (const d of barrier.deadlines) {
+          if (now < d.at) continue
+          barrier.deadlines.delete(d)
+          d.expire()
+        }
+      },
     }).then(() => {
-      if (current()) replicated()
+      if (!current()) return
+      this.barriers.delete(topic)
+      replicated()
     })
   }
 
-  /** The wait of the topic's latest flush, if any: a flushing configure resolves after it. */
-  wait(topic: KeyHex): Promise<void> | undefined {
-    return this.barriers.get(topic)?.promise
+  /**
+   * The wait of the topic's latest flush, if it is still waiting: a flushing configure
+   * resolves after it. With `deadline` (the configure's timeout, a deadline the core
+   * already held it to until the core settled it) the wait gives up at the first look
+   * past it: the barrier's own polling is the clock, so no timer is set for it.
+   */
+  wait(topic: KeyHex, deadline?: WaitDeadline): Promise<void> | undefined {
+    const barrier = this.barriers.get(topic)
+    if (barrier === undefined || deadline === undefined) return barrier?.promise
+    return new Promise<void>((resolve, reject) => {
+      const d = { at: deadline.at, expire: () => reject(deadline.error) }
+      barrier.deadlines.add(d)
+      barrier.promise.then(() => {
+        barrier.deadlines.delete(d)
+        resolve()
+      })
+    })
   }
 
   /** The topic was left: its flush is over. */

@@ -1,6 +1,5 @@
 import { ErrorCode, NetworkerError, toError } from '../core/errors.js'
 import type { CloseReport, CoreEffect, RequestId } from '../core/protocol.js'
-import type { DriverClock } from './core-driver.js'
 
 type Settle = Extract<CoreEffect, { type: 'settle' }>
 
@@ -11,15 +10,13 @@ interface Pending {
 
 /**
  * The calls waiting on the core — each configure and the close — by request id. The core
- * settles a request with a `settle` effect; a caller may stop waiting sooner, with an
- * AbortSignal or a timeout, and the deadlines for both (configure's `timeout`, close's
- * `timeout`) are set here. Giving up on a wait never undoes what the request started.
+ * settles a request with a `settle` effect — at the deadline of a configure's or a close's
+ * `timeout` too, which are the core's — and a caller may stop waiting sooner with an
+ * AbortSignal. Giving up on a wait never undoes what the request started.
  */
 export class PendingRequests {
   private readonly pending = new Map<RequestId, Pending>()
   private nextRequestId = 1
-
-  constructor(private readonly clock: DriverClock) {}
 
   /** A new request: its id for the core, and the promise the core's `settle` resolves. */
   open(): { requestId: RequestId; settled: Promise<CloseReport | undefined> } {
@@ -41,41 +38,19 @@ export class PendingRequests {
 
   /**
    * Waits for `done` (a configure's request and what follows it), but stops waiting on
-   * abort (ABORTED) or after `timeout` ms (FLUSH_TIMEOUT). The request itself goes on in
-   * the core (a configuration stays applied); only this promise gives up on it.
+   * abort (ABORTED). The request itself goes on in the core (a configuration stays
+   * applied); only this promise gives up on it. A timeout is the core's deadline, not a
+   * timer here.
    */
-  bounded(
-    requestId: RequestId,
-    done: Promise<unknown>,
-    signal: AbortSignal | undefined,
-    timeout: number | undefined,
-  ): Promise<void> {
+  bounded(requestId: RequestId, done: Promise<unknown>, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let timer: unknown = null
-      const cleanup = (): void => {
-        if (timer !== null) this.clock.clearTimeout(timer)
-        signal?.removeEventListener('abort', onabort)
-      }
-      const giveUp = (err: NetworkerError): void => {
+      const cleanup = (): void => signal.removeEventListener('abort', onabort)
+      const onabort = (): void => {
         if (!this.pending.delete(requestId)) return
         cleanup()
-        reject(err)
+        reject(new NetworkerError(ErrorCode.ABORTED, 'configure was aborted before it completed'))
       }
-      const onabort = (): void =>
-        giveUp(new NetworkerError(ErrorCode.ABORTED, 'configure was aborted before it completed'))
-      signal?.addEventListener('abort', onabort, { once: true })
-      if (timeout !== undefined) {
-        timer = this.clock.setTimeout(
-          () =>
-            giveUp(
-              new NetworkerError(
-                ErrorCode.FLUSH_TIMEOUT,
-                `configure did not finish joining and flushing within ${timeout} ms`,
-              ),
-            ),
-          timeout,
-        )
-      }
+      signal.addEventListener('abort', onabort, { once: true })
       done.then(
         () => {
           cleanup()
@@ -87,15 +62,5 @@ export class PendingRequests {
         },
       )
     })
-  }
-
-  /**
-   * close({ timeout })'s deadline: `expire` runs after `timeout` ms unless `closed` settles
-   * first (the close is then cut short: the core finishes at once, reporting `forced`).
-   */
-  closeDeadline(timeout: number, closed: Promise<unknown>, expire: () => void): void {
-    const timer = this.clock.setTimeout(expire, timeout)
-    const clear = (): void => this.clock.clearTimeout(timer)
-    closed.then(clear, clear)
   }
 }

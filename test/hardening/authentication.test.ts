@@ -69,6 +69,8 @@ describe('onauthenticate', () => {
     await new Promise<void>((r) => streams.b.once('close', () => r()))
     expect(gate.peers.size).toBe(0)
     expect(replicated).not.toContain(streams.b)
+    // The core's deadline rejected it: counted as a rejection like a hook's no.
+    expect(gate.stats().totals.authenticationRejections).toBe(1)
   })
 
   it('ignores a callback answered twice and a late answer after the deadline', async () => {
