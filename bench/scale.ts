@@ -6,13 +6,9 @@ import { idleStore } from './extension-throughput.js'
 import { fmt } from './format.js'
 import { type Budget, median, roundRatios, seededBytes, settledHeap } from './harness.js'
 import { BenchSwarm, opened, securePair } from './memory-swarm.js'
-import { type Benchmark, type BenchmarkOutput, goal, type Row } from './types.js'
+import { type Benchmark, type BenchmarkOutput, type Curve, goal, type Row } from './types.js'
 
 const KIB = 1024
-/** Flat: the per-item cost at the larger size within 25% of that at the smaller one. */
-const FLAT = { low: 0.8, high: 1.25 }
-const flatGoal = (ratio: number) =>
-  goal(`${FLAT.low}–${FLAT.high} (flat)`, ratio >= FLAT.low && ratio <= FLAT.high)
 
 interface PerItem {
   ns: number
@@ -187,178 +183,247 @@ async function coreHeap(kind: 'topic' | 'peer', count: number): Promise<number> 
   return (after - before) / count
 }
 
+/** The goals, per item at the middle count (10,000): time against the swarm's, heap absolute. */
+const CONFIGURE_GOAL_US = 10
+const CLOSE_GOAL_US = 5
+const TOPIC_HEAP_GOAL = KIB
+const PEER_HEAP_GOAL = 2 * KIB
+/** Flat: the per-item figure at the largest count at most 1.25× that at the smallest. */
+const FLAT = 1.25
+const flatGoal = (ratio: number) => goal(`≤ ${FLAT} (flat)`, ratio <= FLAT)
+
+/** Runs at a count per round: short runs are noisy, so small counts run several times. */
+const repeatsAt = (count: number, quick: boolean) =>
+  quick ? 1 : Math.max(1, Math.min(9, Math.round(30_000 / count)))
+
 async function run(budget: Budget): Promise<BenchmarkOutput> {
-  const [small, large] = budget.quick ? [100, 1_000] : [1_000, 10_000]
-  const rounds = budget.quick ? 1 : 3
-  // A run at the small size is short and noisy: several per round, their median counted.
-  const smallRepeats = budget.quick ? 1 : 3
+  const topicCounts = budget.quick ? [100, 1_000, 10_000] : [1_000, 10_000, 100_000]
+  const peerCounts = budget.quick ? [100, 1_000] : [1_000, 10_000]
+  const [small, mid, large] = topicCounts as [number, number, number]
+  const rounds = budget.quick ? 1 : 5
   const rows: Row[] = []
-  const largeKeys = topicKeys(large)
-  const smallKeys = topicKeys(small)
+  const keysAt = new Map(topicCounts.map((n) => [n, topicKeys(n)]))
+  const keys = (n: number) => keysAt.get(n) as Buffer[]
   // Warm the JIT on both paths so the first measured run is not the slow one.
-  await configureTopics(smallKeys)
-  await joinTopics(smallKeys)
-  const net: PerItem[] = []
-  const base: PerItem[] = []
-  const netSmall: PerItem[] = []
+  await configureTopics(keys(small))
+  await joinTopics(keys(small))
+  const net = new Map<number, PerItem[]>(topicCounts.map((n) => [n, []]))
+  const base = new Map<number, PerItem[]>(topicCounts.map((n) => [n, []]))
   for (let r = 0; r < rounds; r++) {
-    // Alternated so drift lands on both sides: N,B,n then n,B,N.
-    const order = [
-      async () => net.push(await configureTopics(largeKeys)),
-      async () => base.push(await joinTopics(largeKeys)),
-      async () => {
-        const runs: PerItem[] = []
-        for (let i = 0; i < smallRepeats; i++) runs.push(await configureTopics(smallKeys))
-        netSmall.push(medianRun(runs))
-      },
-    ]
+    // Alternated so drift lands on every count and side alike: order reversed every round.
+    const order = topicCounts.flatMap((n) => [
+      async () => net.get(n)?.push(await repeated(() => configureTopics(keys(n)), n, budget)),
+      async () => base.get(n)?.push(await repeated(() => joinTopics(keys(n)), n, budget)),
+    ])
     if (r % 2 === 1) order.reverse()
     for (const step of order) await step()
   }
-  const coreTopic = await coreHeap('topic', large)
-  const corePeer = await coreHeap('peer', large)
+  const at = (m: Map<number, PerItem[]>, n: number) => m.get(n) as PerItem[]
+  const med = (runs: PerItem[], key: keyof PerItem) => median(runs.map((x) => x[key]))
+  // Per round, paired like every ratio: the networker's run over the baseline's.
+  const paired = (n: number, key: keyof PerItem) =>
+    roundRatios(
+      at(net, n).map((x) => x[key]),
+      at(base, n).map((x) => x[key]),
+    )
+  const growth = (key: keyof PerItem, side = net) =>
+    roundRatios(
+      at(side, large).map((x) => x[key]),
+      at(side, small).map((x) => x[key]),
+    )
+  const topicBytes = (n: number) => med(at(net, n), 'bytes') - med(at(base, n), 'bytes')
+  const coreTopic = await coreHeap('topic', mid)
+  const corePeer = await coreHeap('peer', mid)
   const split = (what: string, total: number, core: number, detail: string) =>
     `Of the ${fmt(total)} B per ${what}, the pure core alone (NetworkerCore fed the same events, no I/O) holds ${fmt(core)} B (${((100 * core) / total).toFixed(0)}%); the rest, ${fmt(total - core)} B, is the networker's I/O side. ${detail}`
-  const m = (runs: PerItem[], key: keyof PerItem) => median(runs.map((x) => x[key]))
-  const netNs = m(net, 'ns')
-  const baseNs = m(base, 'ns')
-  const ns = (runs: PerItem[]) => runs.map((x) => x.ns)
-  // Runs alternate in rounds: time ratios pair each round's runs.
-  const timeRatios = roundRatios(ns(net), ns(base))
-  const flatRatios = roundRatios(ns(netSmall), ns(net))
-  const closeNs = (runs: PerItem[]) => runs.map((x) => x.closeNs)
-  const closeRatios = roundRatios(closeNs(net), closeNs(base))
-  const closeFlat = roundRatios(closeNs(netSmall), closeNs(net))
-  const topicBytes = m(net, 'bytes') - m(base, 'bytes')
-  const topicBytesSmall = m(netSmall, 'bytes') - m(base, 'bytes')
+  const configureUs = med(at(net, mid), 'ns') / 1000
+  const closeUs = med(at(net, mid), 'closeNs') / 1000
+  const heapGrowth = topicBytes(large) / topicBytes(small)
   rows.push(
     {
-      metric: `configure, time per topic (${large} topics)`,
-      subject: netNs / 1000,
-      baseline: baseNs / 1000,
+      metric: `configure, time per topic (${mid} topics)`,
+      subject: configureUs,
+      baseline: med(at(base, mid), 'ns') / 1000,
       unit: 'µs/topic',
-      ratio: median(timeRatios),
+      ratio: median(paired(mid, 'ns')),
       ratioLabel: 'networker ÷ swarm.join+flush',
-      goal: null,
-      rounds: timeRatios,
-    },
-    {
-      metric: `heap per topic (${large} topics)`,
-      subject: topicBytes,
-      baseline: m(base, 'bytes'),
-      unit: 'B/topic',
-      ratio: topicBytes / m(base, 'bytes'),
-      ratioLabel: 'networker ÷ swarm session',
-      goal: goal('≤ 1 KiB', topicBytes <= KIB),
-      why: split(
-        'topic',
-        topicBytes,
-        coreTopic,
-        'The core keeps one XState actor per topic (its snapshot, context and the actor system that comes with every createActor) for as long as the topic is configured; the I/O side keeps the session in its own map under the hex key and hands the swarm a fresh Buffer copy of the key.',
-      ),
-    },
-    {
-      metric: `configure time per topic, ${small} vs ${large} topics`,
-      subject: netNs / 1000,
-      baseline: m(netSmall, 'ns') / 1000,
-      unit: 'µs/topic',
-      ratio: median(flatRatios),
-      ratioLabel: `${small} ÷ ${large}`,
-      goal: flatGoal(median(flatRatios)),
-      rounds: flatRatios,
+      goal: goal(`≤ ${CONFIGURE_GOAL_US} µs`, configureUs <= CONFIGURE_GOAL_US),
+      rounds: paired(mid, 'ns'),
       profile: 'topics',
     },
     {
-      metric: `heap per topic, ${small} vs ${large} topics`,
-      subject: topicBytes,
-      baseline: topicBytesSmall,
-      unit: 'B/topic',
-      ratio: topicBytesSmall / topicBytes,
-      ratioLabel: `${small} ÷ ${large}`,
-      goal: flatGoal(topicBytesSmall / topicBytes),
-    },
-    {
-      metric: `close (leaves every topic), time per topic (${large} topics)`,
-      subject: m(net, 'closeNs') / 1000,
-      baseline: m(base, 'closeNs') / 1000,
+      metric: `close (leaves every topic), time per topic (${mid} topics)`,
+      subject: closeUs,
+      baseline: med(at(base, mid), 'closeNs') / 1000,
       unit: 'µs/topic',
-      ratio: median(closeRatios),
+      ratio: median(paired(mid, 'closeNs')),
       ratioLabel: 'networker ÷ swarm.leave each',
-      goal: null,
-      rounds: closeRatios,
+      goal: goal(`≤ ${CLOSE_GOAL_US} µs`, closeUs <= CLOSE_GOAL_US),
+      rounds: paired(mid, 'closeNs'),
+      profile: 'topics',
     },
     {
-      metric: `close time per topic, ${small} vs ${large} topics`,
-      subject: m(net, 'closeNs') / 1000,
-      baseline: m(netSmall, 'closeNs') / 1000,
-      unit: 'µs/topic',
-      ratio: median(closeFlat),
-      ratioLabel: `${small} ÷ ${large}`,
-      // Not one of the stated goals (those are for configure and peers): shown because
-      // leaving grows with the count.
-      goal: null,
-      rounds: closeFlat,
-    },
-  )
-
-  await admitPeers(Math.max(10, small / 10))
-  const peersSmall = await admitPeers(small)
-  const peersLarge = await admitPeers(large)
-  rows.push(
-    {
-      metric: `heap per peer beyond its connection (${large} peers)`,
-      subject: peersLarge.peerBytes,
-      baseline: peersLarge.connectionBytes,
-      unit: 'B/peer',
-      ratio: peersLarge.peerBytes / peersLarge.connectionBytes,
-      ratioLabel: 'networker ÷ connection',
-      goal: goal('≤ 4 KiB', peersLarge.peerBytes <= 4 * KIB),
+      metric: `heap per topic (${mid} topics)`,
+      subject: topicBytes(mid),
+      baseline: med(at(base, mid), 'bytes'),
+      unit: 'B/topic',
+      ratio: topicBytes(mid) / med(at(base, mid), 'bytes'),
+      ratioLabel: 'networker ÷ swarm session',
+      goal: goal('≤ 1 KiB', topicBytes(mid) <= TOPIC_HEAP_GOAL),
       why: split(
-        'peer',
-        peersLarge.peerBytes,
-        corePeer,
-        "The core's share is one XState peer actor per remote key plus its connection record; the I/O side's is the connection entry, a copy of the remote key and its hex string, the listeners put on the stream ('close', 'error', 'readable') with their closures, the inbound guard's wrapped push functions, and the NetworkerPeer object.",
+        'topic',
+        topicBytes(mid),
+        coreTopic,
+        "The core keeps one record per topic (its machine's state and context); the I/O side keeps the swarm session under the topic's key and the Buffer of the key the swarm was given.",
       ),
     },
     {
-      metric: `heap per peer, ${small} vs ${large} peers`,
-      subject: peersLarge.peerBytes,
-      baseline: peersSmall.peerBytes,
-      unit: 'B/peer',
-      ratio: peersSmall.peerBytes / peersLarge.peerBytes,
-      ratioLabel: `${small} ÷ ${large}`,
-      goal: flatGoal(peersSmall.peerBytes / peersLarge.peerBytes),
+      metric: `configure time per topic, ${large} vs ${small} topics`,
+      subject: med(at(net, large), 'ns') / 1000,
+      baseline: med(at(net, small), 'ns') / 1000,
+      unit: 'µs/topic',
+      ratio: median(growth('ns')),
+      ratioLabel: `${large} ÷ ${small}`,
+      goal: flatGoal(median(growth('ns'))),
+      rounds: growth('ns'),
+      profile: 'topics',
     },
     {
-      metric: `time to admit a peer, ${small} vs ${large} peers`,
-      subject: peersLarge.ns / 1000,
-      baseline: peersSmall.ns / 1000,
+      metric: `close time per topic, ${large} vs ${small} topics`,
+      subject: med(at(net, large), 'closeNs') / 1000,
+      baseline: med(at(net, small), 'closeNs') / 1000,
+      unit: 'µs/topic',
+      ratio: median(growth('closeNs')),
+      ratioLabel: `${large} ÷ ${small}`,
+      goal: flatGoal(median(growth('closeNs'))),
+      rounds: growth('closeNs'),
+    },
+    {
+      metric: `heap per topic, ${large} vs ${small} topics`,
+      subject: topicBytes(large),
+      baseline: topicBytes(small),
+      unit: 'B/topic',
+      ratio: heapGrowth,
+      ratioLabel: `${large} ÷ ${small}`,
+      goal: flatGoal(heapGrowth),
+    },
+  )
+
+  const peerRuns = new Map<number, PeerRun>()
+  await admitPeers(Math.max(10, (peerCounts[0] as number) / 10))
+  for (const n of peerCounts) peerRuns.set(n, await admitPeers(n))
+  const [fewPeers, manyPeers] = peerCounts as [number, number]
+  const few = peerRuns.get(fewPeers) as PeerRun
+  const many = peerRuns.get(manyPeers) as PeerRun
+  rows.push(
+    {
+      metric: `heap per peer beyond its connection (${manyPeers} peers)`,
+      subject: many.peerBytes,
+      baseline: many.connectionBytes,
+      unit: 'B/peer',
+      ratio: many.peerBytes / many.connectionBytes,
+      ratioLabel: 'networker ÷ connection',
+      goal: goal('≤ 2 KiB', many.peerBytes <= PEER_HEAP_GOAL),
+      why: split(
+        'peer',
+        many.peerBytes,
+        corePeer,
+        "The core's share is one peer record (its machine's state and context) and one connection record; the I/O side's is the connection entry, the peer object, the listeners on the stream and what each feature keeps per connection (extensions' channel, topic proofs, liveness, the inbound guard).",
+      ),
+    },
+    {
+      metric: `heap per peer, ${manyPeers} vs ${fewPeers} peers`,
+      subject: many.peerBytes,
+      baseline: few.peerBytes,
+      unit: 'B/peer',
+      ratio: many.peerBytes / few.peerBytes,
+      ratioLabel: `${manyPeers} ÷ ${fewPeers}`,
+      goal: flatGoal(many.peerBytes / few.peerBytes),
+    },
+    {
+      metric: `time to admit a peer, ${manyPeers} vs ${fewPeers} peers`,
+      subject: many.ns / 1000,
+      baseline: few.ns / 1000,
       unit: 'µs/peer',
-      ratio: peersSmall.ns / peersLarge.ns,
-      ratioLabel: `${small} ÷ ${large}`,
-      goal: flatGoal(peersSmall.ns / peersLarge.ns),
+      ratio: many.ns / few.ns,
+      ratioLabel: `${manyPeers} ÷ ${fewPeers}`,
+      goal: flatGoal(many.ns / few.ns),
       profile: 'peers',
     },
   )
+  const topicCurve = (figure: string, unit: string, value: (n: number) => [number, number]) => ({
+    of: 'topics',
+    figure,
+    unit,
+    networkerLabel: 'networker',
+    baselineLabel: 'swarm alone',
+    points: topicCounts.map((count) => {
+      const [networker, baseline] = value(count)
+      return { count, networker, baseline }
+    }),
+  })
+  const curves: Curve[] = [
+    topicCurve('time to configure', 'µs/topic', (n) => [
+      med(at(net, n), 'ns') / 1000,
+      med(at(base, n), 'ns') / 1000,
+    ]),
+    topicCurve('time to close', 'µs/topic', (n) => [
+      med(at(net, n), 'closeNs') / 1000,
+      med(at(base, n), 'closeNs') / 1000,
+    ]),
+    topicCurve('heap', 'B/topic', (n) => [topicBytes(n), med(at(base, n), 'bytes')]),
+    {
+      of: 'peers',
+      figure: 'heap',
+      unit: 'B/peer',
+      networkerLabel: 'networker (beyond the connection)',
+      baselineLabel: 'the connection alone',
+      points: peerCounts.map((count) => {
+        const p = peerRuns.get(count) as PeerRun
+        return { count, networker: p.peerBytes, baseline: p.connectionBytes }
+      }),
+    },
+    {
+      of: 'peers',
+      figure: 'time to admit',
+      unit: 'µs/peer',
+      networkerLabel: 'networker',
+      baselineLabel: 'none',
+      points: peerCounts.map((count) => {
+        const p = peerRuns.get(count) as PeerRun
+        return { count, networker: p.ns / 1000, baseline: null }
+      }),
+    },
+  ]
   return {
     title: 'Scale and memory',
     subjectLabel: 'Networker on an in-memory swarm',
     baselineLabel:
-      'the same joins on the swarm alone; the same connections held without a networker; the smaller size',
+      'the same joins on the swarm alone; the same connections held without a networker; the smallest count',
     rows,
     params: {
-      'topics (small, large)': `${small}, ${large}`,
-      'peers (small, large)': `${small}, ${large}`,
+      topics: topicCounts.join(', '),
+      peers: peerCounts.join(', '),
       'topic rounds': rounds,
-      'small-size runs per round (median)': smallRepeats,
+      'runs per round (median)': topicCounts
+        .map((n) => `${repeatsAt(n, budget.quick)} at ${n}`)
+        .join(', '),
     },
     notes: [
       'Heap is heapUsed after forced full collections (--expose-gc), before and after; per item is the difference divided by the count.',
-      'Topics: configure({ announce, lookup }) awaited one after another on a fresh networker; its heap per topic is what it holds beyond the swarm session the baseline run holds for the same join.',
+      'Topics: configure({ announce, lookup }) awaited one after another on a fresh networker; its heap per topic is what it holds beyond the swarm session the baseline run holds for the same join. Close: networker.close() with every topic joined, against swarm.leave of each.',
       'Peers: real Noise pairs are opened first and held (the baseline: heap per connection end, half a pair), then each is emitted as a swarm connection to a networker with a store that replicates nothing; the peer figure is the heap added by that, per peer.',
-      'Flatness rows divide the per-item figure at the smaller size by that at the larger; 1 is perfectly flat, below 1 the cost per item grows with the count.',
+      'Rounds alternate the counts and sides (order reversed every round); a small count runs several times per round and counts its median, as a short run is noisy. Flatness rows divide the per-item figure at the largest count by that at the smallest, each round paired; 1 is perfectly flat.',
     ],
+    curves,
   }
+}
+
+/** The median of `repeats` runs (each a fresh networker or swarm). */
+async function repeated(once: () => Promise<PerItem>, count: number, budget: Budget) {
+  const runs: PerItem[] = []
+  for (let i = 0; i < repeatsAt(count, budget.quick); i++) runs.push(await once())
+  return medianRun(runs)
 }
 
 export const scale: Benchmark = {

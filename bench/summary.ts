@@ -36,7 +36,10 @@ export function plainSummary(results: Results): string[] {
       `**Slower than hand-wiring Hyperswarm and Corestore:** on a local testnet the first replicated block arrives ${fmt(first.subject)} ms after configure against ${fmt(first.baseline)} ms (${times(first)}, ${extra >= 0 ? `${fmt(extra)} ms more` : `${fmt(-extra)} ms less`})${all === undefined ? '' : `, and ${all.metric.replace('configure → ', '')} after ${fmt(all.subject)} ms against ${fmt(all.baseline)} ms (${times(all)})`}.`,
     )
   }
-  const conn = row('core-dedup', 'core cost per connection vs one side of a Noise handshake (10000')
+  const conn = row(
+    'core-dedup',
+    'core cost per connection vs one side of a Noise handshake, CPU (10000',
+  )
   const peer = row('scale', 'heap per peer beyond its connection')
   const topic = row('scale', 'heap per topic (')
   const configure = row('scale', 'configure, time per topic')
@@ -52,7 +55,7 @@ export function plainSummary(results: Results): string[] {
       `a topic ${fmt(topic.subject / 1024)} KiB of heap (a bare swarm session: ${fmt(topic.baseline)} B)${configure === undefined ? '' : ` and ${fmt(configure.subject)} µs to configure`}`,
     )
   if (costs.length > 0) sentences.push(`**What it costs:** ${costs.join('; ')}.`)
-  const sim = row('simulator', '50 peers')
+  const sim = row('simulator', '50 peers, stand-in')
   if (sim !== undefined) {
     sentences.push(
       `**Simulator:** 50 peers run at ${fmt(sim.subject)}× real time (this is the figure the README quotes).`,

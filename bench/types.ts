@@ -4,6 +4,11 @@ import type { Budget } from './harness.js'
 export interface Goal {
   text: string
   met: boolean
+  /**
+   * Why no verdict is given (another process kept the machine busy during the
+   * measurement): the figure stands, met or missed is not claimed.
+   */
+  withheld?: string
 }
 
 /** One figure of a benchmark: the networker's, its baseline's, and their ratio. */
@@ -26,6 +31,26 @@ export interface Row {
   profile?: string
 }
 
+/** One point of a curve: a figure at a count, the networker's and its baseline's. */
+export interface CurvePoint {
+  count: number
+  networker: number
+  /** null where nothing is measured beside the networker. */
+  baseline: number | null
+}
+
+/** A figure measured at several counts, for the charts (bench/charts.ts). */
+export interface Curve {
+  /** What is counted: 'topics' or 'peers'. */
+  of: string
+  /** What is measured per item, e.g. 'time to configure'. */
+  figure: string
+  unit: string
+  networkerLabel: string
+  baselineLabel: string
+  points: CurvePoint[]
+}
+
 export interface BenchmarkResult {
   name: string
   title: string
@@ -35,6 +60,8 @@ export interface BenchmarkResult {
   /** Workload sizes and settings, so a figure can be read without the source. */
   params: Record<string, string | number | boolean>
   notes: string[]
+  /** Figures against counts, charted in RESULTS.md. */
+  curves?: Curve[]
   wallMs: number
 }
 
