@@ -40,6 +40,8 @@ export interface ConnectionView {
 interface ConnectionEntry {
   conn: SwarmConnection
   remotePublicKey: Buffer
+  /** The key in hex, made once: the core's events and the peer index share this string. */
+  key: KeyHex
   peer: NetworkerPeer | null
   sawData: boolean
   ondata: () => void
@@ -89,6 +91,7 @@ export class ConnectionTable {
     const entry: ConnectionEntry = {
       conn,
       remotePublicKey,
+      key: bytesToHex(remotePublicKey),
       peer: null,
       sawData: false,
       info,
@@ -126,7 +129,7 @@ export class ConnectionTable {
     dispatch({
       type: 'connection-opened',
       connectionId,
-      remoteKey: bytesToHex(remotePublicKey),
+      remoteKey: entry.key,
       isInitiator: conn.isInitiator,
     })
   }
@@ -196,17 +199,17 @@ export class ConnectionTable {
     }
     entry.peer = peer
     this.peers.add(peer)
-    this.peersByKey.set(bytesToHex(entry.remotePublicKey), peer)
+    this.peersByKey.set(entry.key, peer)
     return peer
   }
 
   /** Takes the connection's peer off the list; null if it was never listed. */
   unlist(connectionId: ConnectionId): NetworkerPeer | null {
-    const peer = this.entries.get(connectionId)?.peer
-    if (peer === undefined || peer === null) return null
+    const entry = this.entries.get(connectionId)
+    const peer = entry?.peer
+    if (entry === undefined || peer === undefined || peer === null) return null
     this.peers.delete(peer)
-    const key = bytesToHex(peer.remotePublicKey)
-    if (this.peersByKey.get(key) === peer) this.peersByKey.delete(key)
+    if (this.peersByKey.get(entry.key) === peer) this.peersByKey.delete(entry.key)
     return peer
   }
 
