@@ -83,9 +83,16 @@ export class SimNetwork {
     this.faults = { ...NO_FAULTS, ...opts.faults }
     this.refreshInterval = opts.refreshInterval ?? 5000
     this.realNoise = opts.realNoise ?? false
+    const faults = this.faults
     this.dht = new SimDht(this.clock, this.prng.fork(), {
-      lostAnnounce: this.faults.lostAnnounce,
-      maxDelay: this.faults.maxDhtDelay,
+      // Read at each operation: once the scenario stops faults, announces stop getting lost
+      // (a copy taken here kept losing them through quiescence).
+      get lostAnnounce() {
+        return faults.lostAnnounce
+      },
+      get maxDelay() {
+        return faults.maxDhtDelay
+      },
     })
   }
 
