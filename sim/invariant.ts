@@ -24,6 +24,7 @@ export const INVARIANTS = [
   'peer-topics-at-quiescence',
   'proofs-name-joined-topics',
   'reconnect-without-duplicates',
+  'dead-links-dropped',
 ] as const
 
 export type InvariantName = (typeof INVARIANTS)[number]

@@ -94,6 +94,21 @@ export class Link {
     })
   }
 
+  /**
+   * Breaks the wire without a word: nothing more arrives at either end, and neither end is
+   * told — a path that fails somewhere between two hosts. Only the ends' liveness notices.
+   */
+  silence(): void {
+    if (this.broken) return
+    this.broken = true
+    this.cutReason = 'silent'
+  }
+
+  /** The end a node holds. */
+  endOf(node: number): SimRawStream {
+    return node === this.nodeA ? this.a : this.b
+  }
+
   private deliver(fn: () => void): void {
     // In order: never before an earlier delivery on this link.
     const at = Math.max(this.clock.now() + this.latency, this.lastDelivery)

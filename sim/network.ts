@@ -158,7 +158,11 @@ export class SimNetwork {
   }
 
   cutAll(node: number, reason: string): void {
-    for (const link of this.linksOf.get(node) ?? []) link.cut(reason)
+    for (const link of [...(this.linksOf.get(node) ?? [])]) {
+      // A silenced wire tells the other end nothing, but the node's own end goes with it.
+      if (link.cutReason === 'silent') link.endOf(node).destroy()
+      else link.cut(reason)
+    }
   }
 
   /** Opens a wire and a Noise handshake from one node to another, after a connect delay. */
@@ -192,11 +196,18 @@ export class SimNetwork {
     }
     this.history.push(link)
     link.onEndClosed = (l, by) => this.onEndClosed?.(l, by)
-    link.a.once('close', () => {
-      this.links.delete(link)
-      this.linksOf.get(a.id)?.delete(link)
-      this.linksOf.get(b.id)?.delete(link)
-    })
+    // Each node holds its end until that end closes: on a silenced wire (Link.silence) one end
+    // may close long before the other, which must still go with its node if that node crashes.
+    let open = 2
+    for (const [node, end] of [
+      [a.id, link.a],
+      [b.id, link.b],
+    ] as const) {
+      end.once('close', () => {
+        this.linksOf.get(node)?.delete(link)
+        if (--open === 0) this.links.delete(link)
+      })
+    }
     const { a: sa, b: sb } = this.realNoise
       ? secretStreamPair(a.keyPair, b.keyPair, link.a, link.b)
       : {

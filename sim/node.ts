@@ -2,12 +2,12 @@ import b4a from 'b4a'
 import type { Extension } from '../src/io/extension.js'
 import type { KeyPair, SwarmConnection } from '../src/io/swarm.js'
 import { Networker } from '../src/networker.js'
+import { checkProvenTopic } from './awareness-checks.js'
 import { InvariantViolation } from './invariant.js'
 import type { SimRawStream } from './link.js'
 import type { SimNetwork } from './network.js'
 import { SimStore } from './store.js'
 import type { SimSwarm } from './swarm.js'
-import { checkProvenTopic } from './topic-checks.js'
 
 export interface TopicWish {
   announce: boolean

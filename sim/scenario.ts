@@ -1,4 +1,5 @@
 import b4a from 'b4a'
+import { checkHeal, checkPeerTopics, silenceKeptLink } from './awareness-checks.js'
 import {
   checkClosed,
   checkMesh,
@@ -9,7 +10,6 @@ import {
 import { type FaultCounts, type FaultPlan, NO_FAULTS, SimNetwork } from './network.js'
 import { SimNode } from './node.js'
 import { Prng } from './prng.js'
-import { checkHeal, checkPeerTopics } from './topic-checks.js'
 
 export interface ScenarioOptions {
   seed: number
@@ -69,6 +69,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     crash: withFaults && prng.chance(0.4) ? prng.next() * 0.04 : 0,
     malformed: withFaults && prng.chance(0.5) ? prng.next() * 0.1 : 0,
     reject: withFaults && prng.chance(0.4) ? prng.next() * 0.3 : 0,
+    silentCut: withFaults && prng.chance(0.4) ? prng.next() * 0.1 : 0,
   }
   const topics = Array.from({ length: opts.topics }, () => b4a.toString(prng.bytes(32), 'hex'))
   const authDelay = () => prng.int(0, 40)
@@ -124,6 +125,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
         const downFor = prng.int(100, 4000)
         net.clock.schedule(downFor, () => node.restart())
       }
+      if (prng.chance(rates.silentCut * 4)) silenceKeptLink(net, nodes, prng)
       if (prng.chance(rates.malformed * 4)) {
         const target = prng.pick(nodes)
         if (target !== node && node.alive && node.sendMalformed(target))

@@ -1,7 +1,9 @@
 import b4a from 'b4a'
+import { DEFAULT_LIVENESS_TIMEOUT } from '../src/io/liveness.js'
 import type { ConnectionDrop } from '../src/io/peer-awareness.js'
 import { checkMesh } from './checks.js'
 import { InvariantViolation } from './invariant.js'
+import type { Link, SimRawStream } from './link.js'
 import type { SimNetwork } from './network.js'
 import type { SimNode } from './node.js'
 import type { Prng } from './prng.js'
@@ -80,6 +82,53 @@ export async function checkHeal(
     )
   }
   return checks + 1
+}
+
+/** After the bound, time for the drop's destroy to reach the wire (virtual ms). */
+const DROP_SLACK_MS = 100
+
+/**
+ * Silences one link that both its ends keep as their peer connection (Link.silence: nothing
+ * more arrives, nobody is told), and checks that each end, if still up, has dropped it within
+ * the liveness bound: only the networker's own liveness can notice.
+ */
+export function silenceKeptLink(net: SimNetwork, nodes: SimNode[], prng: Prng): boolean {
+  // A node that crashed, or came back as another swarm, holds none of the link any more.
+  const nodeOf = (id: number): SimNode | undefined =>
+    nodes.find((n) => n.alive && n.swarm.id === id)
+  const keeps = (node: SimNode, other: SimNode, link: Link): boolean => {
+    const stream = node.networker.getPeer(other.keyPair.publicKey)?.stream
+    return (stream?.rawStream as SimRawStream | undefined)?.link === link
+  }
+  const candidates = [...net.links].filter((link) => {
+    const a = nodeOf(link.nodeA)
+    const b = nodeOf(link.nodeB)
+    return (
+      !link.broken && a !== undefined && b !== undefined && keeps(a, b, link) && keeps(b, a, link)
+    )
+  })
+  if (candidates.length === 0) return false
+  const link = prng.pick(candidates)
+  link.silence()
+  net.count('silent-cut')
+  const at = net.clock.now()
+  net.clock.schedule(DEFAULT_LIVENESS_TIMEOUT + DROP_SLACK_MS, () => {
+    for (const [id, end] of [
+      [link.nodeA, link.a],
+      [link.nodeB, link.b],
+    ] as const) {
+      const node = nodeOf(id)
+      if (node === undefined || end.destroyed) continue
+      net.violate(
+        new InvariantViolation(
+          'dead-links-dropped',
+          `${node.name} still holds a link silent since ${at} ms`,
+          net.clock.now(),
+        ),
+      )
+    }
+  })
+  return true
 }
 
 /** Receiving end of 'peer-topic-add': a topic is only ever shared if the receiver joined it. */
