@@ -129,7 +129,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     }
     const enqueue: Record<string, unknown> = {
       assign: (assignment: unknown) =>
-        queue({ kind: 'assign', payload: assignment, params: undefined, dynamic: false }),
+        queue({ kind: 'assign', payload: assigner(assignment), params: undefined, dynamic: false }),
       emit: (event: unknown) =>
         queue({ kind: 'emit', payload: event, params: undefined, dynamic: false }),
     }
@@ -237,7 +237,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
       const payload = action.payload
       switch (action.kind) {
         case 'assign':
-          instance.context = assigned(context as object, payload, args, params)
+          instance.context = assigned(context as object, payload as Assigner, args, params)
           break
         case 'emit':
           host.emit(
@@ -294,7 +294,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     const params = { params: raw, dynamic: typeof raw === 'function' }
     switch (impl.type) {
       case 'xstate.assign':
-        return { kind: 'assign', payload: impl.assignment, ...params }
+        return { kind: 'assign', payload: assigner(impl.assignment), ...params }
       case 'xstate.emit':
         return { kind: 'emit', payload: impl.event, ...params }
       case 'xstate.enqueueActions':
@@ -377,18 +377,26 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   }
 }
 
+/** An assign's fields, listed once: an object of assigners as its keys and values. */
+type Assigner = Fn | { keys: string[]; values: unknown[] }
+
+function assigner(assignment: unknown): Assigner {
+  if (typeof assignment === 'function') return assignment as Fn
+  return { keys: Object.keys(assignment as object), values: Object.values(assignment as object) }
+}
+
 /**
  * XState's assign: a new context with the assigned fields, each computed from the context
  * as it was. An object of assigners fills the copy directly: no partial object between.
  */
-function assigned(context: object, assignment: unknown, args: object, params: unknown): object {
-  if (typeof assignment === 'function') {
-    return { ...context, ...((assignment as Fn)(args, params) as object) }
-  }
+function assigned(context: object, assignment: Assigner, args: object, params: unknown): object {
+  if (typeof assignment === 'function')
+    return { ...context, ...(assignment(args, params) as object) }
   const next: Record<string, unknown> = { ...context }
-  for (const key in assignment as Record<string, unknown>) {
-    const value = (assignment as Record<string, unknown>)[key]
-    next[key] = typeof value === 'function' ? (value as Fn)(args, params) : value
+  const { keys, values } = assignment
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i]
+    next[keys[i] as string] = typeof value === 'function' ? (value as Fn)(args, params) : value
   }
   return next
 }
