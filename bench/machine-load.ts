@@ -43,5 +43,5 @@ export function watchOtherLoad(): () => OtherLoad | null {
   }
 }
 
-/** Busy: other processes kept more than a tenth of one core busy on average. */
-export const BUSY_CORES = 0.1
+/** Busy: other processes kept more than a quarter of one core busy on average. */
+export const BUSY_CORES = 0.25
