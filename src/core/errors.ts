@@ -31,6 +31,10 @@ export const ErrorCode = {
   NOT_READY: 'NOT_READY',
   /** A user's event listener threw; re-thrown after the networker's own state is consistent. */
   LISTENER_FAILED: 'LISTENER_FAILED',
+  /** (to 'topic-proof-error') a remote's topics channel sent what does not parse. */
+  TOPIC_PROOF_MALFORMED: 'TOPIC_PROOF_MALFORMED',
+  /** (to 'topic-proof-error') a remote sent more topic proofs than its budget allows. */
+  TOPIC_PROOF_FLOOD: 'TOPIC_PROOF_FLOOD',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js'
+import { type ErrorCode, NetworkerError } from '../core/errors.js'
 import type { KeyHex } from '../core/keys.js'
 import type { NetworkerPeer } from './peer.js'
 import { TopicLink, type TopicLinkOwner } from './topic-link.js'
@@ -13,15 +14,19 @@ import {
 } from './topic-proof-wire.js'
 
 /** Codes of what a remote's topics channel did wrong (reported, never fatal to the connection). */
-export type TopicProofErrorCode = 'TOPIC_PROOF_MALFORMED' | 'TOPIC_PROOF_FLOOD'
+export type TopicProofErrorCode =
+  | typeof ErrorCode.TOPIC_PROOF_MALFORMED
+  | typeof ErrorCode.TOPIC_PROOF_FLOOD
 
-/** A remote's topics channel sent what does not parse, or more proofs than any honest peer. */
-export class TopicProofError extends Error {
-  constructor(
-    readonly code: TopicProofErrorCode,
-    message: string,
-  ) {
-    super(message)
+/**
+ * A remote's topics channel sent what does not parse, or more proofs than any honest peer.
+ * A NetworkerError like every other error the networker reports.
+ */
+export class TopicProofError extends NetworkerError {
+  declare readonly code: TopicProofErrorCode
+
+  constructor(code: TopicProofErrorCode, message: string) {
+    super(code, message)
     this.name = 'TopicProofError'
   }
 }

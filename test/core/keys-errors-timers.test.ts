@@ -38,6 +38,8 @@ describe('error codes', () => {
         'RECORD_DAMAGED',
         'RECORD_VERSION_UNKNOWN',
         'TOPIC_JOIN_FAILED',
+        'TOPIC_PROOF_FLOOD',
+        'TOPIC_PROOF_MALFORMED',
         'TOPIC_LEAVE_FAILED',
         'UNKNOWN_ENCODING',
       ].sort(),
