@@ -96,6 +96,8 @@ export function securePair(
   const ra = a.rawStream as NodeJS.ReadWriteStream
   const rb = b.rawStream as NodeJS.ReadWriteStream
   ra.pipe(rb).pipe(ra)
+  // An end torn down with an error (a networker's liveness, say) must not crash the bench.
+  for (const end of [a, b]) end.on('error', () => {})
   return { a, b }
 }
 

@@ -129,15 +129,21 @@ function admit(setup: PeerSetup): number {
 
 /**
  * `count` connections held with no networker (the baseline), then handed to one: heap
- * before and after, and the time until each is a peer. Everything is dropped afterwards
- * rather than closed: closing thousands of peers one by one takes seconds and measures
- * nothing here, and nothing holds a timer or a socket, so the collector takes it all.
+ * before and after, and the time until each is a peer. Then the networker is closed and
+ * every stream destroyed, so nothing of it runs on into the next measurement.
  */
 async function admitPeers(count: number): Promise<PeerRun> {
   const setup = await preparePeers(count)
   const held = await settledHeap()
   const ms = admit(setup)
   const admitted = await settledHeap()
+  // Closed once measured: a networker left open keeps its timers (liveness, extension holds)
+  // running into whatever is measured next.
+  await setup.networker.close({ timeout: 1000 })
+  for (const { a, b } of setup.pairs) {
+    a.destroy()
+    b.destroy()
+  }
   return {
     // Both ends of each pair live here; a real connection holds one, so half a pair.
     connectionBytes: (held - setup.empty) / (2 * count),
