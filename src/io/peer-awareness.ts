@@ -7,7 +7,6 @@ import type { NetworkerPeer } from './peer.js'
 import { Reconnector } from './reconnect.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
 import { type TopicProofError, TopicProofs } from './topic-proofs.js'
-import { asError } from './util.js'
 
 /**
  * Why the networker closed a connection on its own: `duplicate`, another connection to the
@@ -94,7 +93,7 @@ export class PeerAwareness {
     this.liveness = new LivenessMonitor({
       clock,
       timeout: settings.livenessTimeout,
-      dead: (conn, silentMs) => this.dead(conn, silentMs),
+      dead: (conn) => this.closeConnection(conn, 'timeout'),
     })
     this.reconnector = new Reconnector({
       clock,
@@ -232,14 +231,6 @@ export class PeerAwareness {
     return topicsOf(this.infos.get(peer.stream)).map(bytesToHex)
   }
 
-  private dead(conn: SwarmConnection, silentMs: number): void {
-    this.closeConnection(
-      conn,
-      'timeout',
-      new Error(`nothing arrived for ${Math.round(silentMs)} ms`),
-    )
-  }
-
   /** After a leave: a networker peer sharing nothing with us is closed after the grace. */
   private maybeUnneeded(peer: NetworkerPeer): void {
     if (this.graceTimers.has(peer)) return
@@ -247,16 +238,12 @@ export class PeerAwareness {
       this.graceTimers.delete(peer)
       if (!this.hooks.open() || !this.proofs.proves(peer)) return
       if (this.proofs.topicsOf(peer).length > 0) return
-      this.closeConnection(peer.stream, 'unneeded', null)
+      this.closeConnection(peer.stream, 'unneeded')
     }, this.settings.closeOnLeaveGrace)
     this.graceTimers.set(peer, timer)
   }
 
-  private closeConnection(
-    conn: SwarmConnection,
-    reason: 'timeout' | 'unneeded',
-    err: Error | null,
-  ): void {
+  private closeConnection(conn: SwarmConnection, reason: 'timeout' | 'unneeded'): void {
     if (conn.destroyed || this.ownCloses.has(conn)) return
     this.ownCloses.set(conn, reason)
     const remotePublicKey = b4a.from(conn.remotePublicKey)
@@ -266,8 +253,10 @@ export class PeerAwareness {
       reason,
       peer: peer !== null && peer.stream === conn ? peer : null,
     })
-    if (err === null) conn.destroy()
-    else conn.destroy(asError(err))
+    // Closed without an error: this is the networker's own decision, reported as
+    // 'connection-drop' with its reason; an error would be emitted on a stream whose other
+    // users (a bench, a plain pair) may not listen for one, and crash them.
+    conn.destroy()
   }
 }
 

@@ -96,14 +96,25 @@ describe('--metrics and --stats', () => {
     expect(fetched.value(`${P}topics`, { state: 'joined' })).toBe(1)
 
     // --stats --json: periodic stats events, the same figures with rates.
-    await get.line((l) => l.includes('"stats"') && l.includes('"remoteKey"'))
-    const stats = events(get.stdout().toString()).filter((e) => e.event === 'stats')
-    const last = stats.at(-1) as {
+    type StatsEvent = {
       totals: { peers: number; bytesReceived: number; receiveRate: number }
       peers: { remoteKey: string; bytesReceived: number; receiveRate: number; rttMs: number }[]
     }
+    // A stats event comes each second: wait for one taken after the whole core arrived (one
+    // printed before 'complete' may still be the newest for up to a second).
+    const statsEvents = (): StatsEvent[] =>
+      events(get.stdout().toString()).filter((e) => e.event === 'stats') as StatsEvent[]
+    await eventually(
+      () => (statsEvents().at(-1)?.totals.bytesReceived ?? 0) > SIZE,
+      'a stats event after the transfer',
+    )
+    const last = statsEvents().at(-1)!
     expect(last.totals.peers).toBe(1)
-    expect(last.peers[0]!.bytesReceived).toBeGreaterThan(SIZE)
+    // All of it arrived, over this connection or, if a loaded machine made liveness or the
+    // duplicate rule replace it mid-transfer, partly over an earlier one: the totals count
+    // closed connections too, a peer's entry only its current one.
+    expect(last.totals.bytesReceived).toBeGreaterThan(SIZE)
+    expect(last.peers[0]!.bytesReceived).toBeGreaterThan(0)
     expect(last.peers[0]!.rttMs).toBeGreaterThanOrEqual(0)
     expect(typeof last.peers[0]!.receiveRate).toBe('number')
     expect(events(seed.stdout().toString()).some((e) => e.event === 'stats')).toBe(true)
@@ -178,7 +189,7 @@ describe('--stats on a terminal', () => {
     const exited = new Promise<number | null>((resolve) =>
       tty.once('exit', (code) => resolve(code)),
     )
-    await eventually(() => screen.includes('seeding'), 'seed is up', 30_000)
+    await eventually(() => screen.includes('seeding'), 'seed is up', 60_000)
     const get = start([
       'get',
       key,

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Results } from '../../bench/report.js'
 import { ensureBuilt, ROOT } from '../helpers/build.js'
 
+// A solo test (vitest's 'solo' project): the quick bench keeps both cores busy for most of a
+// minute, which would starve the timing-sensitive tests of other files running beside it.
 const BENCHMARKS = [
   'core-dedup',
   'extension-throughput',
