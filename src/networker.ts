@@ -8,7 +8,8 @@ import { ConnectionTable, type ReplicatingStore } from './io/connections.js'
 import { CoreDriver, type DriverClock } from './io/core-driver.js'
 import type { DhtStatus } from './io/dht-state.js'
 import { EffectRunner } from './io/effects.js'
-import { Extension, type ExtensionHandlers } from './io/extension.js'
+import type { Extension, ExtensionHandlers } from './io/extension.js'
+import { createExtension } from './io/extension-factory.js'
 import { ExtensionRegistry } from './io/extension-registry.js'
 import { wantsDerivedIdentity } from './io/identity.js'
 import { NetworkerObserver } from './io/observer.js'
@@ -29,11 +30,9 @@ import { sampleOf } from './metrics/sample.js'
 import {
   type CloseOptions,
   type ConfigureOptions,
-  checkHandlers,
   closeTimeoutOf,
   configureRequestOf,
   type ExtensionSpec,
-  extensionArgsOf,
   type NetworkerOptions,
   settingsOf,
 } from './options.js'
@@ -426,26 +425,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     spec?: ExtensionSpec<T>,
   ): Extension<T> {
     this.assertOpen()
-    const { name, handlers } = extensionArgsOf(nameOrSpec, spec)
-    const ext = new Extension<T>(
-      name,
-      typeof handlers === 'function' ? {} : handlers,
-      this.extensions,
-      this.maxMessageSize,
-    )
-    if (typeof handlers === 'function') {
-      const resolved = handlers(ext)
-      if (typeof resolved !== 'object' || resolved === null) {
-        throw new NetworkerError(
-          ErrorCode.INVALID_OPTION,
-          'an extension factory must return the handlers object',
-        )
-      }
-      checkHandlers(resolved)
-      ext.setHandlers(resolved)
-    }
-    this.extensions.register(ext as Extension<unknown>)
-    return ext
+    return createExtension(nameOrSpec, spec, this.extensions, this.maxMessageSize)
   }
 
   /**
