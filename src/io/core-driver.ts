@@ -33,15 +33,11 @@ export class CoreDriver {
   private timer: unknown = null
   private timerAt: number | null = null
 
-  private readonly hooks: DriverHooks
-
   constructor(
     private readonly core: NetworkerCore,
     private readonly clock: DriverClock,
-    hooks: DriverHooks | ((effect: CoreEffect) => void),
-  ) {
-    this.hooks = typeof hooks === 'function' ? { run: hooks } : hooks
-  }
+    private readonly hooks: DriverHooks,
+  ) {}
 
   dispatch(event: CoreEvent): void {
     this.queue.push(event)
