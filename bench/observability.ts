@@ -34,8 +34,10 @@ const NOT_COUNTED = { sent() {}, received() {}, dropped() {}, snapshot: () => ({
 
 /** Swaps every extension link's tally for one that counts nothing (bench only). */
 function stopCounting(networker: Networker): void {
-  const links = (networker as unknown as { extensions: { links: Map<unknown, object> } }).extensions
-    .links
+  const { parts } = networker as unknown as {
+    parts: { extensions: { links: Map<unknown, object> } }
+  }
+  const links = parts.extensions.links
   for (const link of links.values()) (link as { tally: unknown }).tally = NOT_COUNTED
 }
 

@@ -1,0 +1,203 @@
+import type { EventEmitter } from 'node:events'
+import { publicKeyToHex } from './core/keys.js'
+import { NetworkerCore } from './core/networker-core.js'
+import type { CoreEvent } from './core/protocol.js'
+import { emitIsolated, type NetworkerEvents } from './events.js'
+import { ConnectionTable, type ReplicatingStore } from './io/connections.js'
+import { CoreDriver, type DriverClock } from './io/core-driver.js'
+import { EffectRunner } from './io/effects.js'
+import { ExtensionRegistry } from './io/extension-registry.js'
+import { wantsDerivedIdentity } from './io/identity.js'
+import { NetworkerObserver } from './io/observer.js'
+import { PeerAwareness } from './io/peer-awareness.js'
+import { planPersist, RememberedConfig } from './io/remembered-config.js'
+import { FlushBarriers } from './io/replication-barrier.js'
+import { PendingRequests } from './io/requests.js'
+import { SwarmAdapter } from './io/swarm-adapter.js'
+import { attachMetrics, checkMetricsOption, type MetricsHandle } from './metrics/attach.js'
+import { sampleOf } from './metrics/sample.js'
+import { type NetworkerOptions, settingsOf } from './options.js'
+import { collectTotals, type StatsSources } from './stats.js'
+
+/** Everything one networker is made of: the core, its driver, and the I/O parts it drives. */
+export interface NetworkerParts {
+  readonly core: NetworkerCore
+  readonly driver: CoreDriver
+  readonly clock: DriverClock
+  readonly connections: ConnectionTable
+  readonly adapter: SwarmAdapter
+  readonly requests: PendingRequests
+  readonly barriers: FlushBarriers
+  readonly extensions: ExtensionRegistry
+  /** Topics shared per peer, liveness, reconnection, and why we closed what we closed. */
+  readonly awareness: PeerAwareness
+  /** Counts what happens to connections and peers, for `stats()`. */
+  readonly observer: NetworkerObserver
+  readonly statsSources: StatsSources
+  /** Our part in the `metrics` registry, if one was given. */
+  readonly metrics: MetricsHandle | null
+  /** The remembered configuration (`persist`), if any. */
+  readonly records: RememberedConfig | null
+  readonly maxMessageSize: number
+}
+
+/**
+ * Makes one networker's parts from its options and wires them: the I/O layer reports to the
+ * core through the driver, the driver hands the core's effects to the effect runner, and
+ * user events go out through `face`, each emitted isolated. Options are checked before
+ * anything is made, so a bad option leaves nothing behind.
+ */
+export function wireNetworker(
+  store: ReplicatingStore,
+  opts: NetworkerOptions,
+  face: EventEmitter<NetworkerEvents>,
+): NetworkerParts {
+  const settings = settingsOf(store, opts)
+  // Checked with the other options, before anything is made; attached once all is made.
+  if (opts.metrics !== undefined) checkMetricsOption(opts.metrics)
+  const persist = planPersist(store, opts.persist)
+  const { clock } = settings
+  const emitUser = (emit: () => void): void => emitIsolated(face, emit)
+  const dispatch = (event: CoreEvent): void => driver.dispatch(event)
+  const open = (): boolean => core.lifeState === 'open'
+  const extensionCounters = { extensionMessagesDropped: 0, extensionFramesMalformed: 0 }
+
+  const core = new NetworkerCore({
+    localKey: null,
+    authenticate: settings.onauthenticate !== null,
+    authenticateTimeout: settings.authenticateTimeout,
+    ...(settings.maxPeers === undefined ? {} : { maxPeers: settings.maxPeers }),
+  })
+  const requests = new PendingRequests()
+  const observer = new NetworkerObserver(() => clock.now())
+  const connections: ConnectionTable = new ConnectionTable({
+    store,
+    dispatch,
+    onauthenticate: settings.onauthenticate,
+    maxInboundBuffer: settings.maxInboundBuffer,
+    clock,
+    observer,
+    ownClose: (conn, reason) => awareness.ownClose(conn, reason),
+  })
+  const awareness: PeerAwareness = new PeerAwareness(settings.awareness, {
+    clock,
+    swarm: () => adapter.current,
+    localKey: () => core.localKey,
+    open,
+    peerOf: (key) => connections.peerOf(key),
+    topicAdded: (peer, dk) => emitUser(() => face.emit('peer-topic-add', peer, dk)),
+    topicRemoved: (peer, dk) => emitUser(() => face.emit('peer-topic-remove', peer, dk)),
+    dropped: (drop) => {
+      // Counted under its reason when it closes (the core's own drops are marked already).
+      if (drop.peer !== null) observer.closing(drop.peer.stream, drop.reason)
+      emitUser(() => face.emit('connection-drop', drop))
+    },
+    proofError: (err, peer) => emitUser(() => face.emit('topic-proof-error', err, peer)),
+  })
+  const extensions = new ExtensionRegistry({
+    clock,
+    maxHeldBytes: settings.maxHeldBytes,
+    holdTimeout: settings.extensionHoldTimeout,
+    stats: extensionCounters,
+    isPeer: (peer) => connections.peers.has(peer),
+    findPeer: (key) => connections.peerOf(publicKeyToHex(key)),
+    reportError: (err, extension, peer) => face.emit('extension-error', err, { extension, peer }),
+    closing: () => !open(),
+  })
+  const barriers = new FlushBarriers({
+    store,
+    clock,
+    timeout: settings.flushReplicationTimeout,
+    peersFoundFor: (topic) => connections.foundFor(topic),
+    closing: () => !open(),
+  })
+  const adapter: SwarmAdapter = new SwarmAdapter(
+    {
+      given: opts.swarm,
+      hyperswarm: settings.hyperswarm,
+      // One identity across restarts: a persisting networker derives its key pair.
+      deriveFrom: wantsDerivedIdentity(store, opts) ? store : null,
+    },
+    {
+      dispatch,
+      identified: (key) => core.identify(key),
+      connection: (conn, info) => {
+        awareness.accepted(conn, info)
+        connections.accept(conn, info)
+      },
+      dhtChanged: (status) => emitUser(() => face.emit('dht-status', status)),
+    },
+  )
+  const records =
+    persist === null
+      ? null
+      : new RememberedConfig(persist, {
+          skipped: (err, key) => face.emit('record-skipped', err, { key }),
+          failed: (err) => face.emit('persist-error', err),
+        })
+  const effects = new EffectRunner({
+    swarm: adapter,
+    connections,
+    requests,
+    extensions,
+    barriers,
+    observer,
+    user: {
+      peerAdded: (peer) => {
+        awareness.added(peer)
+        emitUser(() => face.emit('peer-add', peer))
+      },
+      peerRemoved: (peer) => {
+        awareness.removed(peer)
+        emitUser(() => face.emit('peer-remove', peer))
+      },
+      topic: (event, discoveryKey) => emitUser(() => face.emit(event, discoveryKey)),
+    },
+    dispatch,
+    stopDriver: () => driver.stop(),
+    teardown: () => records?.close(),
+    flushed: (topic) => core.status(topic)?.flushed ?? false,
+  })
+  const driver: CoreDriver = new CoreDriver(core, clock, {
+    run: (effect) => {
+      effects.run(effect)
+      awareness.effect(effect)
+    },
+    notice: (notice) => effects.notice(notice),
+  })
+  const statsSources: StatsSources = {
+    counts: observer.counts,
+    closedTransport: observer.closedTransport,
+    extensionCounters,
+    connections: () => connections.views(),
+    topics: () => core.statuses(),
+    ageOf: (peer) => observer.ageOf(peer),
+    extensionsOf: (peer) => extensions.countsOf(peer),
+    extensionTotals: () => extensions.countTotals(),
+    dht: () => (adapter.current as { dht?: unknown } | null)?.dht ?? null,
+  }
+  // Sampled when scraped, never in between.
+  const metrics =
+    opts.metrics === undefined
+      ? null
+      : attachMetrics(opts.metrics, () => {
+          const { totals, rttMs } = collectTotals(statsSources)
+          return sampleOf(totals, rttMs, adapter.dhtStatus)
+        })
+  return {
+    core,
+    driver,
+    clock,
+    connections,
+    adapter,
+    requests,
+    barriers,
+    extensions,
+    awareness,
+    observer,
+    statsSources,
+    metrics,
+    records,
+    maxMessageSize: settings.maxMessageSize,
+  }
+}
