@@ -18,6 +18,8 @@ export const log = {
   peer: createDebug('chainstore-networker:peer'),
   /** Extension errors: undecodable, oversized and held-then-dropped messages, failing handlers. */
   extension: createDebug('chainstore-networker:extension'),
+  /** LAN discovery: its socket, answers rejected, keys dialed and dials failed. */
+  lan: createDebug('chainstore-networker:lan'),
 }
 
 /** A key as logs show it: the first 12 hex characters, as the CLI does. */
