@@ -30,6 +30,7 @@ export type { TransportInfo, TransportType } from './io/transport.js'
 export type { TransportCounters } from './io/transport-counters.js'
 export type { MetricsOption } from './metrics/attach.js'
 export type {
+  AdoptCallOptions,
   CloseOptions,
   ConfigureOptions,
   ExtensionSpec,

@@ -10,6 +10,8 @@ import type { NetworkerPeer } from './io/peer.js'
 import type { RestoreOptions, RestoreReport } from './io/remembered-config.js'
 import type { KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
 import {
+  type AdoptCallOptions,
+  adoptOptionsOf,
   type CloseOptions,
   type ConfigureOptions,
   closeTimeoutOf,
@@ -167,6 +169,22 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     await this.parts.adapter.listen()
   }
 
+  /**
+   * Brings a stream from outside the swarm — any duplex (a WebSocket stream, a WebRTC data
+   * channel, a pipe) or an already-open Noise secret stream — into the same set of
+   * connections: Noise over it unless it is a secret stream (bounded by `handshakeTimeout`),
+   * then authentication, dedup, replication and extensions as for any connection. Resolves
+   * to the peer listed for the remote key (whichever connection to it the dedup kept);
+   * rejects with a NetworkerError if it closes before one is (HANDSHAKE_FAILED,
+   * HANDSHAKE_TIMEOUT, REMOTE_KEY_MISMATCH, AUTHENTICATION_FAILED, CONNECTION_CLOSED,
+   * NETWORKER_CLOSED).
+   */
+  async adopt(stream: unknown, opts: AdoptCallOptions): Promise<NetworkerPeer> {
+    const options = adoptOptionsOf(opts)
+    this.assertOpen()
+    return this.parts.adopter.adopt(stream, options)
+  }
+
   joined(discoveryKey: Uint8Array | string): boolean {
     return this.parts.core.status(discoveryKeyToHex(discoveryKey))?.joined ?? false
   }
@@ -227,6 +245,9 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       timers: this.parts.core.pendingTimers + this.parts.extensions.timerCount,
       extensionChannels: this.parts.extensions.channelCount,
     }
+    // Streams still in their Noise handshake (adopt, direct TCP): listed only while there are any.
+    const handshakes = this.parts.adopter.pendingHandshakes
+    if (handshakes > 0) counts.pendingHandshakes = handshakes
     const floodGuard = this.parts.connections.floodGuard
     return floodGuard === 'active' ? counts : { ...counts, floodGuard }
   }
@@ -290,6 +311,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       this.closePromise =
         records === undefined ? closed : Promise.all([closed, records]).then(([report]) => report)
       this.parts.awareness.close()
+      this.parts.adopter.close()
       // Once closed, its final counts stay in the registry; nothing of it is read any more.
       const retire = (): void => this.parts.metrics?.retire()
       this.closePromise.then(retire, retire)

@@ -1,6 +1,7 @@
 import type { Clock } from './core/clock.js'
 import { ErrorCode, NetworkerError } from './core/errors.js'
-import { describe } from './core/keys.js'
+import { describe, hexToBytes, publicKeyToHex } from './core/keys.js'
+import { type AdoptOptions, DEFAULT_HANDSHAKE_TIMEOUT } from './io/adopt.js'
 import type { AuthenticateHook } from './io/authenticate.js'
 import { DEFAULT_AUTHENTICATE_TIMEOUT } from './io/authenticate.js'
 import type { ReplicatingStore } from './io/connections.js'
@@ -86,6 +87,11 @@ export interface NetworkerOptions extends HyperswarmOptions {
    */
   closeOnLeave?: boolean
   closeOnLeaveGrace?: number
+  /**
+   * How long a Noise handshake over a stream the networker wraps (`adopt`, direct TCP) may
+   * take before the stream is closed with HANDSHAKE_TIMEOUT (ms). Default 10 000.
+   */
+  handshakeTimeout?: number
 }
 
 /**
@@ -148,6 +154,7 @@ export interface Settings {
   /** Topic proofs, liveness, reconnection and closeOnLeave (see io/peer-awareness.ts). */
   awareness: AwarenessSettings
   maxPeers: number | undefined
+  handshakeTimeout: number
   clock: DriverClock
   /** Hyperswarm's options: everything that is not the networker's own, and `keyPair`. */
   hyperswarm: Record<string, unknown>
@@ -171,6 +178,7 @@ const OWN_OPTIONS = new Set([
   'reconnect',
   'closeOnLeave',
   'closeOnLeaveGrace',
+  'handshakeTimeout',
 ])
 
 /** Checks the constructor's arguments and fills in the defaults. */
@@ -191,6 +199,7 @@ export function settingsOf(store: unknown, opts: unknown): Settings {
       closeOnLeaveGrace: opts.closeOnLeaveGrace ?? DEFAULT_CLOSE_ON_LEAVE_GRACE,
     },
     maxPeers: opts.maxPeers,
+    handshakeTimeout: opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
     clock: opts.clock ?? realClock,
     hyperswarm: hyperswarmOptions(opts),
   }
@@ -232,6 +241,49 @@ export function closeTimeoutOf(opts: CloseOptions | undefined): number | undefin
   const timeout = opts?.timeout
   checkNumber(timeout, 'close timeout', { zero: true, unit: 'ms' })
   return timeout
+}
+
+/** What `adopt(stream, opts)` is given: `initiator` (a boolean), `type` and `publicKey` optional. */
+export interface AdoptCallOptions {
+  /** This end starts the Noise handshake; the other end must say false. */
+  initiator: boolean
+  /** The transport's name in `peer.type` (default `'stream'`; a TCP socket is always `'tcp'`). */
+  type?: string
+  /** The remote key expected (32 bytes or hex); another one is closed with REMOTE_KEY_MISMATCH. */
+  publicKey?: Uint8Array | string
+}
+
+/** adopt's options, checked: a mistake throws INVALID_OPTION (or INVALID_PUBLIC_KEY) at the call. */
+export function adoptOptionsOf(opts: unknown): AdoptOptions {
+  if (typeof opts !== 'object' || opts === null) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      `adopt options must be an object with initiator, got ${describe(opts)}`,
+    )
+  }
+  const o = opts as Partial<AdoptCallOptions>
+  if (typeof o.initiator !== 'boolean') {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      `adopt option initiator must be a boolean, got ${describe(o.initiator)}`,
+    )
+  }
+  if (o.type !== undefined && (typeof o.type !== 'string' || o.type.length === 0)) {
+    throw new NetworkerError(
+      ErrorCode.INVALID_OPTION,
+      `adopt option type must be a non-empty string, got ${describe(o.type)}`,
+    )
+  }
+  return {
+    initiator: o.initiator,
+    ...(o.type === undefined ? {} : { type: o.type }),
+    ...(o.publicKey === undefined ? {} : { publicKey: publicKeyOf(o.publicKey) }),
+  }
+}
+
+/** A remote key option (32 bytes or 64 hex characters), as bytes. */
+export function publicKeyOf(value: unknown): Uint8Array {
+  return hexToBytes(publicKeyToHex(value, 'publicKey'))
 }
 
 /** registerExtension's three forms, checked: the name and the handlers (or their factory). */
@@ -343,6 +395,7 @@ function checkOptions(store: unknown, opts: unknown): asserts opts is NetworkerO
   booleanOption(o.reconnect, 'reconnect', true)
   booleanOption(o.closeOnLeave, 'closeOnLeave', false)
   checkNumber(o.closeOnLeaveGrace, 'closeOnLeaveGrace', { zero: true, finite: true, unit: 'ms' })
+  checkNumber(o.handshakeTimeout, 'handshakeTimeout', { finite: true, unit: 'ms' })
   if (o.swarm !== undefined && !isSwarmLike(o.swarm)) {
     throw new NetworkerError(
       ErrorCode.INVALID_OPTION,

@@ -29,6 +29,8 @@ export interface NetworkerDiagnostics {
   peers: number
   timers: number
   extensionChannels: number
+  /** Streams in their Noise handshake (`adopt`, direct TCP); present only while there are any. */
+  pendingHandshakes?: number
   /**
    * Present only when the inbound flood guard (`maxInboundBuffer`) could not be installed:
    * the streamx in use, or a connection's stream, lacks the unread-byte count it reads.

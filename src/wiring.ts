@@ -3,6 +3,7 @@ import { publicKeyToHex } from './core/keys.js'
 import { NetworkerCore } from './core/networker-core.js'
 import type { CoreEvent } from './core/protocol.js'
 import { emitIsolated, type NetworkerEvents } from './events.js'
+import { Adopter } from './io/adopt.js'
 import { ConnectionTable, type ReplicatingStore } from './io/connections.js'
 import { CoreDriver, type DriverClock } from './io/core-driver.js'
 import { EffectRunner } from './io/effects.js'
@@ -13,6 +14,7 @@ import { PeerAwareness } from './io/peer-awareness.js'
 import { planPersist, RememberedConfig } from './io/remembered-config.js'
 import { FlushBarriers } from './io/replication-barrier.js'
 import { PendingRequests } from './io/requests.js'
+import type { SwarmConnection } from './io/swarm.js'
 import { SwarmAdapter } from './io/swarm-adapter.js'
 import { attachMetrics, checkMetricsOption, type MetricsHandle } from './metrics/attach.js'
 import { sampleOf } from './metrics/sample.js'
@@ -33,6 +35,8 @@ export interface NetworkerParts {
   readonly awareness: PeerAwareness
   /** Counts what happens to connections and peers, for `stats()`. */
   readonly observer: NetworkerObserver
+  /** Streams from outside the swarm (`adopt`, direct TCP) brought into the same connections. */
+  readonly adopter: Adopter
   readonly statsSources: StatsSources
   /** Our part in the `metrics` registry, if one was given. */
   readonly metrics: MetricsHandle | null
@@ -78,7 +82,13 @@ export function wireNetworker(
     clock,
     observer,
     ownClose: (conn, reason) => awareness.ownClose(conn, reason),
+    dropped: (conn, reason) => adopter.dropped(conn, reason),
   })
+  // Where every connection enters, the swarm's and adopted ones alike.
+  const admit = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
+    awareness.accepted(conn, info)
+    connections.accept(conn, info)
+  }
   const awareness: PeerAwareness = new PeerAwareness(settings.awareness, {
     clock,
     swarm: () => adapter.current,
@@ -121,13 +131,18 @@ export function wireNetworker(
     {
       dispatch,
       identified: (key) => core.identify(key),
-      connection: (conn, info) => {
-        awareness.accepted(conn, info)
-        connections.accept(conn, info)
-      },
+      connection: admit,
       dhtChanged: (status) => emitUser(() => face.emit('dht-status', status)),
     },
   )
+  const adopter: Adopter = new Adopter({
+    clock,
+    handshakeTimeout: settings.handshakeTimeout,
+    keyPair: async () => (await adapter.ready).keyPair,
+    open,
+    accept: admit,
+    peerOf: (key) => connections.peerOf(key),
+  })
   const records =
     persist === null
       ? null
@@ -145,6 +160,7 @@ export function wireNetworker(
     user: {
       peerAdded: (peer) => {
         awareness.added(peer)
+        adopter.peerAdded(peer)
         emitUser(() => face.emit('peer-add', peer))
       },
       peerRemoved: (peer) => {
@@ -195,6 +211,7 @@ export function wireNetworker(
     extensions,
     awareness,
     observer,
+    adopter,
     statsSources,
     metrics,
     records,

@@ -35,6 +35,20 @@ export const ErrorCode = {
   TOPIC_PROOF_MALFORMED: 'TOPIC_PROOF_MALFORMED',
   /** (to 'topic-proof-error') a remote sent more topic proofs than its budget allows. */
   TOPIC_PROOF_FLOOD: 'TOPIC_PROOF_FLOOD',
+  /** A connection's Noise handshake failed (bad bytes, the stream closed or errored during it). */
+  HANDSHAKE_FAILED: 'HANDSHAKE_FAILED',
+  /** A connection's Noise handshake did not finish within `handshakeTimeout`. */
+  HANDSHAKE_TIMEOUT: 'HANDSHAKE_TIMEOUT',
+  /** The remote's Noise key is not the `publicKey` it was dialed or adopted with. */
+  REMOTE_KEY_MISMATCH: 'REMOTE_KEY_MISMATCH',
+  /** A connection closed before any peer for its key was listed (the remote or the core ended it). */
+  CONNECTION_CLOSED: 'CONNECTION_CLOSED',
+  /** A direct TCP dial could not connect (refused, unreachable, reset). */
+  DIAL_FAILED: 'DIAL_FAILED',
+  /** The TCP listener could not bind its host and port. */
+  LISTEN_FAILED: 'LISTEN_FAILED',
+  /** Too many unfinished handshakes (overall or from one address): an incoming socket was closed at once. */
+  HANDSHAKE_LIMIT: 'HANDSHAKE_LIMIT',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -29,6 +29,8 @@ export interface ConnectionTableOptions {
   observer: NetworkerObserver
   /** A connection closed here, not by the core: it held too much unread, or could not replicate. */
   ownClose?(conn: SwarmConnection, reason: 'overflow' | 'failed'): void
+  /** The core dropped this connection, for this reason (told before it is destroyed). */
+  dropped?(conn: SwarmConnection, reason: DropReason): void
 }
 
 /** One open connection as stats see it (see src/stats.ts). */
@@ -181,6 +183,7 @@ export class ConnectionTable {
       this.opts.observer.authenticated(entry.remotePublicKey, false)
     }
     this.opts.observer.closing(entry.conn, reason)
+    this.opts.dropped?.(entry.conn, reason)
     entry.conn.destroy()
   }
 

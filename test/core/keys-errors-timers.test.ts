@@ -42,6 +42,13 @@ describe('error codes', () => {
         'TOPIC_PROOF_MALFORMED',
         'TOPIC_LEAVE_FAILED',
         'UNKNOWN_ENCODING',
+        'HANDSHAKE_FAILED',
+        'HANDSHAKE_TIMEOUT',
+        'REMOTE_KEY_MISMATCH',
+        'CONNECTION_CLOSED',
+        'DIAL_FAILED',
+        'LISTEN_FAILED',
+        'HANDSHAKE_LIMIT',
       ].sort(),
     )
     for (const [name, code] of Object.entries(ErrorCode)) expect(code).toBe(name)
