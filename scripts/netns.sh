@@ -3,7 +3,10 @@
 #
 #   netns.sh up <prefix> <n> [subnet]   namespaces <prefix>-0 .. <prefix>-<n-1>, host i at
 #                                       <subnet>.<i+1>/24 (subnet default 10.77.0), plus the
-#                                       bridge namespace <prefix>-br; removes stale ones first
+#                                       bridge namespace <prefix>-br; removes stale ones first.
+#                                       Each host routes multicast (224.0.0.0/4) to its link,
+#                                       so mDNS works between hosts (a namespace has no
+#                                       default route to send it by)
 #   netns.sh down <prefix>              kill every process in them and delete them (idempotent)
 #   netns.sh cut <prefix> <i> [silent]  take host i's link down at the bridge: host i sees
 #                                       NO-CARRIER. With `silent`, unplug it from the bridge
@@ -24,7 +27,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -99,6 +102,7 @@ up() {
     ip -n "$br" link set "p$i" up
     ip -n "$ns" addr add "$subnet.$((i + 1))/24" dev eth0
     ip -n "$ns" link set eth0 up
+    ip -n "$ns" route add 224.0.0.0/4 dev eth0
   done
   trap - ERR
 }
