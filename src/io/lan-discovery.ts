@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js'
 import { bytesToHex, type KeyHex } from '../core/keys.js'
 import { log } from './debug-log.js'
 import { type LanCounters, zeroLanCounters } from './lan-counters.js'
+import type { LanSettings } from './lan-options.js'
 import { type LanDialTarget, LanQuerier } from './lan-querier.js'
 import { LanResponder } from './lan-responder.js'
 import { type LanSocket, type LanSocketFactory, openMdnsSocket } from './lan-socket.js'
@@ -14,22 +15,6 @@ import { messageOf } from './util.js'
  * the core's effects configure them. The socket is opened at the first join, once our key and
  * TCP port are known, and closed with the networker.
  */
-
-/** The `lan` option's tunables, with their defaults filled in. */
-export interface LanSettings {
-  /** The mDNS UDP port: 5353, or another for a private group (tests). */
-  port: number
-  /** The IPv4 address of the interface to use; undefined: all of them. */
-  interface: string | undefined
-  /** The longest wait between two queries of one topic (ms). */
-  queryInterval: number
-  /** How long a flush's lookup round listens for answers (ms). */
-  lookupWindow: number
-  /** Most answer packets per second, however many queries arrive. */
-  maxAnswersPerSecond: number
-  /** How long a join or flush waits for a DHT that is not online before going on without it. */
-  dhtWait: number
-}
 
 export interface LanDiscoveryHooks {
   clock: Clock

@@ -1,4 +1,5 @@
 import b4a from 'b4a'
+import type { Clock } from '../core/clock.js'
 import { ErrorCode, type ErrorInfo } from '../core/errors.js'
 import { bytesToHex, hexToBytes, type KeyHex } from '../core/keys.js'
 import type { CoreEvent, OpId } from '../core/protocol.js'
@@ -21,6 +22,27 @@ export interface SwarmPlan {
    * one identity across restarts), once the store has opened; null to make it at once.
    */
   deriveFrom: unknown
+  /** LAN discovery (the `lan` option), run beside the swarm's; null when it is off. */
+  lan?: LanPlan | null
+}
+
+/** What the adapter asks of LAN discovery: each topic operation runs there too. */
+export interface LanLink {
+  join(topic: KeyHex, announce: boolean, lookup: boolean): void
+  leave(topic: KeyHex): void
+  /** A lookup round: resolves once answers had their window and the dials they started ended. */
+  flush(topic: KeyHex): Promise<void>
+  close(): Promise<void>
+}
+
+export interface LanPlan {
+  link: LanLink
+  clock: Clock
+  /**
+   * With LAN discovery on, how long a join or flush waits for a DHT that is connecting or
+   * offline before it goes on without it (ms).
+   */
+  dhtWait: number
 }
 
 export interface SwarmAdapterHooks {
@@ -47,11 +69,13 @@ export class SwarmAdapter {
   /** One discovery session per joined topic, refreshed when its configuration changes. */
   private readonly sessions = new Map<KeyHex, DiscoverySession>()
   private unwatchDht: () => void = noop
+  private readonly lan: LanPlan | null
 
   constructor(
     plan: SwarmPlan,
     private readonly hooks: SwarmAdapterHooks,
   ) {
+    this.lan = plan.lan ?? null
     if (plan.deriveFrom !== null) {
       // The key pair comes from the store's own secret, which is only known once the store
       // is open, so the swarm is made then.
@@ -77,6 +101,8 @@ export class SwarmAdapter {
   join(topic: KeyHex, op: OpId, announce: boolean, lookup: boolean): void {
     const key = b4a.from(hexToBytes(topic))
     const opts = { server: announce, client: lookup }
+    // On the LAN at once, whatever the DHT takes.
+    this.lan?.link.join(topic, announce, lookup)
     const attempt = async (): Promise<void> => {
       const swarm = this.swarm ?? (await this.ready)
       let session = this.sessions.get(topic)
@@ -86,7 +112,7 @@ export class SwarmAdapter {
         session = swarm.join(key, opts)
         this.sessions.set(topic, session)
       }
-      await session.flushed()
+      await this.besideLan(session.flushed())
     }
     attempt().then(
       () => this.hooks.dispatch({ type: 'topic-joined', topic, op }),
@@ -102,6 +128,7 @@ export class SwarmAdapter {
 
   leave(topic: KeyHex, op: OpId): void {
     this.sessions.delete(topic)
+    this.lan?.link.leave(topic)
     const key = b4a.from(hexToBytes(topic))
     const leave = async (): Promise<unknown> => (this.swarm ?? (await this.ready)).leave(key)
     leave().then(
@@ -116,7 +143,10 @@ export class SwarmAdapter {
     )
   }
 
-  /** Flushes the swarm (every pending dial and announce done) for a topic's op. */
+  /**
+   * Flushes the swarm (every pending dial and announce done) for a topic's op, and with LAN
+   * discovery on, waits for a LAN lookup round of the topic as well.
+   */
   flush(topic: KeyHex, op: OpId): void {
     const failed = (err: unknown): void =>
       this.hooks.dispatch({
@@ -125,9 +155,13 @@ export class SwarmAdapter {
         op,
         error: failure(ErrorCode.FLUSH_FAILED, 'swarm flush failed', err),
       })
+    const lan = this.lan?.link.flush(topic)
     this.withSwarm(
       (swarm) =>
-        swarm.flush().then(() => this.hooks.dispatch({ type: 'swarm-flushed', topic, op }), failed),
+        Promise.all([this.besideLan(swarm.flush()), lan]).then(
+          () => this.hooks.dispatch({ type: 'swarm-flushed', topic, op }),
+          failed,
+        ),
       failed,
     )
   }
@@ -141,7 +175,12 @@ export class SwarmAdapter {
   /** Destroys the swarm; `done` runs once it is destroyed, failed to be, or was never made. */
   destroy(done: () => void): void {
     this.sessions.clear()
-    this.withSwarm((swarm) => swarm.destroy().then(done, done), done)
+    const lan = this.lan?.link.close().catch(noop)
+    const finish = (): void => {
+      if (lan === undefined) done()
+      else lan.then(done)
+    }
+    this.withSwarm((swarm) => swarm.destroy().then(finish, finish), finish)
   }
 
   /** Stops listening to the swarm and its DHT (the networker is closed). */
@@ -156,6 +195,33 @@ export class SwarmAdapter {
     swarm.on('connection', this.hooks.connection)
     this.unwatchDht = watchDht((swarm as { dht?: unknown }).dht, this.hooks.dhtChanged)
     return swarm
+  }
+
+  /**
+   * A DHT operation, as long as LAN discovery should wait for it: all of it while the DHT is
+   * online (or cannot be watched), at most `dhtWait` while it is connecting or offline. With
+   * no bootstrap node reachable, a HyperDHT's first join takes ~12 s to give up and each later
+   * one ~6 s; peers on the LAN need none of it. The operation goes on in the background.
+   */
+  private besideLan(operation: Promise<unknown>): Promise<unknown> {
+    const lan = this.lan
+    if (lan === null) return operation
+    return new Promise((resolve, reject) => {
+      const timer = lan.clock.setTimeout(() => {
+        const { state } = this.dhtStatus
+        if (state === 'connecting' || state === 'offline') resolve(undefined)
+      }, lan.dhtWait)
+      operation.then(
+        (value) => {
+          lan.clock.clearTimeout(timer)
+          resolve(value)
+        },
+        (err: unknown) => {
+          lan.clock.clearTimeout(timer)
+          reject(err)
+        },
+      )
+    })
   }
 
   /** Runs `use` with the swarm now if it exists, else once it does (never after a failure). */

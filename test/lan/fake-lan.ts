@@ -2,7 +2,8 @@ import packet from 'dns-packet'
 import crypto from 'hypercore-crypto'
 import type { VirtualClock } from '../../sim/virtual-clock.js'
 import { bytesToHex, type KeyHex } from '../../src/core/keys.js'
-import { LanDiscovery, type LanSettings } from '../../src/io/lan-discovery.js'
+import { LanDiscovery } from '../../src/io/lan-discovery.js'
+import type { LanSettings } from '../../src/io/lan-options.js'
 import type { LanDialTarget } from '../../src/io/lan-querier.js'
 import type {
   LanSender,
