@@ -3,6 +3,7 @@ import type { TopicState, TopicStatus } from './core/protocol.js'
 import { type ConnectionPath, pathOf, relayedStreams } from './io/connection-path.js'
 import type { ConnectionView } from './io/connections.js'
 import type { ExtensionCounts } from './io/extension-tally.js'
+import type { LanCounters } from './io/lan-counters.js'
 import type { CloseReason, ConnectionCounts } from './io/observer.js'
 import type { NetworkerPeer } from './io/peer.js'
 import type { TransportType } from './io/transport.js'
@@ -46,8 +47,11 @@ export interface PeerStats extends TransportCounters {
   extensions: Record<string, ExtensionCounts>
 }
 
-/** Totals of the networker's life so far (counters never go down) and its state now. */
-export interface StatsTotals {
+/**
+ * Totals of the networker's life so far (counters never go down) and its state now; the
+ * `lan…` counters are LAN discovery's (all zero without the `lan` option).
+ */
+export interface StatsTotals extends LanCounters {
   /** Peers now (one per remote key). */
   peers: number
   /** Connections open now, peers or not yet (authenticating, duplicates being dropped). */
@@ -94,6 +98,8 @@ export interface StatsSources {
   /** What closed connections carried. */
   closedTransport: CumulativeCounters
   extensionCounters: { extensionMessagesDropped: number; extensionFramesMalformed: number }
+  /** LAN discovery's counters (zeros when it is off). */
+  lan: LanCounters
   connections(): Iterable<ConnectionView>
   topics(): TopicStatus[]
   ageOf(peer: NetworkerPeer): number
@@ -208,6 +214,7 @@ function totalsOf(
     extensions,
     extensionMessagesDropped: src.extensionCounters.extensionMessagesDropped,
     extensionFramesMalformed: src.extensionCounters.extensionFramesMalformed,
+    ...src.lan,
   }
 }
 

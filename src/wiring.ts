@@ -9,6 +9,7 @@ import { CoreDriver, type DriverClock } from './io/core-driver.js'
 import { EffectRunner } from './io/effects.js'
 import { ExtensionRegistry } from './io/extension-registry.js'
 import { wantsDerivedIdentity } from './io/identity.js'
+import { zeroLanCounters } from './io/lan-counters.js'
 import { NetworkerObserver } from './io/observer.js'
 import { PeerAwareness } from './io/peer-awareness.js'
 import { planPersist, RememberedConfig } from './io/remembered-config.js'
@@ -185,6 +186,7 @@ export function wireNetworker(
     counts: observer.counts,
     closedTransport: observer.closedTransport,
     extensionCounters,
+    lan: zeroLanCounters(),
     connections: () => connections.views(),
     topics: () => core.statuses(),
     ageOf: (peer) => observer.ageOf(peer),
