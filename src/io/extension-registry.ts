@@ -3,9 +3,11 @@ import { bytesToHex } from '../core/keys.js'
 import type { DriverClock } from './core-driver.js'
 import { log, short } from './debug-log.js'
 import type { Extension, ExtensionHost, SendResult } from './extension.js'
+import { GraceQueue } from './extension-grace.js'
 import { guard, type LinkOwner, PeerLink } from './extension-link.js'
-import { type ExtensionCounts, RetiredTallies } from './extension-tally.js'
+import { type ExtensionCounts, type LinkTally, RetiredTallies } from './extension-tally.js'
 import {
+  type Announced,
   decodeAdd,
   decodeHello,
   decodeRemove,
@@ -50,6 +52,11 @@ export interface RegistryOptions {
  * follow as `add`/`remove`. A message is written only once the remote is known to have
  * its extension; until the remote's answer it is held, bounded in bytes and by the grace
  * period, and dropped with EXTENSION_NOT_SUPPORTED if the remote turns out not to have it.
+ *
+ * The channel is opened once either side has an extension: by us when we have one when the
+ * peer is listed or register our first later, and by the remote otherwise (ours answers it,
+ * see extension-link.ts). While neither side has any, nothing is said: there is nothing to
+ * say, and a channel would cost every connection its memory.
  */
 export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   private readonly local = new Map<string, AnyExtension>()
@@ -58,10 +65,16 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   private readonly links = new Map<NetworkerPeer, PeerLink>()
   /** The message counts of connections that are gone. */
   private readonly retired = new RetiredTallies()
+  /** Each connection's grace period, on one timer. */
+  private readonly grace: GraceQueue<PeerLink>
   private announcing = false
   private destroyed = false
 
-  constructor(private readonly opts: RegistryOptions) {}
+  constructor(private readonly opts: RegistryOptions) {
+    this.grace = new GraceQueue(opts.clock, opts.holdTimeout, (link) =>
+      guard(() => this.endGrace(link)),
+    )
+  }
 
   /** Adds `ext`, replacing (destroying) an earlier registration of its name. */
   register(ext: AnyExtension): void {
@@ -70,9 +83,13 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     const id = this.nextId++
     this.local.set(ext.name, ext)
     this.ids.set(ext, id)
+    const hello = this.hello()
     for (const link of this.links.values()) {
-      link.sendAdd({ id, name: ext.name })
-      if (link.answer === 'answered' && link.remoteHas(ext.name)) link.shared.add(ext)
+      // Our first extension on a connection where neither side had one: the channel opens
+      // now, its handshake listing this one.
+      if (link.unopened) link.open(hello)
+      else link.sendAdd({ id, name: ext.name })
+      if (link.answer === 'answered' && link.remoteHas(ext.name)) link.share(ext)
     }
     // Told on a later turn, so a listener added right after registerExtension returns hears it.
     this.announceSoon()
@@ -88,24 +105,22 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     for (const link of [...this.links.values()]) {
       link.sendRemove(id)
       link.drop(e)
-      link.shared.delete(e)
+      link.unshare(e)
       this.settleTimer(link)
       this.reconcile(link)
     }
   }
 
-  /** Starts the extensions channel on a kept connection, before its 'peer-add'. */
+  /**
+   * Starts the extensions on a kept connection, before its 'peer-add': its channel opens if
+   * we have an extension, and its grace period starts.
+   */
   attach(peer: NetworkerPeer): void {
     if (this.destroyed || this.links.has(peer)) return
-    const hello = [...this.ids].map(([ext, id]) => ({ id, name: ext.name }))
-    const link = new PeerLink(peer, this, hello)
+    const link = new PeerLink(peer, this)
     this.links.set(peer, link)
-    if (link.answer === 'pending') {
-      link.timer = this.opts.clock.setTimeout(
-        () => guard(() => this.endGrace(link)),
-        this.opts.holdTimeout,
-      )
-    }
+    if (this.ids.size > 0) link.open(this.hello())
+    if (link.answer === 'pending') this.grace.start(link)
   }
 
   /** The peer is gone: its extensions leave, what was held for it is dropped and reported. */
@@ -113,12 +128,13 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     const link = this.links.get(peer)
     if (link === undefined) return
     this.links.delete(peer)
-    this.stopTimer(link)
+    link.unpair()
+    this.grace.stop(link)
     this.dropHeld(link, 'disconnected before it had the extension')
-    this.retired.retire(link.tally)
+    this.retire(link)
     link.answer = 'none'
     link.forgetRemote()
-    link.shared.clear()
+    link.unshareAll()
     this.reconcile(link)
   }
 
@@ -126,16 +142,16 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   destroyAll(): void {
     for (const ext of [...this.local.values()]) ext.destroy()
     this.destroyed = true
+    this.grace.clear()
     for (const link of this.links.values()) {
-      this.stopTimer(link)
       for (const ext of link.heldExtensions()) link.drop(ext)
       link.close()
-      this.retired.retire(link.tally)
+      this.retire(link)
     }
     this.links.clear()
   }
 
-  /** Open extension channels, one per kept connection: zero once every peer is gone. */
+  /** Open extension channels, at most one per kept connection: zero once every peer is gone. */
   get channelCount(): number {
     let n = 0
     for (const link of this.links.values()) if (link.live) n++
@@ -144,19 +160,22 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
 
   /** One peer's extension message counts, by extension name. */
   countsOf(peer: NetworkerPeer): Record<string, ExtensionCounts> {
-    return this.links.get(peer)?.tally.snapshot() ?? {}
+    return this.links.get(peer)?.tallyIfAny?.snapshot() ?? {}
   }
 
   /** Every extension's message counts, by name, closed connections included. */
   countTotals(): Record<string, ExtensionCounts> {
-    return this.retired.sum([...this.links.values()].map((link) => link.tally))
+    const live: LinkTally[] = []
+    for (const link of this.links.values()) {
+      const tally = link.tallyIfAny
+      if (tally !== null) live.push(tally)
+    }
+    return this.retired.sum(live)
   }
 
-  /** Grace-period timers armed: zero once every connection's grace period is over. */
+  /** Grace-period timers armed (one for all connections): zero once every grace period is over. */
   get timerCount(): number {
-    let n = 0
-    for (const link of this.links.values()) if (link.timer !== null) n++
-    return n
+    return this.grace.timerCount
   }
 
   // ExtensionHost: what an Extension asks of the wire.
@@ -206,6 +225,11 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   }
 
   // LinkOwner: what arrives on a channel.
+
+  /** Our registrations as a handshake lists them. */
+  hello(): Announced[] {
+    return [...this.ids].map(([ext, id]) => ({ id, name: ext.name }))
+  }
 
   onhello(link: PeerLink, bytes: Uint8Array): void {
     if (!this.current(link)) return
@@ -279,7 +303,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
         : 'closed its extensions channel'
     link.answer = 'none'
     link.forgetRemote()
-    link.shared.clear()
+    link.unshareAll()
     this.stopTimer(link)
     this.dropHeld(link, reason)
     this.reconcile(link)
@@ -296,9 +320,9 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
       const ext = this.local.get(name)
       const id = ext === undefined ? undefined : this.ids.get(ext)
       if (ext === undefined || id === undefined || link.shared.has(ext)) continue
-      link.withdrawn.delete(ext)
+      link.unwithdraw(ext)
       link.release(ext, id)
-      link.shared.add(ext)
+      link.share(ext)
     }
     this.settleTimer(link)
     this.reconcile(link)
@@ -307,8 +331,8 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   private lost(link: PeerLink, name: string): void {
     const ext = this.local.get(name)
     if (ext !== undefined) {
-      link.shared.delete(ext)
-      link.withdrawn.add(ext)
+      link.unshare(ext)
+      link.withdraw(ext)
     }
     this.reconcile(link)
   }
@@ -320,12 +344,12 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
    */
   private reconcile(link: PeerLink): void {
     for (const ext of [...link.announced]) {
-      if (link.shared.has(ext) || !link.announced.delete(ext)) continue
+      if (link.shared.has(ext) || !link.unmarkAnnounced(ext)) continue
       ext.notify('peer-remove', link.peer)
     }
     for (const ext of [...link.shared]) {
       if (link.announced.has(ext) || !link.shared.has(ext)) continue
-      link.announced.add(ext)
+      link.markAnnounced(ext)
       ext.notify('peer-add', link.peer)
     }
   }
@@ -341,7 +365,6 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
 
   /** The grace period after the connection is over: nothing waits for the remote any longer. */
   private endGrace(link: PeerLink): void {
-    link.timer = null
     link.graceOver = true
     const seconds = `${this.opts.holdTimeout} ms`
     this.dropHeld(
@@ -378,9 +401,12 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   }
 
   private stopTimer(link: PeerLink): void {
-    if (link.timer === null) return
-    this.opts.clock.clearTimeout(link.timer)
-    link.timer = null
+    this.grace.stop(link)
+  }
+
+  private retire(link: PeerLink): void {
+    const tally = link.tallyIfAny
+    if (tally !== null) this.retired.retire(tally)
   }
 
   private current(link: PeerLink): boolean {
