@@ -6,8 +6,9 @@ import { messageOf } from './util.js'
 /**
  * The topics channel: one Protomux channel per kept connection between two networkers,
  * beside replication and extensions, on which each end proves the topics it has joined
- * (see topic-proof-crypto.ts) and withdraws them when it leaves. A peer without it (an
- * older networker, plain Hyperswarm) refuses the channel, and what Hyperswarm's lookups
+ * (see topic-proof-crypto.ts) and withdraws them when it leaves. It is opened by the first
+ * end with a topic to prove, and answered by the other, topics or not. A peer without it
+ * (an older networker, plain Hyperswarm) refuses the channel, and what Hyperswarm's lookups
  * found stands in for its proofs.
  *
  * Every message is raw bytes parsed here: Protomux destroys the connection when its own

@@ -46,15 +46,18 @@ export interface TopicProofsOptions {
  * Which of our topics each peer shares with us. A networker peer proves its topics on the
  * topics channel (topic-link.ts) and shares those of them we have joined; for any other
  * peer, or until its channel opens, the topics our lookups found it under stand in. Our
- * topics joined or left later are proven or withdrawn on every live channel. The sets here
- * change only with a `gained`/`lost` call, so events and `peer.topics` always agree.
+ * topics joined or left later are proven or withdrawn on every live channel; the first one
+ * opens the channels that were not needed until then. The sets here change only with a
+ * `gained`/`lost` call, so events and `peer.topics` always agree.
  */
 export class TopicProofs implements TopicLinkOwner {
+  readonly clock: Clock
   private readonly claims = new Set<KeyHex>()
   private readonly links = new Map<NetworkerPeer, TopicLink>()
-  private readonly shared = new Map<NetworkerPeer, Set<KeyHex>>()
 
-  constructor(private readonly opts: TopicProofsOptions) {}
+  constructor(private readonly opts: TopicProofsOptions) {
+    this.clock = opts.clock
+  }
 
   /** We joined `topic` (or are joining it): prove it to every peer from now on. */
   claim(topic: KeyHex): void {
@@ -63,7 +66,9 @@ export class TopicProofs implements TopicLinkOwner {
     for (const link of this.links.values()) {
       const proof = link.claim(topic)
       // The remote may have discarded an earlier proof of ours: it asks for its own back.
-      if (proof !== null) link.sendProve(FLAG_ANSWER_ME, [proof])
+      // A channel not opened yet opens now, its handshake carrying the proof.
+      if (proof !== null && link.live) link.sendProve(FLAG_ANSWER_ME, [proof])
+      else link.start()
       this.refresh(link.peer)
     }
   }
@@ -88,16 +93,24 @@ export class TopicProofs implements TopicLinkOwner {
     for (const link of this.links.values()) link.sendFlags(flags)
   }
 
+  /** Our handshake flags now (whether we listen). */
+  flags(): number {
+    return this.opts.listening() ? FLAG_LISTENING : 0
+  }
+
   /**
-   * A kept connection was listed: open its topics channel (before its 'peer-add'). What our
-   * lookups found it under is its topics until its proofs arrive; no event for those, as
-   * 'peer-add' comes with them in `peer.topics`.
+   * A kept connection was listed: open its topics channel if we have topics to prove (before
+   * its 'peer-add'). What our lookups found it under is its topics until its proofs arrive;
+   * no event for those, as 'peer-add' comes with them in `peer.topics`.
    */
   attach(peer: NetworkerPeer): void {
     if (this.links.has(peer)) return
-    this.shared.set(peer, new Set())
-    const link = new TopicLink(peer, this, this.opts.clock, () => this.flags(), this.claims)
+    const link = new TopicLink(peer, this)
     this.links.set(peer, link)
+    if (this.claims.size > 0) {
+      for (const topic of this.claims) link.claim(topic)
+      link.start()
+    }
     this.refresh(peer, true)
   }
 
@@ -105,7 +118,6 @@ export class TopicProofs implements TopicLinkOwner {
   detach(peer: NetworkerPeer): void {
     this.links.get(peer)?.shutdown()
     this.links.delete(peer)
-    this.shared.delete(peer)
   }
 
   /** Every link closed (the networker closes). */
@@ -115,13 +127,14 @@ export class TopicProofs implements TopicLinkOwner {
 
   /** The topics the peer shares with us now. */
   topicsOf(peer: NetworkerPeer): KeyHex[] {
-    return [...(this.shared.get(peer) ?? [])]
+    const shared = this.links.get(peer)?.shared
+    return shared === null || shared === undefined ? [] : [...shared]
   }
 
   /** The peers that share `topic` with us now. */
   peersOf(topic: KeyHex): NetworkerPeer[] {
     const out: NetworkerPeer[] = []
-    for (const [peer, topics] of this.shared) if (topics.has(topic)) out.push(peer)
+    for (const [peer, link] of this.links) if (link.shared?.has(topic)) out.push(peer)
     return out
   }
 
@@ -154,11 +167,11 @@ export class TopicProofs implements TopicLinkOwner {
     link.state = 'open'
     link.remoteListening = (hello.flags & FLAG_LISTENING) !== 0
     // A channel opened again restates everything.
-    link.proven.clear()
+    link.clearProven()
     if (!this.budget(link, hello.proofs.length)) return
     for (const proof of hello.proofs) {
       const topic = link.topicOf(proof)
-      if (topic !== undefined) link.proven.add(topic)
+      if (topic !== undefined) link.addProven(topic)
     }
     this.refresh(link.peer)
   }
@@ -177,7 +190,7 @@ export class TopicProofs implements TopicLinkOwner {
     for (const proof of prove.proofs) {
       const topic = link.topicOf(proof)
       if (topic === undefined || link.proven.has(topic)) continue
-      link.proven.add(topic)
+      link.addProven(topic)
       const ours = link.proofOf(topic)
       if ((prove.flags & FLAG_ANSWER_ME) !== 0 && ours !== undefined) answers.push(ours)
     }
@@ -197,7 +210,7 @@ export class TopicProofs implements TopicLinkOwner {
     if (!this.budget(link, proofs.length)) return
     for (const proof of proofs) {
       const topic = link.topicOf(proof)
-      if (topic !== undefined) link.proven.delete(topic)
+      if (topic !== undefined) link.deleteProven(topic)
     }
     this.refresh(link.peer)
   }
@@ -214,20 +227,19 @@ export class TopicProofs implements TopicLinkOwner {
   onclosed(link: TopicLink): void {
     if (link.state === 'off') return
     link.state = 'none'
-    link.proven.clear()
+    link.clearProven()
     link.remoteListening = null
     this.refresh(link.peer)
   }
 
-  private flags(): number {
-    return this.opts.listening() ? FLAG_LISTENING : 0
-  }
-
   /** Brings the peer's shared set to what it should be, one event per change (none if `quiet`). */
   private refresh(peer: NetworkerPeer, quiet = false): void {
-    const current = this.shared.get(peer)
     const link = this.links.get(peer)
-    if (current === undefined || link === undefined) return
+    if (link === undefined) return
+    // Nothing claimed, nothing shared: no set is made for it.
+    if (this.claims.size === 0 && link.shared === null) return
+    link.shared ??= new Set()
+    const current = link.shared
     const wanted = new Set<KeyHex>()
     if (link.state === 'open') {
       for (const topic of link.proven) if (this.claims.has(topic)) wanted.add(topic)
@@ -250,7 +262,7 @@ export class TopicProofs implements TopicLinkOwner {
   private budget(link: TopicLink, proofs: number): boolean {
     if (link.spend(proofs)) return true
     link.shutdown()
-    link.proven.clear()
+    link.clearProven()
     this.opts.report(
       new TopicProofError(
         'TOPIC_PROOF_FLOOD',
@@ -262,9 +274,8 @@ export class TopicProofs implements TopicLinkOwner {
     return false
   }
 
-  /** The first malformed message of a connection is reported; later ones are counted. */
+  /** The first malformed message of a connection is reported; later ones are ignored. */
   private malformed(link: TopicLink, what: string, err: unknown): void {
-    link.malformed++
     if (link.malformedReported) return
     link.malformedReported = true
     const detail = err instanceof TopicWireError ? err.message : String(err)
