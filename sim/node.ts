@@ -5,6 +5,7 @@ import { Networker } from '../src/networker.js'
 import { checkProvenTopic } from './awareness-checks.js'
 import { InvariantViolation } from './invariant.js'
 import type { SimRawStream } from './link.js'
+import { MALFORMED, strictCodec } from './malformed.js'
 import type { SimNetwork } from './network.js'
 import { SimStore } from './store.js'
 import type { SimSwarm } from './swarm.js'
@@ -30,29 +31,6 @@ function hex(b: Uint8Array): string {
     hexes.set(b, out)
   }
   return out
-}
-
-/** Sent through the strict extension, this value goes out as bytes no receiver can decode. */
-const MALFORMED = Symbol('malformed')
-const fatal = new TextDecoder('utf-8', { fatal: true })
-const bytesOf = (v: unknown): Uint8Array =>
-  v === MALFORMED ? b4a.from([0x7b, 0xff, 0x00]) : b4a.from(JSON.stringify(v) ?? 'null')
-
-/** JSON over compact-encoding, except that MALFORMED encodes to invalid UTF-8. */
-const strictCodec = {
-  preencode(state: { end: number }, v: unknown) {
-    state.end += bytesOf(v).byteLength
-  },
-  encode(state: { start: number; buffer: Uint8Array | null }, v: unknown) {
-    const b = bytesOf(v)
-    state.buffer?.set(b, state.start)
-    state.start += b.byteLength
-  },
-  decode(state: { start: number; end: number; buffer: Uint8Array | null }): unknown {
-    const b = (state.buffer ?? new Uint8Array()).subarray(state.start, state.end)
-    state.start = state.end
-    return JSON.parse(fatal.decode(b))
-  },
 }
 
 /**
