@@ -14,12 +14,20 @@ export function checkClosed(nodes: SimNode[], net: SimNetwork): number {
   for (const node of nodes) {
     checks += checkSettled(node, net.clock.now())
     const d = node.networker.diagnostics()
-    const left = d.connections + d.peers + d.timers + d.extensionChannels + d.pendingConnections
+    const left =
+      d.connections +
+      d.peers +
+      d.timers +
+      d.extensionChannels +
+      d.pendingConnections +
+      (d.pendingHandshakes ?? 0)
     const records = net.dht.recordsOf(node.swarm.id)
-    if (left > 0 || node.swarm.streams.size > 0 || records.length > 0) {
+    const streams = node.swarm.streams.size + (node.lan?.streams.size ?? 0)
+    const lanTimers = node.lan?.timers ?? 0
+    if (left > 0 || streams > 0 || records.length > 0 || lanTimers > 0) {
       throw new InvariantViolation(
         'clean-after-close',
-        `${node.name}: ${JSON.stringify(d)}, ${node.swarm.streams.size} stream(s), ${records.length} DHT record(s) left`,
+        `${node.name}: ${JSON.stringify(d)}, ${streams} stream(s), ${records.length} DHT record(s), ${lanTimers} LAN timer(s) left`,
         net.clock.now(),
       )
     }
@@ -97,13 +105,23 @@ function checkSettled(node: SimNode, now: number): number {
   return node.requests.length
 }
 
-/** Every live pair that shares a topic (one announcing, the other looking up) holds exactly one connection, the same at both ends. */
+/**
+ * Every live pair that shares a topic (one announcing, the other looking up) and can reach
+ * each other by some transport holds exactly one connection, over any transport, the same at
+ * both ends, and each end's `peer.type` names that connection's transport. A pair that cannot
+ * reach each other by any transport (no DHT for one of them, and no LAN segment in common)
+ * holds none.
+ */
 export function checkMesh(nodes: SimNode[], now: number): number {
   let checks = 0
   for (const a of nodes) {
     checks += checkSettledSoFar(a, now)
     for (const b of nodes) {
       if (a.index >= b.index || !a.alive || !b.alive) continue
+      if (!a.canReach(b)) {
+        checks += checkApart(a, b, now)
+        continue
+      }
       if (a.rejects.has(b.key) || b.rejects.has(a.key)) continue
       if (!shouldConnect(a, b)) continue
       checks++
@@ -124,17 +142,46 @@ export function checkMesh(nodes: SimNode[], now: number): number {
           now,
         )
       }
-      const streams = a.swarm.streams.get(b.swarm.id)?.size ?? 0
+      for (const [node, peer] of [
+        [a, pa],
+        [b, pb],
+      ] as const) {
+        const transport = (peer.stream.rawStream as SimRawStream).link.transport
+        if (peer.type !== transport) {
+          throw new InvariantViolation(
+            'peer-type-is-transport',
+            `${node.name} lists a peer of type '${peer.type}' on a ${transport} link`,
+            now,
+          )
+        }
+      }
+      const streams = a.connectionsTo(b)
       if (streams !== 1) {
         throw new InvariantViolation(
           'mesh-at-quiescence',
-          `${a.name} holds ${streams} connections to ${b.name}`,
+          `${a.name} holds ${streams} connections to ${b.name} (kept: ${ra.transport})`,
           now,
         )
       }
     }
   }
   return checks
+}
+
+/** Two hosts that no transport joins hold no connection to each other, nor a peer. */
+function checkApart(a: SimNode, b: SimNode, now: number): number {
+  const listed =
+    a.networker.getPeer(b.keyPair.publicKey) !== null ||
+    b.networker.getPeer(a.keyPair.publicKey) !== null
+  const held = a.connectionsTo(b) + b.connectionsTo(a)
+  if (listed || held > 0) {
+    throw new InvariantViolation(
+      'unreachable-never-peers',
+      `${a.name} and ${b.name} share no transport but ${listed ? 'one lists the other' : `hold ${held} connection(s)`}`,
+      now,
+    )
+  }
+  return 1
 }
 
 function checkSettledSoFar(node: SimNode, now: number): number {

@@ -11,7 +11,9 @@ export interface DhtFaults {
 /**
  * The simulated DHT: topic → announcing node ids. Announces and lookups take a seeded
  * delay; an announce may be lost. Records of a crashed node stay until they are removed,
- * as real DHT records outlive their node until they expire.
+ * as real DHT records outlive their node until they expire. A node that cannot reach the
+ * DHT when its operation lands changes nothing and finds no one: its announce is not
+ * stored, its unannounce leaves the record, its lookup comes back empty.
  */
 export class SimDht {
   private readonly records = new Map<string, Set<number>>()
@@ -22,10 +24,12 @@ export class SimDht {
     private readonly clock: VirtualClock,
     private readonly prng: Prng,
     private readonly faults: DhtFaults,
+    private readonly reachable: (node: number) => boolean = () => true,
   ) {}
 
   announce(topic: string, node: number): Promise<void> {
     return this.after(() => {
+      if (!this.reachable(node)) return
       this.announces++
       if (this.prng.chance(this.faults.lostAnnounce)) {
         this.lostAnnounces++
@@ -42,12 +46,15 @@ export class SimDht {
 
   unannounce(topic: string, node: number): Promise<void> {
     return this.after(() => {
-      this.records.get(topic)?.delete(node)
+      if (this.reachable(node)) this.records.get(topic)?.delete(node)
     })
   }
 
-  lookup(topic: string): Promise<number[]> {
-    return this.after(() => [...(this.records.get(topic) ?? [])].sort((x, y) => x - y))
+  /** The nodes announcing `topic`, as node `from` finds them. */
+  lookup(topic: string, from: number): Promise<number[]> {
+    return this.after(() =>
+      this.reachable(from) ? [...(this.records.get(topic) ?? [])].sort((x, y) => x - y) : [],
+    )
   }
 
   hasRecord(topic: string, node: number): boolean {

@@ -4,7 +4,8 @@
  */
 export { SimDht } from './dht.js'
 export { INVARIANTS, type InvariantName, InvariantViolation } from './invariant.js'
-export { Link, SimRawStream } from './link.js'
+export { LanPort } from './lan.js'
+export { Link, SimRawStream, type SimTransport } from './link.js'
 export {
   type FaultCounts,
   type FaultPlan,
@@ -12,7 +13,7 @@ export {
   NO_FAULTS,
   SimNetwork,
 } from './network.js'
-export { SimNode, type TopicWish } from './node.js'
+export { SimNode, type SimNodeOptions, type TopicWish } from './node.js'
 export { Prng } from './prng.js'
 export { runScale, type ScaleOptions, type ScaleResult } from './scale.js'
 export { drawFaults, runScenario, type ScenarioOptions, type ScenarioResult } from './scenario.js'

@@ -25,6 +25,9 @@ export const INVARIANTS = [
   'proofs-name-joined-topics',
   'reconnect-without-duplicates',
   'dead-links-dropped',
+  'peer-type-is-transport',
+  'unreachable-never-peers',
+  'adopt-settles-on-its-peer',
 ] as const
 
 export type InvariantName = (typeof INVARIANTS)[number]

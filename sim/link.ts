@@ -1,10 +1,16 @@
 import { Duplex } from 'streamx'
 import type { VirtualClock } from './virtual-clock.js'
 
+/**
+ * The transports the simulated network carries: `udx`, what Hyperswarm's connections run on
+ * (found through the DHT), and `tcp`, direct connections between hosts on one LAN segment.
+ */
+export type SimTransport = 'udx' | 'tcp'
+
 /** One end of a simulated wire: what a Noise secret stream runs over in the simulator. */
 export class SimRawStream extends Duplex {
-  /** Read by the networker to name the transport. */
-  readonly transport = 'memory'
+  /** Read by the networker to name the transport (`peer.type`). */
+  readonly transport: SimTransport
   readonly remoteAddress: string
   peer: SimRawStream | null = null
 
@@ -14,6 +20,7 @@ export class SimRawStream extends Duplex {
     remoteAddress: string,
   ) {
     super()
+    this.transport = link.transport
     this.remoteAddress = remoteAddress
   }
 
@@ -55,6 +62,7 @@ export class Link {
     addressB: string,
     readonly nodeA: number,
     readonly nodeB: number,
+    readonly transport: SimTransport = 'udx',
   ) {
     this.a = new SimRawStream(this, nodeA, addressB)
     this.b = new SimRawStream(this, nodeB, addressA)
@@ -79,10 +87,10 @@ export class Link {
     })
   }
 
-  /** Breaks the wire now; each end learns of it after the latency. */
   /** Told when an end closes the link (not a fault): who, at the moment it happens. */
   onEndClosed: ((link: Link, by: number) => void) | null = null
 
+  /** Breaks the wire now; each end learns of it after the latency. */
   cut(reason: string, by: number | null = null): void {
     if (this.broken) return
     this.broken = true

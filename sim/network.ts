@@ -2,7 +2,8 @@ import crypto from 'hypercore-crypto'
 import type { KeyPair, SwarmConnection } from '../src/io/swarm.js'
 import { SimDht } from './dht.js'
 import type { InvariantViolation } from './invariant.js'
-import { Link } from './link.js'
+import { LanPort } from './lan.js'
+import { Link, type SimTransport } from './link.js'
 import { Prng } from './prng.js'
 import { StandInSecretStream } from './stand-in-stream.js'
 import { SimSwarm, secretStreamPair } from './swarm.js'
@@ -14,6 +15,12 @@ export interface FaultPlan {
   dropNewConnection: number
   /** A dial is answered by a dial the other way at the same instant. */
   simultaneousDial: number
+  /**
+   * A dial is raced by one over the other transport at the same instant: from the other end
+   * (each found the other its own way) or from the same end (the DHT and the LAN both found
+   * it). Only where both transports reach.
+   */
+  crossTransportDial: number
   /** An announce never reaches the DHT. */
   lostAnnounce: number
   /** Most extra DHT delay (ms). */
@@ -26,6 +33,7 @@ export interface FaultPlan {
 export const NO_FAULTS: FaultPlan = {
   dropNewConnection: 0,
   simultaneousDial: 0,
+  crossTransportDial: 0,
   lostAnnounce: 0,
   maxDhtDelay: 20,
   slowFlush: 0,
@@ -42,6 +50,12 @@ export interface NetworkOptions {
    * the same interface and handshake shape but no cryptography (stand-in-stream.ts).
    */
   realNoise?: boolean
+  /**
+   * What connections run on. Default `['udx']`: the DHT and Hyperswarm's swarms only. With
+   * `'tcp'`, hosts on one LAN segment (`attachLan`) also find and dial each other directly;
+   * without `'udx'` there is no DHT at all, only the segments.
+   */
+  transports?: readonly SimTransport[]
 }
 
 /** Counts of injected faults, by kind. */
@@ -60,6 +74,12 @@ export class SimNetwork {
   readonly realNoise: boolean
   readonly injected: FaultCounts = {}
   readonly swarms = new Map<number, SimSwarm>()
+  /** The LAN side of each host on a segment, by swarm id. */
+  readonly lanPorts = new Map<number, LanPort>()
+  private readonly segments = new Map<number, LanPort[]>()
+  /** Whether there is a DHT (UDX connections) and LAN segments (TCP connections). */
+  readonly udx: boolean
+  readonly tcp: boolean
   readonly links = new Set<Link>()
   /** The live links of each node, in the order they were made (as in `links`). */
   private readonly linksOf = new Map<number, Set<Link>>()
@@ -83,17 +103,25 @@ export class SimNetwork {
     this.faults = { ...NO_FAULTS, ...opts.faults }
     this.refreshInterval = opts.refreshInterval ?? 5000
     this.realNoise = opts.realNoise ?? false
+    const transports = opts.transports ?? ['udx']
+    this.udx = transports.includes('udx')
+    this.tcp = transports.includes('tcp')
     const faults = this.faults
-    this.dht = new SimDht(this.clock, this.prng.fork(), {
-      // Read at each operation: once the scenario stops faults, announces stop getting lost
-      // (a copy taken here kept losing them through quiescence).
-      get lostAnnounce() {
-        return faults.lostAnnounce
+    this.dht = new SimDht(
+      this.clock,
+      this.prng.fork(),
+      {
+        // Read at each operation: once the scenario stops faults, announces stop getting lost
+        // (a copy taken here kept losing them through quiescence).
+        get lostAnnounce() {
+          return faults.lostAnnounce
+        },
+        get maxDelay() {
+          return faults.maxDhtDelay
+        },
       },
-      get maxDelay() {
-        return faults.maxDhtDelay
-      },
-    })
+      (node) => this.swarms.get(node)?.dhtReachable === true,
+    )
   }
 
   /** A deterministic key pair from the seed. */
@@ -104,8 +132,61 @@ export class SimNetwork {
   /** A swarm for a new node, or for a restarted one (same key pair, new id). */
   createSwarm(keyPair: KeyPair = this.keyPair()): SimSwarm {
     const swarm = new SimSwarm(this.nextNode++, keyPair, this)
+    swarm.dhtReachable = this.udx
     this.swarms.set(swarm.id, swarm)
     return swarm
+  }
+
+  /**
+   * Puts a swarm's host on a LAN segment: hosts there find each other by topic and connect
+   * over TCP, handed to `onStream` (a secret stream, its handshake under way). Needs `'tcp'`
+   * among the transports.
+   */
+  attachLan(swarm: SimSwarm, segment: number, onStream: (s: SwarmConnection) => void): LanPort {
+    if (!this.tcp) throw new Error("attachLan needs 'tcp' among the network's transports")
+    const port = new LanPort(swarm, segment, this, onStream)
+    swarm.lan = port
+    this.lanPorts.set(swarm.id, port)
+    let members = this.segments.get(segment)
+    if (members === undefined) {
+      members = []
+      this.segments.set(segment, members)
+    }
+    members.push(port)
+    return port
+  }
+
+  /** The LAN sides on a segment, in the order they joined it. */
+  segment(segment: number): readonly LanPort[] {
+    return this.segments.get(segment) ?? []
+  }
+
+  /**
+   * Cuts a host off from the DHT, or lets it back (a network without a DHT keeps it off).
+   * Cut off, its UDX connections break and it cannot dial or be dialed over UDX; its LAN
+   * segment still works.
+   */
+  setDhtReachable(swarm: SimSwarm, reachable: boolean): void {
+    const now = reachable && this.udx
+    if (swarm.dhtReachable === now) return
+    swarm.dhtReachable = now
+    if (!now) {
+      for (const link of [...(this.linksOf.get(swarm.id) ?? [])]) {
+        if (link.transport === 'udx') link.cut('dht-unreachable')
+      }
+    } else if (swarm.alive) {
+      swarm.dhtBack()
+    }
+  }
+
+  /** Whether two hosts can connect now, by any transport. */
+  reachable(a: SimSwarm, b: SimSwarm): boolean {
+    return !this.isBlocked(a.id, b.id) && (this.reaches('udx', a, b) || this.reaches('tcp', a, b))
+  }
+
+  private reaches(transport: SimTransport, a: SimSwarm, b: SimSwarm): boolean {
+    if (transport === 'udx') return a.dhtReachable && b.dhtReachable
+    return a.lan !== null && b.lan !== null && a.lan.segment === b.lan.segment
   }
 
   count(kind: string): void {
@@ -167,24 +248,71 @@ export class SimNetwork {
 
   /** Opens a wire and a Noise handshake from one node to another, after a connect delay. */
   async dial(from: number, to: number, topics: Buffer[]): Promise<void> {
-    const latency = 1 + this.prng.int(0, 15)
+    const latency = this.latency('udx')
     await new Promise<void>((r) => this.clock.schedule(latency, r))
     const a = this.swarms.get(from)
     const b = this.swarms.get(to)
     if (a === undefined || b === undefined || !a.alive || !b.alive || this.isBlocked(from, to))
       return
-    if (a.connectedTo(to)) return
-    this.connect(a, b, topics, latency)
-    if (this.prng.chance(this.faults.simultaneousDial)) {
-      // Both found each other on the DHT at once: b dials too before either handshake is done,
-      // the race Hyperswarm cannot rule out.
-      this.count('simultaneous-dial')
-      this.connect(b, a, [], latency)
-    }
+    if (!a.dhtReachable || !b.dhtReachable || a.connectedTo(to)) return
+    this.connect(a, b, topics, latency, 'udx')
+    this.race(a, b, latency, 'udx')
   }
 
-  private connect(a: SimSwarm, b: SimSwarm, topics: Buffer[], latency: number): void {
-    const link = new Link(this.nextLink++, this.clock, latency, a.address, b.address, a.id, b.id)
+  /** Opens a TCP connection between two hosts on one LAN segment, after a connect delay. */
+  async dialTcp(from: number, to: number): Promise<void> {
+    const latency = this.latency('tcp')
+    await new Promise<void>((r) => this.clock.schedule(latency, r))
+    const a = this.swarms.get(from)
+    const b = this.swarms.get(to)
+    if (a === undefined || b === undefined || this.isBlocked(from, to)) return
+    if (a.lan?.alive !== true || b.lan?.alive !== true || !this.reaches('tcp', a, b)) return
+    if (a.connectedTo(to)) return
+    this.connect(a, b, [], latency, 'tcp')
+    this.race(a, b, latency, 'tcp')
+  }
+
+  /** The injected races of a dial that just connected a to b over `transport`. */
+  private race(a: SimSwarm, b: SimSwarm, latency: number, transport: SimTransport): void {
+    if (this.prng.chance(this.faults.simultaneousDial)) {
+      // Both found each other at once: b dials too before either handshake is done, the race
+      // Hyperswarm cannot rule out.
+      this.count('simultaneous-dial')
+      this.connect(b, a, [], latency, transport)
+    }
+    // Drawn only where both transports exist, so a run with one replays as it always did.
+    if (!this.udx || !this.tcp) return
+    const other: SimTransport = transport === 'udx' ? 'tcp' : 'udx'
+    if (!this.prng.chance(this.faults.crossTransportDial) || !this.reaches(other, a, b)) return
+    this.count('cross-transport-dial')
+    // Its own latency: over another path the two handshakes may finish in either order.
+    const own = this.latency(other)
+    if (this.prng.chance(0.5)) this.connect(b, a, [], own, other)
+    else this.connect(a, b, [], own, other)
+  }
+
+  /** A new connection's one-way latency (ms): a LAN hop is shorter than a path over the internet. */
+  private latency(transport: SimTransport): number {
+    return 1 + this.prng.int(0, transport === 'udx' ? 15 : 3)
+  }
+
+  private connect(
+    a: SimSwarm,
+    b: SimSwarm,
+    topics: Buffer[],
+    latency: number,
+    transport: SimTransport,
+  ): void {
+    const link = new Link(
+      this.nextLink++,
+      this.clock,
+      latency,
+      a.address,
+      b.address,
+      a.id,
+      b.id,
+      transport,
+    )
     this.links.add(link)
     for (const node of [a.id, b.id]) {
       let set = this.linksOf.get(node)
@@ -214,8 +342,13 @@ export class SimNetwork {
           a: new StandInSecretStream(true, link.a, a.keyPair) as unknown as SwarmConnection,
           b: new StandInSecretStream(false, link.b, b.keyPair) as unknown as SwarmConnection,
         }
-    a.adopt(b.id, sa, topics)
-    b.adopt(a.id, sb, [])
+    if (transport === 'udx') {
+      a.adopt(b.id, sa, topics)
+      b.adopt(a.id, sb, [])
+    } else {
+      a.lan?.adopt(b.id, sa)
+      b.lan?.adopt(a.id, sb)
+    }
     if (this.prng.chance(this.faults.dropNewConnection)) {
       // Anywhere from before the handshake completes to well after it.
       const at = this.prng.int(0, latency * 6)

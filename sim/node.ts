@@ -4,6 +4,7 @@ import type { KeyPair, SwarmConnection } from '../src/io/swarm.js'
 import { Networker } from '../src/networker.js'
 import { checkProvenTopic } from './awareness-checks.js'
 import { InvariantViolation } from './invariant.js'
+import type { LanPort } from './lan.js'
 import type { SimRawStream } from './link.js'
 import { MALFORMED, strictCodec } from './malformed.js'
 import type { SimNetwork } from './network.js'
@@ -13,6 +14,11 @@ import type { SimSwarm } from './swarm.js'
 export interface TopicWish {
   announce: boolean
   lookup: boolean
+}
+
+export interface SimNodeOptions {
+  /** The LAN segment the host is on (the network needs `'tcp'`), or null for none. Default null. */
+  segment?: number | null
 }
 
 interface PendingRequest {
@@ -68,15 +74,23 @@ export class SimNode {
   readonly keptLinks = new Set<number>()
   messagesDelivered = 0
   malformedReported = 0
+  /** The LAN segment this host is on, or null. */
+  readonly segment: number | null
+  /** The current process's LAN side, if the host is on a segment. */
+  lan: LanPort | null = null
+  /** Cut-offs from the DHT in force (they may overlap): reachable when there are none. */
+  private dhtCutOffs = 0
 
   constructor(
     readonly index: number,
     private readonly net: SimNetwork,
     keyPair: KeyPair,
     private readonly authDelay: () => number,
+    opts: SimNodeOptions = {},
   ) {
     this.name = `node-${index}`
     this.keyPair = keyPair
+    this.segment = opts.segment ?? null
     this.swarm = net.createSwarm(keyPair)
     this.networker = this.start()
   }
@@ -92,9 +106,35 @@ export class SimNode {
     return !this.crashed && !this.closed
   }
 
+  /** Whether this host and `other` can connect now, by any transport. */
+  canReach(other: SimNode): boolean {
+    return this.net.reachable(this.swarm, other.swarm)
+  }
+
+  /** Connections, open or opening, this host holds to `other`: over UDX and over TCP. */
+  connectionsTo(other: SimNode): number {
+    const id = other.swarm.id
+    return (this.swarm.streams.get(id)?.size ?? 0) + (this.lan?.streams.get(id)?.size ?? 0)
+  }
+
+  /** Cuts the host off from the DHT until as many `regainDht` calls: its LAN still works. */
+  loseDht(): void {
+    if (this.dhtCutOffs++ === 0) this.net.setDhtReachable(this.swarm, false)
+  }
+
+  regainDht(): void {
+    if (--this.dhtCutOffs === 0) this.net.setDhtReachable(this.swarm, true)
+  }
+
   private start(): Networker {
     const swarm = this.swarm
     this.swarmIds.push(swarm.id)
+    // A restarted process is as cut off from the DHT as its host, and on the same segment.
+    if (this.dhtCutOffs > 0) this.net.setDhtReachable(swarm, false)
+    this.lan =
+      this.segment === null
+        ? null
+        : this.net.attachLan(swarm, this.segment, (stream) => this.adoptTcp(stream))
     const originalFlush = swarm.flush.bind(swarm)
     swarm.flush = async () => {
       await originalFlush()
@@ -109,9 +149,11 @@ export class SimNode {
     const networker = new Networker(this.store, {
       swarm,
       clock: this.net.clock,
-      onauthenticate: (remote: Buffer, done: (err?: Error | null) => void) => {
+      onauthenticate: (remote: Buffer, done: (err?: Error | null) => void, context) => {
         const reject = this.rejects.has(hex(remote))
-        const stream = this.lastEmitted
+        // Asked at once about the connection the swarm just emitted; an adopted one is not
+        // the swarm's, and the flush invariant counts only the swarm's.
+        const stream = context.type === 'tcp' ? undefined : this.lastEmitted
         this.net.clock.schedule(this.authDelay(), () => {
           if (stream !== undefined) this.unsettled.delete(stream)
           done(reject ? new Error('rejected by the scenario') : null)
@@ -119,7 +161,17 @@ export class SimNode {
       },
     })
     networker.on('peer-add', (peer) => {
-      this.keptLinks.add((peer.stream.rawStream as SimRawStream).link.id)
+      const link = (peer.stream.rawStream as SimRawStream).link
+      this.keptLinks.add(link.id)
+      if (peer.type !== link.transport) {
+        this.net.violate(
+          new InvariantViolation(
+            'peer-type-is-transport',
+            `${this.name} lists a peer of type '${peer.type}' on a ${link.transport} link`,
+            this.net.clock.now(),
+          ),
+        )
+      }
       this.onPeer(peer.remotePublicKey, +1)
     })
     networker.on('peer-remove', (peer) => this.onPeer(peer.remotePublicKey, -1))
@@ -135,6 +187,45 @@ export class SimNode {
       },
     })
     return networker
+  }
+
+  /**
+   * A TCP connection from the LAN side, its handshake under way: adopted into the networker.
+   * Its promise is a request like a configure's (it must settle), and it must settle on the
+   * peer of the stream's own key, whichever connection to that key the dedup kept.
+   */
+  private adoptTcp(stream: SwarmConnection): void {
+    const request: PendingRequest = {
+      what: `${this.name} adopt tcp link ${(stream.rawStream as SimRawStream).link.id}`,
+      startedAt: this.net.clock.now(),
+      settledAt: null,
+      outcome: null,
+    }
+    this.requests.push(request)
+    const settle = (outcome: string): void => {
+      if (request.settledAt !== null) return
+      request.settledAt = this.net.clock.now()
+      request.outcome = outcome
+    }
+    this.networker.adopt(stream, { initiator: stream.isInitiator, type: 'tcp' }).then(
+      (peer) => {
+        settle('ok')
+        const expected = stream.remotePublicKey
+        if (expected !== null && b4a.equals(peer.remotePublicKey, expected)) return
+        this.net.violate(
+          new InvariantViolation(
+            'adopt-settles-on-its-peer',
+            `${this.name}: adopt resolved to a peer of another key`,
+            this.net.clock.now(),
+          ),
+        )
+      },
+      (err: { code?: string }) => {
+        settle(err.code ?? 'error')
+        // Refused (closing, a failed handshake): the LAN side closes what it opened.
+        stream.destroy()
+      },
+    )
   }
 
   private onPeer(remote: Uint8Array, delta: number): void {

@@ -7,6 +7,7 @@ import {
   SETTLE_BOUND_MS,
   watchDuplicateDecisions,
 } from './checks.js'
+import type { SimRawStream, SimTransport } from './link.js'
 import { type FaultCounts, type FaultPlan, NO_FAULTS, SimNetwork } from './network.js'
 import { SimNode } from './node.js'
 import { Prng } from './prng.js'
@@ -22,6 +23,12 @@ export interface ScenarioOptions {
   stepMs?: number
   /** Real Noise secret streams on the wires instead of the stand-in. Default false. */
   realNoise?: boolean
+  /**
+   * What connections run on (see NetworkOptions.transports). Default `['udx']`. With `'tcp'`,
+   * nodes are spread over one to three LAN segments drawn from the seed (with `'udx'` too,
+   * some are on none).
+   */
+  transports?: readonly SimTransport[]
 }
 
 export interface ScenarioResult {
@@ -33,12 +40,18 @@ export interface ScenarioResult {
   invariantsChecked: number
   messagesDelivered: number
   malformedReported: number
+  /** Connections kept at quiescence by transport (each pair once). */
+  kept: Record<SimTransport, number>
 }
 
-/** Draws a run's fault plan from its seed: each kind on or off, with its own rate (swarm testing). */
-export function drawFaults(prng: Prng): FaultPlan {
+/**
+ * Draws a run's fault plan from its seed: each kind on or off, with its own rate (swarm
+ * testing). Races across transports are drawn only for a network with both (`crossTransport`),
+ * last, so a plan with one transport is what it always was.
+ */
+export function drawFaults(prng: Prng, crossTransport = false): FaultPlan {
   const maybe = (max: number): number => (prng.chance(0.6) ? prng.next() * max : 0)
-  return {
+  const plan = {
     dropNewConnection: maybe(0.3),
     simultaneousDial: maybe(0.5),
     lostAnnounce: maybe(0.3),
@@ -46,6 +59,18 @@ export function drawFaults(prng: Prng): FaultPlan {
     slowFlush: maybe(0.5),
     maxFlushDelay: prng.int(1, 2000),
   }
+  return { ...plan, crossTransportDial: crossTransport ? maybe(0.5) : 0 }
+}
+
+/**
+ * Each node's LAN segment (or null), for a network with TCP: one to three segments; with the
+ * DHT too, about one node in seven is on none.
+ */
+function drawSegments(prng: Prng, peers: number, dht: boolean): (number | null)[] {
+  const count = prng.int(1, 3)
+  return Array.from({ length: peers }, () =>
+    dht && prng.chance(0.15) ? null : prng.int(0, count - 1),
+  )
 }
 
 /**
@@ -56,11 +81,15 @@ export function drawFaults(prng: Prng): FaultPlan {
 export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult> {
   const prng = new Prng(opts.seed)
   const withFaults = opts.faults !== false
-  const plan = withFaults ? drawFaults(prng) : NO_FAULTS
+  const transports = opts.transports ?? ['udx']
+  const tcp = transports.includes('tcp')
+  const udx = transports.includes('udx')
+  const plan = withFaults ? drawFaults(prng, tcp && udx) : NO_FAULTS
   const net = new SimNetwork({
     seed: prng.int(0, 2 ** 31),
     faults: plan,
     realNoise: opts.realNoise ?? false,
+    transports,
   })
   const stepMs = opts.stepMs ?? 250
   const rates = {
@@ -73,9 +102,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   }
   const topics = Array.from({ length: opts.topics }, () => b4a.toString(prng.bytes(32), 'hex'))
   const authDelay = () => prng.int(0, 40)
+  const segments = tcp ? drawSegments(prng, opts.peers, udx) : []
   const nodes = Array.from(
     { length: opts.peers },
-    (_, i) => new SimNode(i, net, net.keyPair(), authDelay),
+    (_, i) => new SimNode(i, net, net.keyPair(), authDelay, { segment: segments[i] ?? null }),
   )
   // Authentication rejections are decided up front: who turns whom away, for the whole run.
   for (const node of nodes) {
@@ -146,6 +176,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   for (const n of nodes) n.sendNumbered()
   await run(1000)
   checks += checkMesh(nodes, net.clock.now())
+  const kept = keptByTransport(nodes)
   checks += checkPeerTopics(nodes, net.clock.now())
   checks += await checkHeal(net, nodes, prng, run)
 
@@ -165,5 +196,20 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     invariantsChecked: checks,
     messagesDelivered: nodes.reduce((n, node) => n + node.messagesDelivered, 0),
     malformedReported: nodes.reduce((n, node) => n + node.malformedReported, 0),
+    kept,
   }
+}
+
+/** Connections the nodes keep, by transport, each counted once (at its end with the lower id). */
+function keptByTransport(nodes: SimNode[]): Record<SimTransport, number> {
+  const kept: Record<SimTransport, number> = { udx: 0, tcp: 0 }
+  for (const node of nodes) {
+    if (!node.alive) continue
+    for (const peer of node.networker.peers) {
+      const raw = peer.stream.rawStream as SimRawStream
+      const other = raw.node === raw.link.nodeA ? raw.link.nodeB : raw.link.nodeA
+      if (raw.node < other) kept[raw.transport]++
+    }
+  }
+  return kept
 }

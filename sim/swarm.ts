@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import b4a from 'b4a'
 import type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from '../src/io/swarm.js'
+import type { LanPort } from './lan.js'
 import type { SimNetwork } from './network.js'
 
 interface TopicState {
@@ -22,6 +23,13 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
   readonly address: string
   destroyed = false
   crashed = false
+  /**
+   * Whether this host reaches the DHT (and so UDX connections): false while it is cut off
+   * from it (a LAN-only partition), or always when the network has no DHT.
+   */
+  dhtReachable = true
+  /** The host's LAN side, if it is on a segment: its joins drive LAN discovery too. */
+  lan: LanPort | null = null
   readonly topics = new Map<string, TopicState>()
   /** Streams per remote node id: opening or open. */
   readonly streams = new Map<number, Set<SwarmConnection>>()
@@ -70,6 +78,16 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
     if (state.server) await this.track(this.dhtOp(key, 'unannounce'))
   }
 
+  /**
+   * Back on the DHT: unannounces that could not reach it are made now (a record it left
+   * behind would otherwise outlive the host's interest in the topic).
+   */
+  dhtBack(): void {
+    for (const topic of this.net.dht.recordsOf(this.id)) {
+      if (this.topics.get(topic)?.server !== true) void this.track(this.dhtOp(topic, 'unannounce'))
+    }
+  }
+
   async flush(): Promise<void> {
     await this.net.slowFlush()
     if (this.pendingOps === 0) return
@@ -86,6 +104,7 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
     for (const state of this.topics.values()) this.net.clock.clearTimeout(state.refresh)
     this.topics.clear()
     this.destroyed = true
+    this.lan?.stop()
     this.net.cutAll(this.id, 'destroyed')
     await Promise.all(unannounce)
     this.releaseFlushes()
@@ -96,6 +115,7 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
     for (const state of this.topics.values()) this.net.clock.clearTimeout(state.refresh)
     this.topics.clear()
     this.crashed = true
+    this.lan?.stop()
     this.net.cutAll(this.id, 'crashed')
     this.releaseFlushes()
   }
@@ -117,9 +137,14 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
 
   leavePeer(_publicKey: Uint8Array): void {}
 
-  /** Whether this swarm already has a connection, open or opening, to that node. */
+  /**
+   * Whether this host already has a connection, open or opening, to that node: over UDX (its
+   * own) or over TCP (its LAN side's). Hyperswarm knows only its own; the simulator assumes
+   * the host's dialers know of each other's connections, so two transports race only when
+   * the faults make them (network.ts).
+   */
   connectedTo(remote: number): boolean {
-    return (this.streams.get(remote)?.size ?? 0) > 0
+    return (this.streams.get(remote)?.size ?? 0) > 0 || this.lan?.connectedTo(remote) === true
   }
 
   /** Called by the network with a stream this swarm dialled or accepted. */
@@ -167,11 +192,14 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
     opts: { client: boolean; server: boolean },
   ): Promise<void> {
     const work: Promise<unknown>[] = []
-    if (opts.server && !state.server) work.push(this.track(this.dhtOp(topic, 'announce')))
+    const announcing = opts.server && !state.server
+    if (announcing) work.push(this.track(this.dhtOp(topic, 'announce')))
     if (!opts.server && state.server) work.push(this.track(this.dhtOp(topic, 'unannounce')))
     state.server = opts.server
     state.client = opts.client
     if (opts.client) work.push(this.lookupAndDial(topic))
+    if (announcing) this.lan?.announce(topic)
+    if (opts.client) this.lan?.lookup(topic)
     this.net.clock.clearTimeout(state.refresh)
     this.scheduleRefresh(topic, state)
     return Promise.all(work).then(() => {})
@@ -183,13 +211,16 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
     state.refresh = this.net.clock.setTimeout(() => {
       if (!this.alive || this.topics.get(topic) !== state) return
       if (state.server) this.track(this.dhtOp(topic, 'announce'))
-      if (state.client) void this.lookupAndDial(topic)
+      if (state.client) {
+        void this.lookupAndDial(topic)
+        this.lan?.lookup(topic)
+      }
       this.scheduleRefresh(topic, state)
     }, this.net.refreshInterval)
   }
 
   private async lookupAndDial(topic: string): Promise<void> {
-    const found = await this.track(this.net.dht.lookup(topic))
+    const found = await this.track(this.net.dht.lookup(topic, this.id))
     if (!this.alive) return
     for (const remote of found) {
       if (remote === this.id || this.connectedTo(remote)) continue
