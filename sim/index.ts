@@ -5,6 +5,7 @@
 export { SimDht } from './dht.js'
 export { INVARIANTS, type InvariantName, InvariantViolation } from './invariant.js'
 export { LanPort } from './lan.js'
+export { checkLanPartition, type LanPartitionResult } from './lan-partition.js'
 export { Link, SimRawStream, type SimTransport } from './link.js'
 export {
   type FaultCounts,

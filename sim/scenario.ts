@@ -7,6 +7,7 @@ import {
   SETTLE_BOUND_MS,
   watchDuplicateDecisions,
 } from './checks.js'
+import { checkLanPartition } from './lan-partition.js'
 import type { SimRawStream, SimTransport } from './link.js'
 import { type FaultCounts, type FaultPlan, NO_FAULTS, SimNetwork } from './network.js'
 import { SimNode } from './node.js'
@@ -29,6 +30,11 @@ export interface ScenarioOptions {
    * some are on none).
    */
   transports?: readonly SimTransport[]
+  /**
+   * LAN-only partitions: during the faults, parts of the nodes lose the DHT for a while; once
+   * quiet, a checked one (checkLanPartition). Needs `'tcp'`. Default false.
+   */
+  lanPartition?: boolean
 }
 
 export interface ScenarioResult {
@@ -42,6 +48,8 @@ export interface ScenarioResult {
   malformedReported: number
   /** Connections kept at quiescence by transport (each pair once). */
   kept: Record<SimTransport, number>
+  /** Pairs held over TCP with an end off the DHT, in the checked LAN-only partition (or 0). */
+  lanOnlyKept: number
 }
 
 /**
@@ -84,6 +92,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   const transports = opts.transports ?? ['udx']
   const tcp = transports.includes('tcp')
   const udx = transports.includes('udx')
+  if (opts.lanPartition === true && !tcp) throw new Error("lanPartition needs 'tcp' transport")
   const plan = withFaults ? drawFaults(prng, tcp && udx) : NO_FAULTS
   const net = new SimNetwork({
     seed: prng.int(0, 2 ** 31),
@@ -99,6 +108,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     malformed: withFaults && prng.chance(0.5) ? prng.next() * 0.1 : 0,
     reject: withFaults && prng.chance(0.4) ? prng.next() * 0.3 : 0,
     silentCut: withFaults && prng.chance(0.4) ? prng.next() * 0.1 : 0,
+    // Drawn only when asked for, as below.
+    lanPartition:
+      withFaults && opts.lanPartition === true && prng.chance(0.6) ? prng.next() * 0.08 : 0,
   }
   const topics = Array.from({ length: opts.topics }, () => b4a.toString(prng.bytes(32), 'hex'))
   const authDelay = () => prng.int(0, 40)
@@ -156,6 +168,16 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
         net.clock.schedule(downFor, () => node.restart())
       }
       if (prng.chance(rates.silentCut * 4)) silenceKeptLink(net, nodes, prng)
+      // Not even drawn when off, so runs without it replay as they always did.
+      if (rates.lanPartition > 0 && prng.chance(rates.lanPartition * 4)) {
+        // Part of the nodes loses the DHT for a while; their LAN segments still work.
+        const group = nodes.filter(() => prng.chance(0.5))
+        net.count('lan-partition')
+        for (const n of group) n.loseDht()
+        net.clock.schedule(prng.int(200, 5000), () => {
+          for (const n of group) n.regainDht()
+        })
+      }
       if (prng.chance(rates.malformed * 4)) {
         const target = prng.pick(nodes)
         if (target !== node && node.alive && node.sendMalformed(target))
@@ -179,6 +201,12 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   const kept = keptByTransport(nodes)
   checks += checkPeerTopics(nodes, net.clock.now())
   checks += await checkHeal(net, nodes, prng, run)
+  let lanOnlyKept = 0
+  if (opts.lanPartition === true) {
+    const lan = await checkLanPartition(net, nodes, prng, run, withFaults)
+    checks += lan.checks
+    lanOnlyKept = lan.lanOnlyKept
+  }
 
   // Close everyone; each must leave nothing behind.
   for (const node of nodes) node.close()
@@ -197,6 +225,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     messagesDelivered: nodes.reduce((n, node) => n + node.messagesDelivered, 0),
     malformedReported: nodes.reduce((n, node) => n + node.malformedReported, 0),
     kept,
+    lanOnlyKept,
   }
 }
 
