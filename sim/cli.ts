@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { InvariantViolation } from './invariant.js'
+import type { SimTransport } from './link.js'
 import { runScale, type ScaleOptions, type ScaleResult } from './scale.js'
 import { runScenario, type ScenarioResult } from './scenario.js'
 
@@ -11,11 +12,19 @@ import { runScenario, type ScenarioResult } from './scenario.js'
  * wall-clock figure, the speed, goes to standard error.
  */
 const USAGE = `usage: npm run sim -- [--seed N] [--runs N] [--peers N] [--topics N] [--steps N] [--no-faults] [--real-noise]
+                          [--transports udx,tcp] [--lan-partition]
        npm run sim -- --scale [--seed N] [--peers N] [--topics N] [--real-noise]
   Runs simulated networks of networkers with injected faults and checks invariants.
   Run r uses seed+r, so a failing run replays alone with --seed <its seed> --runs 1.
   Connections run a stand-in for Noise with the same interface (no cryptography);
   --real-noise runs real Noise secret streams, several times slower.
+  --transports: what connections run on (default udx): udx, found through the DHT;
+  tcp, direct between nodes on one LAN segment (one to three per run, drawn from the
+  seed), adopted into the networker; udx,tcp both, so one key is reached over both
+  and races across transports are among the faults; tcp alone, no DHT at all.
+  --lan-partition (needs tcp): parts of the nodes lose the DHT for a while, their LAN
+  still up; once quiet, a checked one: pairs on a segment hold one connection over
+  tcp, pairs no transport joins hold none, and after the DHT heals all pairs one.
   --scale runs one network of --peers nodes (default 1000) sharing --topics topics
   (default 20), each node in a full mesh with its topic's others, without faults.`
 
@@ -44,6 +53,8 @@ async function main(): Promise<number> {
         steps: { type: 'string' },
         'no-faults': { type: 'boolean', default: false },
         'real-noise': { type: 'boolean', default: false },
+        transports: { type: 'string' },
+        'lan-partition': { type: 'boolean', default: false },
         scale: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -69,6 +80,14 @@ async function main(): Promise<number> {
   const steps = int(values.steps as string | undefined, 'steps', 60, 1)
   const faults = values['no-faults'] !== true
   const realNoise = values['real-noise'] === true
+  const transports = transportsOf(values.transports as string | undefined)
+  const lanPartition = values['lan-partition'] === true
+  if (lanPartition && !transports.includes('tcp')) fail('--lan-partition needs tcp in --transports')
+  if (scale && (values.transports !== undefined || lanPartition))
+    fail('--scale runs udx only: no --transports or --lan-partition')
+  // Said only when not the default, so the default run prints what it always did.
+  const lan = `${transports.join() === 'udx' ? '' : `, transports ${transports.join()}`}${lanPartition ? ', lan partition' : ''}`
+  const lanFlags = `${transports.join() === 'udx' ? '' : ` --transports ${transports.join()}`}${lanPartition ? ' --lan-partition' : ''}`
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`)
   }
@@ -76,21 +95,32 @@ async function main(): Promise<number> {
   out(`seed ${seed}`)
   if (scale) return runAtScale({ seed, nodes: peers, topics, realNoise }, out)
   out(
-    `runs ${runs}, peers ${peers}, topics ${topics}, steps ${steps}, faults ${faults ? 'on' : 'off'}${realNoise ? ', real noise' : ''}`,
+    `runs ${runs}, peers ${peers}, topics ${topics}, steps ${steps}, faults ${faults ? 'on' : 'off'}${realNoise ? ', real noise' : ''}${lan}`,
   )
   const started = performance.now()
   const totals = { virtualMs: 0, events: 0, checks: 0, messages: 0, malformed: 0 }
+  const kept: Record<SimTransport, number> = { udx: 0, tcp: 0 }
+  let lanOnlyKept = 0
   const faultTotals: Record<string, number> = {}
   for (let r = 0; r < runs; r++) {
     const runSeed = seed + r
     let result: ScenarioResult
     try {
-      result = await runScenario({ seed: runSeed, peers, topics, steps, faults, realNoise })
+      result = await runScenario({
+        seed: runSeed,
+        peers,
+        topics,
+        steps,
+        faults,
+        realNoise,
+        transports,
+        lanPartition,
+      })
     } catch (err) {
       if (!(err instanceof InvariantViolation)) throw err
       out(`run ${r + 1}/${runs} seed ${runSeed}: FAILED`)
       out(
-        `replay: npm run sim -- --seed ${runSeed} --runs 1 --peers ${peers} --topics ${topics} --steps ${steps}${faults ? '' : ' --no-faults'}${realNoise ? ' --real-noise' : ''}`,
+        `replay: npm run sim -- --seed ${runSeed} --runs 1 --peers ${peers} --topics ${topics} --steps ${steps}${faults ? '' : ' --no-faults'}${realNoise ? ' --real-noise' : ''}${lanFlags}`,
       )
       out(`invariant '${err.invariant}' broken at ${err.at} ms (seed ${runSeed}): ${err.detail}`)
       return 1
@@ -100,6 +130,9 @@ async function main(): Promise<number> {
     totals.checks += result.invariantsChecked
     totals.messages += result.messagesDelivered
     totals.malformed += result.malformedReported
+    kept.udx += result.kept.udx
+    kept.tcp += result.kept.tcp
+    lanOnlyKept += result.lanOnlyKept
     for (const [kind, n] of Object.entries(result.faults))
       faultTotals[kind] = (faultTotals[kind] ?? 0) + n
     const injected = Object.values(result.faults).reduce((a, b) => a + b, 0)
@@ -121,12 +154,27 @@ async function main(): Promise<number> {
   out(
     `  extension messages ${totals.messages} delivered in order, ${totals.malformed} malformed reported`,
   )
+  if (lan !== '') {
+    out(`  kept at quiescence ${kept.udx} over udx, ${kept.tcp} over tcp`)
+    if (lanPartition) out(`  lan-only partition ${lanOnlyKept} pair(s) kept over tcp off the DHT`)
+  }
   out(`  invariants checked ${totals.checks}`)
   process.stderr.write(
     `  speed              ${(totals.virtualMs / 1000 / wallSeconds).toFixed(0)}x real time (${wallSeconds.toFixed(1)} s wall)\n`,
   )
   out('all invariants held')
   return 0
+}
+
+function transportsOf(value: string | undefined): SimTransport[] {
+  if (value === undefined) return ['udx']
+  const names = value.split(',')
+  const known: SimTransport[] = ['udx', 'tcp']
+  const bad = names.find((n) => !known.includes(n as SimTransport))
+  if (bad !== undefined || names.length === 0)
+    fail(`--transports takes udx, tcp or both (udx,tcp), got '${value}'`)
+  // In one order whatever the order given: the output is the same for the same runs.
+  return known.filter((t) => names.includes(t))
 }
 
 function fetchGc(): () => void {
