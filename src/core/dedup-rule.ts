@@ -4,12 +4,15 @@ export interface ConnectionFacts {
   isInitiator: boolean
   /** Has carried data both ways. */
   active: boolean
+  /** The Noise handshake hash (hex), equal at both ends; absent where the stream has none. */
+  handshakeHash?: string | null
 }
 
 /**
  * Hyperswarm's duplicate rule, computed alike at both ends: keep the new connection if the
  * existing one has already carried data both ways (the other side must have lost it and be
- * reconnecting), else keep the one whose initiator has the larger public key.
+ * reconnecting), else keep the one whose initiator has the larger public key (two dialed by
+ * the same end: the larger handshake hash, see settleKeepsNew).
  */
 export function keepNewConnection(
   existing: ConnectionFacts,
@@ -18,6 +21,27 @@ export function keepNewConnection(
   remoteKey: KeyHex,
 ): boolean {
   if (existing.active) return true
+  return settleKeepsNew(existing, incoming, localKey, remoteKey)
+}
+
+/**
+ * The rule for two connections neither of which is known to be kept by the remote. Two
+ * connections dialed by different ends: the key rule. Two dialed by the same end — possible
+ * once a key can be reached over several transports (a direct TCP dial while the swarm dials
+ * over UDX) — cannot be told apart by the key rule: it would keep whichever arrived second
+ * (or first) at both ends, and the two ends may see them arrive in opposite orders, each then
+ * keeping the one the other dropped. Their Noise handshake hashes, equal at both ends and
+ * different between connections, order them alike at both ends: the larger is kept.
+ */
+export function settleKeepsNew(
+  existing: Pick<ConnectionFacts, 'isInitiator' | 'handshakeHash'>,
+  incoming: Pick<ConnectionFacts, 'isInitiator' | 'handshakeHash'>,
+  localKey: KeyHex,
+  remoteKey: KeyHex,
+): boolean {
+  const a = existing.handshakeHash
+  const b = incoming.handshakeHash
+  if (existing.isInitiator === incoming.isInitiator && a && b && a !== b) return b > a
   return keyRuleKeepsNew(incoming.isInitiator, localKey, remoteKey)
 }
 

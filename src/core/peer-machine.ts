@@ -1,5 +1,5 @@
 import { assertEvent, assign, enqueueActions, setup } from 'xstate'
-import { keyRuleKeepsNew } from './dedup-rule.js'
+import { settleKeepsNew } from './dedup-rule.js'
 import type { KeyHex } from './keys.js'
 import type { ConnectionId, CoreEffect } from './protocol.js'
 
@@ -20,6 +20,8 @@ export interface ConnectionSlot {
   isInitiator: boolean
   /** The remote has sent data on it. */
   remoteData: boolean
+  /** Its Noise handshake hash (hex, equal at both ends), or null where the stream has none. */
+  handshakeHash: string | null
 }
 
 export interface PeerContext {
@@ -31,7 +33,13 @@ export interface PeerContext {
 }
 
 export type PeerEvent =
-  | { type: 'admit'; connectionId: ConnectionId; isInitiator: boolean; remoteData: boolean }
+  | {
+      type: 'admit'
+      connectionId: ConnectionId
+      isInitiator: boolean
+      remoteData: boolean
+      handshakeHash: string | null
+    }
   | { type: 'connection-data'; connectionId: ConnectionId }
   | { type: 'connection-closed'; connectionId: ConnectionId }
   | { type: 'close' }
@@ -52,8 +60,8 @@ const dropOf = (context: PeerContext, slot: ConnectionSlot) =>
 
 function slotOf(event: PeerEvent): ConnectionSlot {
   assertEvent(event, 'admit')
-  const { connectionId, isInitiator, remoteData } = event
-  return { connectionId, isInitiator, remoteData }
+  const { connectionId, isInitiator, remoteData, handshakeHash } = event
+  return { connectionId, isInitiator, remoteData, handshakeHash }
 }
 
 export const peerMachine = setup({
@@ -72,10 +80,11 @@ export const peerMachine = setup({
     isKept: ({ context, event }) => keptOf(context).connectionId === idOf(event),
     isCandidate: ({ context, event }) => candidateOf(context).connectionId === idOf(event),
     keptIsActive: ({ context }) => keptOf(context).remoteData,
-    // Only asked when the kept connection is not active, so the key decides.
+    // Only asked when the kept connection is not active, so the key decides (or, for two
+    // connections one end dialed, their handshake hashes: see dedup-rule.ts).
     keyRuleKeepsNew: ({ context, event }) => {
       assertEvent(event, 'admit')
-      return keyRuleKeepsNew(event.isInitiator, context.localKey, context.remoteKey)
+      return settleKeepsNew(keptOf(context), event, context.localKey, context.remoteKey)
     },
   },
   actions: {

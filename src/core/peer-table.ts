@@ -24,6 +24,8 @@ export interface PeerTableOptions {
 interface ConnectionRecord {
   remoteKey: KeyHex
   isInitiator: boolean
+  /** Orders two connections the same end dialed, alike at both ends (dedup-rule.ts). */
+  handshakeHash: string | null
   remoteData: boolean
   /** Authenticated and handed to its peer machine. */
   admitted: boolean
@@ -101,6 +103,7 @@ export class PeerTable {
   /** A new connection: dropped if nothing can be decided about it, else authenticated or admitted. */
   opened(event: OpenEvent, localKey: KeyHex | null, open: boolean): void {
     const { connectionId, remoteKey, isInitiator } = event
+    const handshakeHash = event.handshakeHash ?? null
     if (this.connections.has(connectionId)) return
     // No connection can come before the identity is known (the swarm needs it); if one
     // did, nothing could be decided about it, so it is dropped.
@@ -111,6 +114,7 @@ export class PeerTable {
     const record: ConnectionRecord = {
       remoteKey,
       isInitiator,
+      handshakeHash,
       remoteData: false,
       admitted: false,
       deadline: null,
@@ -216,8 +220,8 @@ export class PeerTable {
       peer = machine.start(input, (state, context) => ({ state, context, timers: null }), this.host)
       this.records.set(remoteKey, peer)
     }
-    const { isInitiator, remoteData } = record
-    this.step(peer, { type: 'admit', connectionId, isInitiator, remoteData })
+    const { isInitiator, remoteData, handshakeHash } = record
+    this.step(peer, { type: 'admit', connectionId, isInitiator, remoteData, handshakeHash })
   }
 
   private step(record: PeerRecord | undefined, event: PeerEvent): void {

@@ -31,11 +31,16 @@ export type CoreEvent =
   | { type: 'topic-leave-failed'; topic: KeyHex; op: OpId; error: ErrorInfo }
   | { type: 'swarm-flushed'; topic: KeyHex; op: OpId }
   | { type: 'swarm-flush-failed'; topic: KeyHex; op: OpId; error: ErrorInfo }
+  /**
+   * A Noise connection to `remoteKey` was handed over (by the swarm, `adopt` or direct TCP);
+   * `handshakeHash` (hex, the same at both ends) orders two connections one end dialed both of.
+   */
   | {
       type: 'connection-opened'
       connectionId: ConnectionId
       remoteKey: KeyHex
       isInitiator: boolean
+      handshakeHash?: string
     }
   | { type: 'connection-authenticated'; connectionId: ConnectionId; accepted: boolean }
   /** The remote's first data arrived on this connection: the remote keeps it. */

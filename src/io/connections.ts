@@ -128,11 +128,14 @@ export class ConnectionTable {
     }
     conn.on('readable', ondata)
     entry.ondata = ondata
+    // Equal at both ends: orders two connections one end dialed (over two transports, say).
+    const hash = (conn as { handshakeHash?: unknown }).handshakeHash
     dispatch({
       type: 'connection-opened',
       connectionId,
       remoteKey: entry.key,
       isInitiator: conn.isInitiator,
+      ...(hash instanceof Uint8Array ? { handshakeHash: bytesToHex(hash) } : {}),
     })
   }
 

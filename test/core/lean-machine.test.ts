@@ -167,6 +167,7 @@ describe('the core machines run alike in XState and in the lean runner (property
         connectionId: id,
         isInitiator: fc.boolean(),
         remoteData: fc.boolean(),
+        handshakeHash: fc.option(fc.constantFrom('aa', 'bb', 'cc'), { nil: null }),
       }),
       fc.record({
         type: fc.constantFrom('connection-data' as const, 'connection-closed' as const),
