@@ -158,6 +158,7 @@ export class LanDiscovery {
       queryInterval: this.settings.queryInterval,
       lookupWindow: this.settings.lookupWindow,
       connected: (key) => this.hooks.connected(key),
+      announcing: (topic) => responder.announcing(topic),
       dial: (target) => this.hooks.dial(target),
       send: (questions) => socket.query(questions, this.nextId()),
     })

@@ -34,6 +34,10 @@ export const MAX_QUESTIONS_PER_PACKET = 20
 const MAX_RECORDS = 64
 /** How long a flush waits for one dial its lookup round started. */
 export const DIAL_WAIT_MS = 5000
+/** How often a flush waiting for dials looks whether their keys are peers already. */
+const DIAL_LOOK_MS = 50
+/** How long the end whose dial the duplicate rule would drop waits for the other's (see consider). */
+export const DEFER_MS = 1000
 /** Dials in flight at once: answers beyond are left for the next query. */
 const MAX_DIALS = 16
 /** A key whose dial failed waits 1, 2, 4 … 60 s before it is dialed again. */
@@ -59,6 +63,8 @@ export interface QuerierHooks {
   queryInterval: number
   lookupWindow: number
   connected(remoteKey: KeyHex): boolean
+  /** We announce this topic: a host that answered for it may be dialing us too. */
+  announcing(topic: KeyHex): boolean
   dial(target: LanDialTarget): Promise<unknown>
   send(questions: LanQuestion[]): void
 }
@@ -88,8 +94,10 @@ export class LanQuerier {
   private readonly rounds = new Set<Round>()
   /** Dials in flight by key; each promise settles (never rejects) when the dial ends. */
   private readonly inflight = new Map<KeyHex, Promise<void>>()
-  /** The dials in flight for each topic, for the lookup rounds of its flushes. */
-  private readonly dialsOf = new Map<KeyHex, Set<Promise<void>>>()
+  /** The keys being dialed for each topic, for the lookup rounds of its flushes. */
+  private readonly dialsOf = new Map<KeyHex, Set<KeyHex>>()
+  /** Dials deferred (see `consider`), each with its timer. */
+  private readonly waits = new Set<{ timer: unknown; resolve(): void }>()
   private readonly failures = new Map<KeyHex, Failure>()
   private closed = false
 
@@ -98,7 +106,7 @@ export class LanQuerier {
   }
 
   get timerCount(): number {
-    let n = this.timer === null ? 0 : 1
+    let n = (this.timer === null ? 0 : 1) + this.waits.size
     for (const round of this.rounds) if (round.timer !== null) n++
     return n
   }
@@ -183,59 +191,89 @@ export class LanQuerier {
     this.closed = true
     this.disarm()
     for (const round of [...this.rounds]) this.finish(round)
+    for (const wait of [...this.waits]) {
+      this.hooks.clock.clearTimeout(wait.timer)
+      wait.resolve()
+    }
     this.schedule.clear()
   }
 
   /** Dials a key that answered truly, unless one of the rules above says not to. */
   private consider(key: KeyHex, host: string, port: number, topics: Set<KeyHex>): void {
     if (this.hooks.connected(key)) return
-    const inflight = this.inflight.get(key)
-    if (inflight !== undefined) {
-      for (const topic of topics) this.track(topic, inflight)
+    if (this.inflight.has(key)) {
+      for (const topic of topics) this.track(topic, key)
       return
     }
     const now = this.hooks.clock.now()
     const failure = this.failures.get(key)
     if (failure !== undefined && now < failure.notBefore) return
     if (this.inflight.size >= MAX_DIALS) return
-    this.hooks.counters.lanDials++
-    if (log.lan.enabled) log.lan('dial %s at %s:%d', short(key), host, port)
     const target: LanDialTarget = {
       host,
       port,
       publicKey: b4a.from(hexToBytes(key)),
       topics: [...topics].map((t) => b4a.from(hexToBytes(t))),
     }
-    const settled = Promise.resolve()
-      .then(() => this.hooks.dial(target))
-      .then(
-        () => {
-          this.failures.delete(key)
-        },
-        (err: unknown) => {
-          this.hooks.counters.lanDialsFailed++
-          this.failed(key)
-          if (log.lan.enabled) log.lan('dial %s failed: %s', short(key), messageOf(err))
-        },
-      )
+    // When the other end may dial us too (we announce a topic it answered for), the end whose
+    // dial the duplicate rule keeps (the larger key) dials at once and the other only once
+    // DEFER_MS have passed without it: one connection rather than two, one of them held as a
+    // contested duplicate until it times out.
+    const both = [...topics].some((t) => this.hooks.announcing(t))
+    const wait = both && this.hooks.localKey < key ? DEFER_MS : 0
+    const settled = this.after(wait)
+      .then(() => {
+        if (this.closed || this.hooks.connected(key)) return
+        this.hooks.counters.lanDials++
+        if (log.lan.enabled) log.lan('dial %s at %s:%d', short(key), host, port)
+        return this.hooks.dial(target).then(
+          () => {
+            this.failures.delete(key)
+          },
+          (err: unknown) => {
+            this.hooks.counters.lanDialsFailed++
+            this.failed(key)
+            if (log.lan.enabled) log.lan('dial %s failed: %s', short(key), messageOf(err))
+          },
+        )
+      })
       .finally(() => {
         this.inflight.delete(key)
-        for (const topic of topics) this.dialsOf.get(topic)?.delete(settled)
+        for (const topic of topics) this.untrack(topic, key)
       })
     this.inflight.set(key, settled)
-    for (const topic of topics) this.track(topic, settled)
+    for (const topic of topics) this.track(topic, key)
   }
 
-  private track(topic: KeyHex, dial: Promise<void>): void {
-    let dials = this.dialsOf.get(topic)
-    if (dials === undefined) {
-      dials = new Set()
-      this.dialsOf.set(topic, dials)
-    }
-    dials.add(dial)
-    dial.finally(() => {
-      if (dials.size === 0 && this.dialsOf.get(topic) === dials) this.dialsOf.delete(topic)
+  /** Resolves `ms` later on the clock (at once for 0; at close, early). */
+  private after(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const wait = {
+        timer: null as unknown,
+        resolve: () => {
+          this.waits.delete(wait)
+          resolve()
+        },
+      }
+      wait.timer = this.hooks.clock.setTimeout(wait.resolve, ms)
+      this.waits.add(wait)
     })
+  }
+
+  private track(topic: KeyHex, key: KeyHex): void {
+    let keys = this.dialsOf.get(topic)
+    if (keys === undefined) {
+      keys = new Set()
+      this.dialsOf.set(topic, keys)
+    }
+    keys.add(key)
+  }
+
+  private untrack(topic: KeyHex, key: KeyHex): void {
+    const keys = this.dialsOf.get(topic)
+    keys?.delete(key)
+    if (keys?.size === 0) this.dialsOf.delete(topic)
   }
 
   private failed(key: KeyHex): void {
@@ -250,19 +288,31 @@ export class LanQuerier {
     this.failures.set(key, { count, notBefore: this.hooks.clock.now() + wait })
   }
 
-  /** The round's window is over: it waits for the dials its answers started, within bounds. */
+  /**
+   * The round's window is over: it waits for the dials its answers started, within bounds, and
+   * no longer than it takes their keys to be peers (a dial whose connection the duplicate rule
+   * holds as a contested duplicate may take seconds to end, with its key listed all along).
+   */
   private awaitDials(round: Round): void {
     round.timer = null
-    const dials = [...(this.dialsOf.get(round.topic) ?? [])]
-    if (dials.length === 0) {
+    const pending = (): KeyHex[] =>
+      [...(this.dialsOf.get(round.topic) ?? [])].filter((key) => !this.hooks.connected(key))
+    const keys = pending()
+    if (keys.length === 0) {
       this.finish(round)
       return
     }
-    round.timer = this.hooks.clock.setTimeout(() => {
+    const deadline = this.hooks.clock.now() + DIAL_WAIT_MS
+    const look = (): void => {
       round.timer = null
-      this.finish(round)
-    }, DIAL_WAIT_MS)
-    Promise.all(dials).then(() => this.finish(round))
+      if (pending().length === 0 || this.hooks.clock.now() >= deadline) this.finish(round)
+      else round.timer = this.hooks.clock.setTimeout(look, DIAL_LOOK_MS)
+    }
+    round.timer = this.hooks.clock.setTimeout(look, DIAL_LOOK_MS)
+    const dials = keys.map((key) => this.inflight.get(key))
+    Promise.all(dials).then(() => {
+      if (pending().length === 0) this.finish(round)
+    })
   }
 
   private finish(round: Round): void {

@@ -70,6 +70,8 @@ export class SwarmAdapter {
   private readonly sessions = new Map<KeyHex, DiscoverySession>()
   private unwatchDht: () => void = noop
   private readonly lan: LanPlan | null
+  /** An operation waited `dhtWait` for a DHT that stayed connecting or offline. */
+  private dhtWaitedInVain = false
 
   constructor(
     plan: SwarmPlan,
@@ -199,17 +201,29 @@ export class SwarmAdapter {
 
   /**
    * A DHT operation, as long as LAN discovery should wait for it: all of it while the DHT is
-   * online (or cannot be watched), at most `dhtWait` while it is connecting or offline. With
-   * no bootstrap node reachable, a HyperDHT's first join takes ~12 s to give up and each later
-   * one ~6 s; peers on the LAN need none of it. The operation goes on in the background.
+   * online (or cannot be watched); while it is connecting or offline, at most `dhtWait`, and
+   * not at all once one operation has waited that long in vain (until the DHT is online
+   * again). With no bootstrap node reachable, a HyperDHT's first join takes ~12 s to give up
+   * and each later join or flush ~6 s; peers on the LAN need none of it. The operation goes on
+   * in the background.
    */
   private besideLan(operation: Promise<unknown>): Promise<unknown> {
     const lan = this.lan
     if (lan === null) return operation
+    const unreachable = (): boolean => {
+      const { state } = this.dhtStatus
+      return state === 'connecting' || state === 'offline'
+    }
+    if (!unreachable()) this.dhtWaitedInVain = false
+    else if (this.dhtWaitedInVain) {
+      operation.catch(noop)
+      return Promise.resolve()
+    }
     return new Promise((resolve, reject) => {
       const timer = lan.clock.setTimeout(() => {
-        const { state } = this.dhtStatus
-        if (state === 'connecting' || state === 'offline') resolve(undefined)
+        if (!unreachable()) return
+        this.dhtWaitedInVain = true
+        resolve(undefined)
       }, lan.dhtWait)
       operation.then(
         (value) => {

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { drain, VirtualClock } from '../../sim/virtual-clock.js'
 import { bytesToHex, type KeyHex } from '../../src/core/keys.js'
 import type { LanDiscovery } from '../../src/io/lan-discovery.js'
+import type { LanDialTarget } from '../../src/io/lan-querier.js'
 import { EPOCH_MS, labelOf, nameOf } from '../../src/io/lan-wire.js'
 import { FakeLan, type HostOptions, type LanHost, lanHost } from './fake-lan.js'
 
@@ -80,7 +81,8 @@ describe('LAN discovery over an in-memory LAN', () => {
     const b = host('10.0.0.2')
     a.discovery.join(topic, true, true)
     b.discovery.join(topic, true, true)
-    await clock.runFor(100)
+    // The smaller key waits a second for the other's dial (which, here, never lists it).
+    await clock.runFor(1100)
     // Each dialed the other once, neither itself.
     expect(a.dials.map((d) => bytesToHex(d.publicKey))).toEqual([b.key])
     expect(b.dials.map((d) => bytesToHex(d.publicKey))).toEqual([a.key])
@@ -90,6 +92,45 @@ describe('LAN discovery over an in-memory LAN', () => {
     expect(b.dials).toHaveLength(1)
     expect(queries().length).toBeGreaterThan(4)
     release()
+  })
+
+  it('when both ends announce and look up, only the larger key dials, unless its dial does not come', async () => {
+    clock = new VirtualClock()
+    lan = new FakeLan()
+    // A dial lists the key at both ends, as a connection does.
+    const pair: LanHost[] = []
+    const connect = (t: LanDialTarget): Promise<unknown> => {
+      const [x, y] = pair as [LanHost, LanHost]
+      x.peers.add(y.key)
+      y.peers.add(x.key)
+      return Promise.resolve(bytesToHex(t.publicKey))
+    }
+    pair.push(host('10.0.0.1', { dial: connect }), host('10.0.0.2', { dial: connect }))
+    const [large, small] = [...pair].sort((x, y) => (x.key < y.key ? 1 : -1)) as [LanHost, LanHost]
+    for (const h of pair) h.discovery.join(topic, true, true)
+    await clock.runFor(5000)
+    expect(large.dials.map((d) => bytesToHex(d.publicKey))).toEqual([small.key])
+    expect(small.dials).toEqual([])
+    // When the larger key's dial fails (the path that way is blocked), the smaller one dials
+    // once its wait is over.
+    clock = new VirtualClock()
+    lan = new FakeLan()
+    pair.length = 0
+    let refusing: LanHost | null = null
+    const blocked = (self: () => LanHost) => (t: LanDialTarget) =>
+      self() === refusing ? Promise.reject(new Error('blocked')) : connect(t)
+    const one: LanHost = host('10.0.0.1', { dial: blocked(() => one) })
+    const two: LanHost = host('10.0.0.2', { dial: blocked(() => two) })
+    pair.push(one, two)
+    const [big, little] = [...pair].sort((x, y) => (x.key < y.key ? 1 : -1)) as [LanHost, LanHost]
+    refusing = big
+    for (const h of pair) h.discovery.join(topic, true, true)
+    await clock.runFor(900)
+    expect(big.dials).toHaveLength(1)
+    expect(little.dials).toEqual([])
+    await clock.runFor(300)
+    expect(little.dials.map((d) => bytesToHex(d.publicKey))).toEqual([big.key])
+    expect(big.peers.has(little.key)).toBe(true)
   })
 
   it('asks at once, then after 1, 2, 4, 8 and 16 s, then every queryInterval; a configure starts over', async () => {
@@ -159,6 +200,26 @@ describe('LAN discovery over an in-memory LAN', () => {
     const t0 = clock.now()
     await clock.settle(hang.discovery.flush(other))
     expect(clock.now() - t0).toBeLessThanOrEqual(1000)
+  })
+
+  it('a flush stops waiting for a dial once its key is a peer, even if the dial has not ended', async () => {
+    clock = new VirtualClock()
+    lan = new FakeLan()
+    const a = host('10.0.0.1')
+    // B's dial lists A at once but never ends: its connection is a contested duplicate, say.
+    const b: LanHost = host('10.0.0.2', {
+      dial: (t) => {
+        b.peers.add(bytesToHex(t.publicKey))
+        return new Promise(() => {})
+      },
+    })
+    a.discovery.join(topic, true, false)
+    await clock.runFor(2000)
+    b.discovery.join(topic, false, true)
+    const started = clock.now()
+    await clock.settle(b.discovery.flush(topic))
+    expect(clock.now() - started).toBeLessThanOrEqual(1100)
+    expect(b.dials).toHaveLength(1)
   })
 
   it('close stops everything: no timer left, the socket closed, nothing sent after', async () => {

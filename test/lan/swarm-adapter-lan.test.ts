@@ -91,6 +91,20 @@ describe('the swarm adapter with LAN discovery', () => {
     expect(s.events).toEqual([{ type: 'swarm-flushed', topic, op: 2 }])
   })
 
+  it('once an operation has waited dhtWait in vain, the next ones do not wait for the DHT at all', async () => {
+    const s = setup({ online: false, nodes: 0 })
+    s.adapter.join(topic, 1, true, true)
+    await s.clock.runFor(3100)
+    expect(s.events).toEqual([{ type: 'topic-joined', topic, op: 1 }])
+    s.adapter.flush(topic, 2)
+    s.lanFlushed()
+    await drain()
+    expect(s.events.at(-1)).toEqual({ type: 'swarm-flushed', topic, op: 2 })
+    s.adapter.join(topic, 3, true, false)
+    await drain()
+    expect(s.events.at(-1)).toEqual({ type: 'topic-joined', topic, op: 3 })
+  })
+
   it('an online DHT is waited for in full, as without the LAN', async () => {
     const s = setup({ online: true, nodes: 20 })
     s.adapter.join(topic, 1, true, false)
