@@ -53,6 +53,13 @@ export interface NetworkerEvents {
   'record-skipped': [err: NetworkerError, info: { key: string }]
   /** (persist) The record store failed to open, to be read, or to take a write. */
   'persist-error': [err: NetworkerError]
+  /**
+   * An incoming direct TCP connection failed before it became a connection: its Noise
+   * handshake failed (HANDSHAKE_FAILED) or timed out (HANDSHAKE_TIMEOUT), or it was closed at
+   * once over the cap on unfinished handshakes (HANDSHAKE_LIMIT). Counted in `stats().totals`;
+   * the listener goes on serving. (Dials and `adopt` reject their own promise instead.)
+   */
+  'transport-error': [err: NetworkerError, info: { remoteAddress: string | null }]
 }
 
 /**

@@ -4,6 +4,8 @@ export type { Clock } from './core/clock.js'
 export { ErrorCode, NetworkerError } from './core/errors.js'
 export type { DropReason, TopicState } from './core/protocol.js'
 export type { ExtensionErrorInfo, NetworkerEvents } from './events.js'
+export type { HandshakeCounters } from './io/adopt-counters.js'
+export type { AdoptCallOptions } from './io/adopt-options.js'
 export type { AuthenticateContext, AuthenticateHook } from './io/authenticate.js'
 export type { ConnectionPath } from './io/connection-path.js'
 export type { ReplicatingStore } from './io/connections.js'
@@ -27,12 +29,17 @@ export type {
   SkippedRecord,
 } from './io/remembered-config.js'
 export type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
+export type {
+  ListenOptions,
+  TcpListenAddress,
+  TcpListenInput,
+  TcpTargetInput,
+} from './io/tcp-options.js'
 export { TopicProofError, type TopicProofErrorCode } from './io/topic-proofs.js'
 export type { TransportInfo, TransportType } from './io/transport.js'
 export type { TransportCounters } from './io/transport-counters.js'
 export type { MetricsOption } from './metrics/attach.js'
 export type {
-  AdoptCallOptions,
   CloseOptions,
   ConfigureOptions,
   ExtensionSpec,

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { ErrorCode, NetworkerError } from './core/errors.js'
 import { discoveryKeyToHex, publicKeyToHex } from './core/keys.js'
 import type { NetworkerEvents } from './events.js'
+import { type AdoptCallOptions, adoptOptionsOf } from './io/adopt-options.js'
 import type { ReplicatingStore } from './io/connections.js'
 import type { DhtStatus } from './io/dht-state.js'
 import type { Extension, ExtensionHandlers } from './io/extension.js'
@@ -10,8 +11,13 @@ import type { NetworkerPeer } from './io/peer.js'
 import type { RestoreOptions, RestoreReport } from './io/remembered-config.js'
 import type { KeyPair, SwarmConnection, SwarmLike } from './io/swarm.js'
 import {
-  type AdoptCallOptions,
-  adoptOptionsOf,
+  type ListenOptions,
+  listenOptionsOf,
+  type TcpListenAddress,
+  type TcpTargetInput,
+  tcpTargetOf,
+} from './io/tcp-options.js'
+import {
   type CloseOptions,
   type ConfigureOptions,
   closeTimeoutOf,
@@ -162,11 +168,37 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     await (signal === undefined ? done : this.parts.requests.bounded(requestId, done, signal))
   }
 
-  /** Starts accepting direct connections to our key (Hyperswarm's `listen`). */
-  async listen(): Promise<void> {
+  /**
+   * Starts accepting direct connections to our key (Hyperswarm's `listen`). With `{ tcp }` —
+   * a port, or `{ host, port }` (port 0 picks one; host defaults to every interface) — also
+   * accepts direct TCP connections there (see `tcpAddress`); rejects with LISTEN_FAILED if
+   * it cannot bind.
+   */
+  async listen(opts?: ListenOptions): Promise<void> {
+    const { tcp } = listenOptionsOf(opts)
     this.assertOpen()
     this.parts.awareness.listened()
-    await this.parts.adapter.listen()
+    await Promise.all([
+      this.parts.adapter.listen(),
+      tcp === null ? null : this.parts.transports.listen(tcp),
+    ])
+  }
+
+  /** Where direct TCP connections are accepted (`listen({ tcp })`), or null. */
+  get tcpAddress(): TcpListenAddress | null {
+    return this.parts.transports.tcpAddress
+  }
+
+  /**
+   * Dials one peer over direct TCP: `'host:port'` or `{ host, port, publicKey? }` (the key
+   * expected; another is closed with REMOTE_KEY_MISMATCH, and a peer of it listed already is
+   * the answer at once). Resolves and rejects as `adopt` does; DIAL_FAILED if it cannot
+   * connect within `handshakeTimeout`.
+   */
+  async connect(target: TcpTargetInput): Promise<NetworkerPeer> {
+    const checked = tcpTargetOf(target)
+    this.assertOpen()
+    return this.parts.transports.dial(checked)
   }
 
   /**
@@ -246,7 +278,8 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       extensionChannels: this.parts.extensions.channelCount,
     }
     // Streams still in their Noise handshake (adopt, direct TCP): listed only while there are any.
-    const handshakes = this.parts.adopter.pendingHandshakes
+    const handshakes =
+      this.parts.adopter.pendingHandshakes + this.parts.transports.connectingSockets
     if (handshakes > 0) counts.pendingHandshakes = handshakes
     const floodGuard = this.parts.connections.floodGuard
     return floodGuard === 'active' ? counts : { ...counts, floodGuard }
@@ -312,6 +345,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
         records === undefined ? closed : Promise.all([closed, records]).then(([report]) => report)
       this.parts.awareness.close()
       this.parts.adopter.close()
+      this.parts.transports.close()
       // Once closed, its final counts stay in the registry; nothing of it is read any more.
       const retire = (): void => this.parts.metrics?.retire()
       this.closePromise.then(retire, retire)

@@ -1,7 +1,7 @@
 import type { Clock } from './core/clock.js'
 import { ErrorCode, NetworkerError } from './core/errors.js'
-import { describe, hexToBytes, publicKeyToHex } from './core/keys.js'
-import { type AdoptOptions, DEFAULT_HANDSHAKE_TIMEOUT } from './io/adopt.js'
+import { describe } from './core/keys.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT } from './io/adopt.js'
 import type { AuthenticateHook } from './io/authenticate.js'
 import { DEFAULT_AUTHENTICATE_TIMEOUT } from './io/authenticate.js'
 import type { ReplicatingStore } from './io/connections.js'
@@ -15,6 +15,11 @@ import { type AwarenessSettings, DEFAULT_CLOSE_ON_LEAVE_GRACE } from './io/peer-
 import type { PersistOption } from './io/remembered-config.js'
 import { DEFAULT_FLUSH_REPLICATION_TIMEOUT } from './io/replication-barrier.js'
 import { isSwarmLike, type KeyPair, type SwarmLike } from './io/swarm.js'
+import {
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_MAX_PENDING_HANDSHAKES_PER_HOST,
+} from './io/tcp-listener.js'
+import { directPeersOf, type TcpTarget, type TcpTargetInput } from './io/tcp-options.js'
 import type { MetricsOption } from './metrics/attach.js'
 
 /*
@@ -92,6 +97,16 @@ export interface NetworkerOptions extends HyperswarmOptions {
    * take before the stream is closed with HANDSHAKE_TIMEOUT (ms). Default 10 000.
    */
   handshakeTimeout?: number
+  /**
+   * Fixed peers over direct TCP: `'host:port'` or `{ host, port, publicKey? }` (the key
+   * expected). Each is dialed once the networker is ready, and again, with capped exponential
+   * backoff (0.5 s doubling to 30 s), whenever no peer of its key is connected.
+   */
+  directPeers?: TcpTargetInput[]
+  /** Most incoming TCP sockets in their Noise handshake at once; more are closed at once. Default 64. */
+  maxPendingHandshakes?: number
+  /** Most of them from one remote address. Default 8. */
+  maxPendingHandshakesPerHost?: number
 }
 
 /**
@@ -155,6 +170,12 @@ export interface Settings {
   awareness: AwarenessSettings
   maxPeers: number | undefined
   handshakeTimeout: number
+  /** Direct TCP: fixed peers and the caps on unfinished handshakes. */
+  tcp: {
+    directPeers: TcpTarget[]
+    maxPendingHandshakes: number
+    maxPendingHandshakesPerHost: number
+  }
   clock: DriverClock
   /** Hyperswarm's options: everything that is not the networker's own, and `keyPair`. */
   hyperswarm: Record<string, unknown>
@@ -179,6 +200,9 @@ const OWN_OPTIONS = new Set([
   'closeOnLeave',
   'closeOnLeaveGrace',
   'handshakeTimeout',
+  'directPeers',
+  'maxPendingHandshakes',
+  'maxPendingHandshakesPerHost',
 ])
 
 /** Checks the constructor's arguments and fills in the defaults. */
@@ -200,6 +224,12 @@ export function settingsOf(store: unknown, opts: unknown): Settings {
     },
     maxPeers: opts.maxPeers,
     handshakeTimeout: opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    tcp: {
+      directPeers: directPeersOf(opts.directPeers),
+      maxPendingHandshakes: opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
+      maxPendingHandshakesPerHost:
+        opts.maxPendingHandshakesPerHost ?? DEFAULT_MAX_PENDING_HANDSHAKES_PER_HOST,
+    },
     clock: opts.clock ?? realClock,
     hyperswarm: hyperswarmOptions(opts),
   }
@@ -241,49 +271,6 @@ export function closeTimeoutOf(opts: CloseOptions | undefined): number | undefin
   const timeout = opts?.timeout
   checkNumber(timeout, 'close timeout', { zero: true, unit: 'ms' })
   return timeout
-}
-
-/** What `adopt(stream, opts)` is given: `initiator` (a boolean), `type` and `publicKey` optional. */
-export interface AdoptCallOptions {
-  /** This end starts the Noise handshake; the other end must say false. */
-  initiator: boolean
-  /** The transport's name in `peer.type` (default `'stream'`; a TCP socket is always `'tcp'`). */
-  type?: string
-  /** The remote key expected (32 bytes or hex); another one is closed with REMOTE_KEY_MISMATCH. */
-  publicKey?: Uint8Array | string
-}
-
-/** adopt's options, checked: a mistake throws INVALID_OPTION (or INVALID_PUBLIC_KEY) at the call. */
-export function adoptOptionsOf(opts: unknown): AdoptOptions {
-  if (typeof opts !== 'object' || opts === null) {
-    throw new NetworkerError(
-      ErrorCode.INVALID_OPTION,
-      `adopt options must be an object with initiator, got ${describe(opts)}`,
-    )
-  }
-  const o = opts as Partial<AdoptCallOptions>
-  if (typeof o.initiator !== 'boolean') {
-    throw new NetworkerError(
-      ErrorCode.INVALID_OPTION,
-      `adopt option initiator must be a boolean, got ${describe(o.initiator)}`,
-    )
-  }
-  if (o.type !== undefined && (typeof o.type !== 'string' || o.type.length === 0)) {
-    throw new NetworkerError(
-      ErrorCode.INVALID_OPTION,
-      `adopt option type must be a non-empty string, got ${describe(o.type)}`,
-    )
-  }
-  return {
-    initiator: o.initiator,
-    ...(o.type === undefined ? {} : { type: o.type }),
-    ...(o.publicKey === undefined ? {} : { publicKey: publicKeyOf(o.publicKey) }),
-  }
-}
-
-/** A remote key option (32 bytes or 64 hex characters), as bytes. */
-export function publicKeyOf(value: unknown): Uint8Array {
-  return hexToBytes(publicKeyToHex(value, 'publicKey'))
 }
 
 /** registerExtension's three forms, checked: the name and the handlers (or their factory). */
@@ -396,6 +383,9 @@ function checkOptions(store: unknown, opts: unknown): asserts opts is NetworkerO
   booleanOption(o.closeOnLeave, 'closeOnLeave', false)
   checkNumber(o.closeOnLeaveGrace, 'closeOnLeaveGrace', { zero: true, finite: true, unit: 'ms' })
   checkNumber(o.handshakeTimeout, 'handshakeTimeout', { finite: true, unit: 'ms' })
+  checkNumber(o.maxPendingHandshakes, 'maxPendingHandshakes', {})
+  checkNumber(o.maxPendingHandshakesPerHost, 'maxPendingHandshakesPerHost', {})
+  directPeersOf(o.directPeers)
   if (o.swarm !== undefined && !isSwarmLike(o.swarm)) {
     throw new NetworkerError(
       ErrorCode.INVALID_OPTION,

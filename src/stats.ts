@@ -1,5 +1,6 @@
 import { bytesToHex } from './core/keys.js'
 import type { TopicState, TopicStatus } from './core/protocol.js'
+import type { HandshakeCounters } from './io/adopt-counters.js'
 import { type ConnectionPath, pathOf, relayedStreams } from './io/connection-path.js'
 import type { ConnectionView } from './io/connections.js'
 import type { ExtensionCounts } from './io/extension-tally.js'
@@ -49,9 +50,10 @@ export interface PeerStats extends TransportCounters {
 
 /**
  * Totals of the networker's life so far (counters never go down) and its state now; the
- * `lan…` counters are LAN discovery's (all zero without the `lan` option).
+ * `lan…` counters are LAN discovery's (all zero without the `lan` option); the `handshake…`
+ * counters are those of adopted streams and direct TCP sockets.
  */
-export interface StatsTotals extends LanCounters {
+export interface StatsTotals extends LanCounters, HandshakeCounters {
   /** Peers now (one per remote key). */
   peers: number
   /** Connections open now, peers or not yet (authenticating, duplicates being dropped). */
@@ -100,6 +102,8 @@ export interface StatsSources {
   extensionCounters: { extensionMessagesDropped: number; extensionFramesMalformed: number }
   /** LAN discovery's counters (zeros when it is off). */
   lan: LanCounters
+  /** Handshakes over adopted streams and direct TCP sockets. */
+  handshakes: HandshakeCounters
   connections(): Iterable<ConnectionView>
   topics(): TopicStatus[]
   ageOf(peer: NetworkerPeer): number
@@ -215,6 +219,7 @@ function totalsOf(
     extensionMessagesDropped: src.extensionCounters.extensionMessagesDropped,
     extensionFramesMalformed: src.extensionCounters.extensionFramesMalformed,
     ...src.lan,
+    ...src.handshakes,
   }
 }
 

@@ -4,6 +4,7 @@ import { NetworkerCore } from './core/networker-core.js'
 import type { CoreEvent } from './core/protocol.js'
 import { emitIsolated, type NetworkerEvents } from './events.js'
 import { Adopter } from './io/adopt.js'
+import { zeroHandshakeCounters } from './io/adopt-counters.js'
 import { ConnectionTable, type ReplicatingStore } from './io/connections.js'
 import { CoreDriver, type DriverClock } from './io/core-driver.js'
 import { EffectRunner } from './io/effects.js'
@@ -17,6 +18,9 @@ import { FlushBarriers } from './io/replication-barrier.js'
 import { PendingRequests } from './io/requests.js'
 import type { SwarmConnection } from './io/swarm.js'
 import { SwarmAdapter } from './io/swarm-adapter.js'
+import { SwarmRetries } from './io/tcp-swarm-retries.js'
+import { TcpTransports } from './io/tcp-transports.js'
+import { noop } from './io/util.js'
 import { attachMetrics, checkMetricsOption, type MetricsHandle } from './metrics/attach.js'
 import { sampleOf } from './metrics/sample.js'
 import { type NetworkerOptions, settingsOf } from './options.js'
@@ -38,6 +42,8 @@ export interface NetworkerParts {
   readonly observer: NetworkerObserver
   /** Streams from outside the swarm (`adopt`, direct TCP) brought into the same connections. */
   readonly adopter: Adopter
+  /** Direct TCP: the listener, dials and fixed peers (see io/tcp-transports.ts). */
+  readonly transports: TcpTransports
   readonly statsSources: StatsSources
   /** Our part in the `metrics` registry, if one was given. */
   readonly metrics: MetricsHandle | null
@@ -66,6 +72,7 @@ export function wireNetworker(
   const dispatch = (event: CoreEvent): void => driver.dispatch(event)
   const open = (): boolean => core.lifeState === 'open'
   const extensionCounters = { extensionMessagesDropped: 0, extensionFramesMalformed: 0 }
+  const handshakeCounters = zeroHandshakeCounters()
 
   const core = new NetworkerCore({
     localKey: null,
@@ -87,6 +94,7 @@ export function wireNetworker(
   })
   // Where every connection enters, the swarm's and adopted ones alike.
   const admit = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
+    swarmRetries.accepted(conn)
     awareness.accepted(conn, info)
     connections.accept(conn, info)
   }
@@ -139,11 +147,31 @@ export function wireNetworker(
   const adopter: Adopter = new Adopter({
     clock,
     handshakeTimeout: settings.handshakeTimeout,
+    counts: handshakeCounters,
     keyPair: async () => (await adapter.ready).keyPair,
     open,
     accept: admit,
     peerOf: (key) => connections.peerOf(key),
   })
+  const transports = new TcpTransports({
+    clock,
+    adopter,
+    counts: handshakeCounters,
+    handshakeTimeout: settings.handshakeTimeout,
+    ...settings.tcp,
+    open,
+    peerOf: (key) => connections.peerOf(key),
+    foundAgain: (peer, topics) => connections.foundAgain(peer, topics),
+    failed: (err, remoteAddress) =>
+      emitUser(() => face.emit('transport-error', err, { remoteAddress })),
+  })
+  const swarmRetries = new SwarmRetries({
+    swarm: () => adapter.current,
+    isAdopted: (conn) => adopter.isAdopted(conn),
+    peerOf: (key) => connections.peerOf(key),
+  })
+  // The fixed peers are dialed once our identity (the swarm's key pair) is known.
+  adapter.ready.then(() => transports.start(), noop)
   const records =
     persist === null
       ? null
@@ -162,10 +190,13 @@ export function wireNetworker(
       peerAdded: (peer) => {
         awareness.added(peer)
         adopter.peerAdded(peer)
+        transports.added(peer)
         emitUser(() => face.emit('peer-add', peer))
       },
       peerRemoved: (peer) => {
         awareness.removed(peer)
+        transports.removed(peer)
+        swarmRetries.removed(peer)
         emitUser(() => face.emit('peer-remove', peer))
       },
       topic: (event, discoveryKey) => emitUser(() => face.emit(event, discoveryKey)),
@@ -187,6 +218,7 @@ export function wireNetworker(
     closedTransport: observer.closedTransport,
     extensionCounters,
     lan: zeroLanCounters(),
+    handshakes: handshakeCounters,
     connections: () => connections.views(),
     topics: () => core.statuses(),
     ageOf: (peer) => observer.ageOf(peer),
@@ -214,6 +246,7 @@ export function wireNetworker(
     awareness,
     observer,
     adopter,
+    transports,
     statsSources,
     metrics,
     records,

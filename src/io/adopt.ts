@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js'
 import { ErrorCode, NetworkerError } from '../core/errors.js'
 import { bytesToHex, type KeyHex } from '../core/keys.js'
 import type { DropReason } from '../core/protocol.js'
+import type { HandshakeCounters } from './adopt-counters.js'
 import type { NetworkerPeer } from './peer.js'
 import type { KeyPair, SwarmConnection } from './swarm.js'
 import { labelTransport, type TransportType } from './transport.js'
@@ -42,6 +43,8 @@ export interface AdoptInfo {
 export interface AdopterHooks {
   clock: Clock
   handshakeTimeout: number
+  /** Failed and timed-out handshakes are counted here. */
+  counts: HandshakeCounters
   /** Our key pair, once the identity is known. */
   keyPair(): Promise<KeyPair>
   /** The networker is open: nothing is adopted once it closes. */
@@ -66,6 +69,8 @@ export class Adopter {
   private readonly handshaking = new Set<SwarmConnection>()
   /** Accepted connections whose caller waits for a peer of their key. */
   private readonly waiters = new Map<SwarmConnection, Waiter>()
+  /** Every connection adopted (the swarm's are not): `isAdopted`. */
+  private readonly adopted = new WeakSet<SwarmConnection>()
   /** Why the core dropped a connection, for the caller's error. */
   private readonly drops = new WeakMap<SwarmConnection, DropReason>()
 
@@ -83,20 +88,38 @@ export class Adopter {
    * stream closes before one is.
    */
   async adopt(stream: unknown, opts: AdoptOptions, info?: AdoptInfo): Promise<NetworkerPeer> {
+    return this.admit(await this.open(stream, opts), info)
+  }
+
+  /**
+   * The first half of `adopt`: the stream as an open secret stream whose remote key is the
+   * one expected. Rejects (the stream destroyed) if its handshake fails or times out, if the
+   * key is another, or if the networker closes meanwhile.
+   */
+  async open(stream: unknown, opts: AdoptOptions): Promise<SwarmConnection> {
     if (!isDuplexLike(stream)) {
       throw new NetworkerError(
         ErrorCode.INVALID_OPTION,
         'adopt needs a duplex stream (or a Noise secret stream)',
       )
     }
-    if (!this.hooks.open()) {
+    // Errors end in 'close', which the handshake wait reads; unheard they would be uncaught.
+    stream.on('error', noop)
+    const keyPair = this.hooks.open() ? await this.hooks.keyPair() : null
+    if (keyPair === null || !this.hooks.open()) {
       stream.destroy()
       throw closedError()
     }
-    const keyPair = await this.hooks.keyPair()
     const conn = this.secure(stream, opts, keyPair)
     labelTransport(conn, opts.type)
-    await this.handshake(conn)
+    try {
+      await this.handshake(conn)
+    } catch (err) {
+      const code = (err as NetworkerError).code
+      if (code === ErrorCode.HANDSHAKE_FAILED) this.hooks.counts.handshakesFailed++
+      if (code === ErrorCode.HANDSHAKE_TIMEOUT) this.hooks.counts.handshakeTimeouts++
+      throw err
+    }
     const remote = conn.remotePublicKey
     if (opts.publicKey !== undefined && !b4a.equals(remote, opts.publicKey)) {
       conn.destroy()
@@ -109,7 +132,12 @@ export class Adopter {
       conn.destroy()
       throw closedError()
     }
-    return this.admit(conn, info)
+    return conn
+  }
+
+  /** Whether the connection came through here (`adopt`, direct TCP), not from the swarm. */
+  isAdopted(conn: SwarmConnection): boolean {
+    return this.adopted.has(conn)
   }
 
   /** A peer was listed: the caller adopting its connection learns it. */
@@ -142,8 +170,6 @@ export class Adopter {
       }
       return stream
     }
-    // Errors end in 'close', which the handshake wait reads; unheard they would be uncaught.
-    stream.on('error', noop)
     const conn = new NoiseSecretStream(opts.initiator, stream, { keyPair, keepAlive: KEEP_ALIVE })
     return conn as unknown as SwarmConnection
   }
@@ -197,9 +223,13 @@ export class Adopter {
     })
   }
 
-  /** Accepts the open connection and waits for its key's peer, or its close. */
-  private admit(conn: SwarmConnection, info: AdoptInfo | undefined): Promise<NetworkerPeer> {
+  /**
+   * The second half of `adopt`: accepts the open connection as the swarm's are accepted and
+   * waits for its key's peer (resolved), or its close before there is one (rejected).
+   */
+  admit(conn: SwarmConnection, info: AdoptInfo | undefined): Promise<NetworkerPeer> {
     const key = bytesToHex(conn.remotePublicKey)
+    this.adopted.add(conn)
     return new Promise<NetworkerPeer>((resolve, reject) => {
       this.waiters.set(conn, { key, resolve })
       conn.once('close', () => {

@@ -53,6 +53,8 @@ interface ConnectionEntry {
   failed: boolean
   /** Its authentication verdict was counted (the hook's, or the core's deadline). */
   judged: boolean
+  /** Topics it was found for after it connected, by other means than its swarm (a LAN answer). */
+  alsoFound: Set<KeyHex> | null
 }
 
 /**
@@ -99,6 +101,7 @@ export class ConnectionTable {
       info,
       failed: false,
       judged: false,
+      alsoFound: null,
       ondata: noop,
     }
     this.entries.set(connectionId, entry)
@@ -237,10 +240,26 @@ export class ConnectionTable {
     const keys: Uint8Array[] = []
     for (const entry of this.entries.values()) {
       if (entry.peer === null || !this.peers.has(entry.peer)) continue
-      if (topicsOf(entry.info).some((t) => bytesToHex(t) === topic))
+      if (
+        entry.alsoFound?.has(topic) === true ||
+        topicsOf(entry.info).some((t) => bytesToHex(t) === topic)
+      )
         keys.push(entry.remotePublicKey)
     }
     return keys
+  }
+
+  /**
+   * A listed peer was found for these topics once more, not by its swarm (a direct dial that
+   * found it connected already): it counts as found for them, as if its record listed them.
+   */
+  foundAgain(peer: NetworkerPeer, topics: readonly Uint8Array[]): void {
+    for (const entry of this.entries.values()) {
+      if (entry.peer !== peer) continue
+      entry.alsoFound ??= new Set()
+      for (const topic of topics) entry.alsoFound.add(bytesToHex(topic))
+      return
+    }
   }
 }
 

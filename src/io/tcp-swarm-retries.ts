@@ -1,0 +1,67 @@
+import { bytesToHex, type KeyHex } from '../core/keys.js'
+import type { NetworkerPeer } from './peer.js'
+import type { SwarmConnection, SwarmLike } from './swarm.js'
+
+/** Hyperswarm's record of a remote key: `reconnect(false)` stops its retries of the key. */
+interface PeerInfoLike {
+  reconnect(value: boolean): void
+}
+
+export interface SwarmRetryHooks {
+  swarm(): SwarmLike | null
+  /** The connection came from outside the swarm (adopted, direct TCP). */
+  isAdopted(conn: SwarmConnection): boolean
+  peerOf(remoteKey: KeyHex): NetworkerPeer | null
+}
+
+/**
+ * Keeps Hyperswarm from redialing, over UDX, a key we keep over another transport.
+ *
+ * When a key is kept over direct TCP (or an adopted stream) and carries data both ways, a
+ * UDX connection the swarm makes to it is held as a candidate and dropped: the remote does
+ * not take it either. Hyperswarm counts that as a lost connection and dials the key again
+ * 1, 5 and 15 s later, each dial again a candidate held 10 s then dropped: connections
+ * churn for the better part of a minute (then again at every lookup refresh), though the
+ * peer list never changes. So when the swarm hands over a connection to a key listed over
+ * a connection from elsewhere, the swarm's record of the key is told not to reconnect it (a
+ * later lookup that finds the key still dials it once); when the other connection is lost,
+ * or replaced by this one, the record may reconnect again.
+ */
+export class SwarmRetries {
+  private readonly quieted = new Set<KeyHex>()
+
+  constructor(private readonly hooks: SwarmRetryHooks) {}
+
+  /**
+   * A connection is accepted: a swarm connection to a key listed over another transport
+   * will be held as a candidate or settled at once, and is not to be redialed if it loses.
+   * Told now, not at its close: Hyperswarm picks its retry as the connection closes, before
+   * any listener of ours hears of it — and whichever end drops it first, the dialer's swarm
+   * must be told.
+   */
+  accepted(conn: SwarmConnection): void {
+    if (this.hooks.isAdopted(conn)) return
+    const key = bytesToHex(conn.remotePublicKey)
+    const kept = this.hooks.peerOf(key)
+    if (kept === null || kept.stream === conn || !this.hooks.isAdopted(kept.stream)) return
+    const info = this.peerInfo(key)
+    if (info === null) return
+    info.reconnect(false)
+    this.quieted.add(key)
+  }
+
+  /** A peer was unlisted: if it was the connection from elsewhere, the swarm may retry again. */
+  removed(peer: NetworkerPeer): void {
+    if (this.quieted.size === 0) return
+    const key = bytesToHex(peer.remotePublicKey)
+    if (!this.quieted.delete(key)) return
+    this.peerInfo(key)?.reconnect(true)
+  }
+
+  private peerInfo(key: KeyHex): PeerInfoLike | null {
+    const peers = (this.hooks.swarm() as { peers?: unknown } | null)?.peers
+    if (!(peers instanceof Map)) return null
+    const info = peers.get(key) as Partial<PeerInfoLike> | undefined
+    return typeof info?.reconnect === 'function' ? (info as PeerInfoLike) : null
+  }
+}
