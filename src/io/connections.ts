@@ -3,7 +3,7 @@ import { bytesToHex, type KeyHex } from '../core/keys.js'
 import type { ConnectionId, CoreEvent, DropReason } from '../core/protocol.js'
 import { type AuthenticateHook, runAuthenticate } from './authenticate.js'
 import type { DriverClock } from './core-driver.js'
-import { guardInbound, streamxCountsUnread } from './inbound-guard.js'
+import { guardInbound, type InboundGuard, streamxCountsUnread } from './inbound-guard.js'
 import type { NetworkerObserver } from './observer.js'
 import type { NetworkerPeer } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
@@ -40,13 +40,14 @@ export interface ConnectionView {
 }
 
 interface ConnectionEntry {
+  connectionId: ConnectionId
   conn: SwarmConnection
   remotePublicKey: Buffer
   /** The key in hex, made once: the core's events and the peer index share this string. */
   key: KeyHex
   peer: NetworkerPeer | null
   sawData: boolean
-  ondata: () => void
+  guard: InboundGuard
   /** The swarm's record of the peer: its `topics` grow as our lookups find it again. */
   info: { topics?: unknown } | undefined
   /** `store.replicate` threw: the connection is being destroyed and is never listed. */
@@ -70,6 +71,8 @@ export class ConnectionTable {
   readonly peers = new Set<NetworkerPeer>()
   private readonly peersByKey = new Map<KeyHex, NetworkerPeer>()
   private readonly entries = new Map<ConnectionId, ConnectionEntry>()
+  /** Each open connection's entry, for the listeners every connection shares. */
+  private readonly byStream = new WeakMap<SwarmConnection, ConnectionEntry>()
   private nextConnectionId = 1
   private guardComplete: boolean
 
@@ -91,8 +94,12 @@ export class ConnectionTable {
   readonly accept = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
     const { dispatch, observer } = this.opts
     const connectionId = this.nextConnectionId++
-    const remotePublicKey = b4a.from(conn.remotePublicKey as Uint8Array)
+    // The stream's own key when it is a Buffer (secret-stream's is): it holds it anyway.
+    const key = conn.remotePublicKey as Uint8Array
+    const remotePublicKey = b4a.isBuffer(key) ? key : b4a.from(key)
+    const guard = guardInbound(conn, this.opts.maxInboundBuffer, this.overflowed)
     const entry: ConnectionEntry = {
+      connectionId,
       conn,
       remotePublicKey,
       key: bytesToHex(remotePublicKey),
@@ -102,35 +109,18 @@ export class ConnectionTable {
       failed: false,
       judged: false,
       alsoFound: null,
-      ondata: noop,
+      guard,
     }
     this.entries.set(connectionId, entry)
+    this.byStream.set(conn, entry)
     observer.opened()
     // Stream errors end in 'close'; a listener keeps them from becoming uncaught.
     conn.on('error', noop)
-    const guard = guardInbound(conn, this.opts.maxInboundBuffer, () => {
-      observer.closing(conn, 'overflow')
-      this.opts.ownClose?.(conn, 'overflow')
-      conn.destroy()
-    })
     if (!guard.complete) this.guardComplete = false
-    conn.once('close', () => {
-      guard.release()
-      observer.closed(conn)
-      dispatch({ type: 'connection-closed', connectionId })
-      this.entries.delete(connectionId)
-    })
+    conn.on('close', this.onclose)
     // 'readable' reports buffered data without consuming it, so nothing is lost before
     // the store starts reading.
-    const ondata = (): void => {
-      if (entry.sawData) return
-      entry.sawData = true
-      conn.removeListener('readable', ondata)
-      conn.removeListener('data', ondata)
-      dispatch({ type: 'connection-data', connectionId })
-    }
-    conn.on('readable', ondata)
-    entry.ondata = ondata
+    conn.on('readable', this.ondata)
     // Equal at both ends: orders two connections one end dialed (over two transports, say).
     const hash = (conn as { handshakeHash?: unknown }).handshakeHash
     dispatch({
@@ -176,7 +166,7 @@ export class ConnectionTable {
       entry.conn.destroy(asError(err))
       return
     }
-    if (!entry.sawData) entry.conn.on('data', entry.ondata)
+    if (!entry.sawData) entry.conn.on('data', this.ondata)
   }
 
   /** Closes a connection the core dropped; the reason is what its close is counted under. */
@@ -235,6 +225,37 @@ export class ConnectionTable {
     }
   }
 
+  // The listeners every connection shares: `this` is the stream that emitted, and its entry
+  // is looked up, instead of a closure per connection and event.
+
+  /** The stream closed: the core hears of it, and the entry goes. */
+  private readonly onclose = streamListener((conn) => {
+    const entry = this.byStream.get(conn)
+    if (entry === undefined) return
+    this.byStream.delete(conn)
+    entry.guard.release()
+    this.opts.observer.closed(conn)
+    this.opts.dispatch({ type: 'connection-closed', connectionId: entry.connectionId })
+    this.entries.delete(entry.connectionId)
+  })
+
+  /** The remote's first data ('readable', or 'data' once the store reads). */
+  private readonly ondata = streamListener((conn) => {
+    const entry = this.byStream.get(conn)
+    if (entry === undefined || entry.sawData) return
+    entry.sawData = true
+    conn.removeListener('readable', this.ondata)
+    conn.removeListener('data', this.ondata)
+    this.opts.dispatch({ type: 'connection-data', connectionId: entry.connectionId })
+  })
+
+  /** The connection holds more unread than `maxInboundBuffer`: closed here. */
+  private readonly overflowed = (conn: SwarmConnection): void => {
+    this.opts.observer.closing(conn, 'overflow')
+    this.opts.ownClose?.(conn, 'overflow')
+    conn.destroy()
+  }
+
   /** Remote keys of the current peers whose swarm record says our lookups found them for `topic`. */
   foundFor(topic: KeyHex): Uint8Array[] {
     const keys: Uint8Array[] = []
@@ -260,6 +281,13 @@ export class ConnectionTable {
       for (const topic of topics) entry.alsoFound.add(bytesToHex(topic))
       return
     }
+  }
+}
+
+/** A stream event listener that hands the emitting stream (its `this`) to `handle`. */
+function streamListener(handle: (conn: SwarmConnection) => void): () => void {
+  return function (this: SwarmConnection): void {
+    handle(this)
   }
 }
 

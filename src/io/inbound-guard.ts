@@ -35,50 +35,125 @@ function countsUnread(stream: BufferedReadable): boolean {
   return typeof stream._readableState?.buffered === 'number'
 }
 
+type Push = (this: BufferedReadable, data: unknown) => boolean
+
+/** Where a guarded layer keeps its guard: read by the one `guardedPush` every layer shares. */
+const GUARD = Symbol('chainstore-networker inbound guard')
+
+interface GuardedLayer extends BufferedReadable {
+  [GUARD]?: Guard
+}
+
 /**
  * Caps what one connection may hold unread. Secret-stream pauses its raw stream when its
  * own buffer is full, but UDX keeps receiving into the paused stream, and an in-memory raw
  * stream is not paused at all; so while nobody reads (authentication pending, or Protomux
  * holding messages for a channel not open yet) a flooding peer could grow memory without
  * bound. Every push is checked, so the cap holds to within one packet or frame.
+ *
+ * Kept per connection: one small record and, on each of its (at most two) layers, the shared
+ * `guardedPush` in place of its own and the record beside it, instead of a closure per layer.
  */
 export function guardInbound(
   conn: SwarmConnection,
   cap: number,
-  onOverflow: () => void,
+  onOverflow: (conn: SwarmConnection) => void,
 ): InboundGuard {
-  const readable = [
-    conn as unknown as BufferedReadable,
-    conn.rawStream as BufferedReadable | null | undefined,
-  ].filter(
-    (s): s is BufferedReadable =>
-      typeof s === 'object' && s !== null && typeof s.push === 'function',
-  )
-  const layers = readable.filter(countsUnread)
-  let tripped = false
-  const unread = (): number =>
-    layers.reduce((sum, s) => sum + ((s._readableState?.buffered as number | undefined) ?? 0), 0)
-  const restore: (() => void)[] = []
-  for (const layer of layers) {
+  const candidates = [conn as unknown as BufferedReadable, conn.rawStream as unknown]
+  let readable = 0
+  let first: GuardedLayer | null = null
+  let second: GuardedLayer | null = null
+  for (const s of candidates) {
+    if (typeof s !== 'object' || s === null) continue
+    const layer = s as GuardedLayer
+    if (typeof layer.push !== 'function') continue
+    readable++
+    if (!countsUnread(layer)) continue
+    if (first === null) first = layer
+    else second = layer
+  }
+  const guard = new Guard(conn, cap, onOverflow, first, second, readable)
+  guard.install(first)
+  guard.install(second)
+  return guard
+}
+
+/** One connection's guard: its capped layers, the push each had, and whether it tripped. */
+class Guard implements InboundGuard {
+  private tripped = false
+  /** Each layer's own push before ours, or undefined when it used its prototype's. */
+  private firstOwn: Push | undefined
+  private secondOwn: Push | undefined
+  /** The push each layer's pushes go on to (its own, or its prototype's). */
+  private firstPush: Push | null = null
+  private secondPush: Push | null = null
+
+  constructor(
+    private readonly conn: SwarmConnection,
+    private readonly cap: number,
+    private readonly onOverflow: (conn: SwarmConnection) => void,
+    private readonly first: GuardedLayer | null,
+    private readonly second: GuardedLayer | null,
+    /** Layers that take pushes: all of them capped means the guard is complete. */
+    private readonly readable: number,
+  ) {}
+
+  get complete(): boolean {
+    return (this.first === null ? 0 : 1) + (this.second === null ? 0 : 1) === this.readable
+  }
+
+  install(layer: GuardedLayer | null): void {
+    // A stream is guarded once, by the table that accepted it: a second guard would call
+    // the shared push from itself.
+    if (layer === null || layer[GUARD] !== undefined) return
     const own = Object.hasOwn(layer, 'push') ? layer.push : undefined
-    const original = layer.push
-    layer.push = function guardedPush(this: BufferedReadable, data: unknown): boolean {
-      const result = original.call(this, data)
-      if (!tripped && unread() > cap) {
-        tripped = true
-        onOverflow()
-      }
-      return result
+    if (layer === this.first) {
+      this.firstOwn = own
+      this.firstPush = layer.push
+    } else {
+      this.secondOwn = own
+      this.secondPush = layer.push
     }
-    restore.push(() => {
-      if (own === undefined) delete (layer as Partial<BufferedReadable>).push
-      else layer.push = own
-    })
+    layer[GUARD] = this
+    layer.push = guardedPush
   }
-  return {
-    complete: layers.length === readable.length,
-    release() {
-      for (const r of restore) r()
-    },
+
+  /** A push on `layer` went through: past the cap, the connection is reported once. */
+  pushed(layer: GuardedLayer, data: unknown): boolean {
+    const push = layer === this.first ? this.firstPush : this.secondPush
+    const result = (push as Push).call(layer, data)
+    if (!this.tripped && this.unread() > this.cap) {
+      this.tripped = true
+      this.onOverflow(this.conn)
+    }
+    return result
   }
+
+  release(): void {
+    this.restore(this.first, this.firstOwn)
+    this.restore(this.second, this.secondOwn)
+  }
+
+  private unread(): number {
+    return bufferedOf(this.first) + bufferedOf(this.second)
+  }
+
+  private restore(layer: GuardedLayer | null, own: Push | undefined): void {
+    if (layer === null || layer[GUARD] !== this) return
+    delete layer[GUARD]
+    if (own === undefined) delete (layer as Partial<BufferedReadable>).push
+    else layer.push = own
+  }
+}
+
+/** The push of every guarded layer: on to the layer's own push, then the check. */
+function guardedPush(this: GuardedLayer, data: unknown): boolean {
+  const guard = this[GUARD]
+  // Released while a caller still held this function: the prototype's push, unchecked.
+  if (guard === undefined) return Object.getPrototypeOf(this).push.call(this, data)
+  return guard.pushed(this, data)
+}
+
+function bufferedOf(layer: BufferedReadable | null): number {
+  return (layer?._readableState?.buffered as number | undefined) ?? 0
 }
