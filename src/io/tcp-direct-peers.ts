@@ -133,7 +133,8 @@ export class DirectPeers {
     if (this.stopped || entry.timer !== null) return
     const base = Math.min(
       DIRECT_PEER_MAX_DELAY,
-      DIRECT_PEER_BASE_DELAY * 2 ** Math.min(entry.failures, 16),
+      // The first failure waits the base delay; each further one doubles it.
+      DIRECT_PEER_BASE_DELAY * 2 ** Math.min(Math.max(0, entry.failures - 1), 16),
     )
     // Spread so that many networkers that lost one peer together do not dial it in step;
     // derived, not random, so a simulated run replays exactly.
