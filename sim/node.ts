@@ -160,7 +160,11 @@ export class SimNode {
         })
       },
     })
+    // A crashed process's networker lingers (its connections close after it, a candidate may
+    // even be promoted on the way): what it reports is no longer this host's.
+    const current = (): boolean => this.networker === networker
     networker.on('peer-add', (peer) => {
+      if (!current()) return
       const link = (peer.stream.rawStream as SimRawStream).link
       this.keptLinks.add(link.id)
       if (peer.type !== link.transport) {
@@ -174,11 +178,17 @@ export class SimNode {
       }
       this.onPeer(peer.remotePublicKey, +1)
     })
-    networker.on('peer-remove', (peer) => this.onPeer(peer.remotePublicKey, -1))
-    networker.on('peer-topic-add', (_peer, topic) => checkProvenTopic(this.net, this, topic))
+    networker.on('peer-remove', (peer) => {
+      if (current()) this.onPeer(peer.remotePublicKey, -1)
+    })
+    networker.on('peer-topic-add', (_peer, topic) => {
+      if (current()) checkProvenTopic(this.net, this, topic)
+    })
     this.ext = networker.registerExtension<{ seq: number }>('sim-seq', {
       encoding: 'json',
-      onmessage: (msg, peer) => this.onSeq(msg, peer.stream),
+      onmessage: (msg, peer) => {
+        if (current()) this.onSeq(msg, peer.stream)
+      },
     })
     this.strict = networker.registerExtension('sim-strict', {
       encoding: strictCodec,
