@@ -16,9 +16,10 @@ export interface FaultPlan {
   /** A dial is answered by a dial the other way at the same instant. */
   simultaneousDial: number
   /**
-   * A dial is raced by one over the other transport at the same instant: from the other end
+   * A dial is raced by one over the other transport: at the same instant from the other end
    * (each found the other its own way) or from the same end (the DHT and the LAN both found
-   * it). Only where both transports reach.
+   * it), or later, from either end, to a connection already up (Hyperswarm dials a key it
+   * found whatever the host holds over TCP). Only where both transports reach.
    */
   crossTransportDial: number
   /** An announce never reaches the DHT. */
@@ -287,8 +288,17 @@ export class SimNetwork {
     this.count('cross-transport-dial')
     // Its own latency: over another path the two handshakes may finish in either order.
     const own = this.latency(other)
-    if (this.prng.chance(0.5)) this.connect(b, a, [], own, other)
-    else this.connect(a, b, [], own, other)
+    const [from, to] = this.prng.chance(0.5) ? [b, a] : [a, b]
+    if (this.prng.chance(2 / 3)) {
+      this.connect(from, to, [], own, other)
+      return
+    }
+    // Late: once the first connection may carry data both ways, so a duplicate meets a kept
+    // connection that is active, over the other transport (the dedup's candidate path).
+    this.clock.schedule(this.prng.int(20, 2000), () => {
+      const up = from.alive && to.alive && !this.isBlocked(from.id, to.id)
+      if (up && this.reaches(other, from, to)) this.connect(from, to, [], own, other)
+    })
   }
 
   /** A new connection's one-way latency (ms): a LAN hop is shorter than a path over the internet. */
