@@ -24,6 +24,8 @@ describe('npm run sim', () => {
     expect(a.stdout).toMatch(/run 3\/3 seed 9: .* ok/)
     expect(a.stdout).toMatch(/invariants checked +\d+/)
     expect(a.stderr).toMatch(/speed +\d+x real time/)
+    // The default run says nothing of transports: its output is what it was before them.
+    expect(a.stdout).not.toMatch(/transports|kept at quiescence/)
   })
 
   it('runs real Noise with --real-noise, as deterministic as the stand-in', () => {
@@ -32,6 +34,24 @@ describe('npm run sim', () => {
     expect(a.status).toBe(0)
     expect(a.stdout).toBe(sim(...args).stdout)
     expect(a.stdout.split('\n')[1]).toMatch(/, real noise$/)
+  })
+
+  it('runs UDX and TCP with --transports and --lan-partition, as deterministic as ever', () => {
+    const args = ['--seed', '3', '--runs', '1', '--peers', '4', '--topics', '2', '--steps', '20']
+    const both = [...args, '--transports', 'tcp,udx', '--lan-partition']
+    const a = sim(...both)
+    expect(a.status).toBe(0)
+    expect(a.stdout).toBe(sim(...both).stdout)
+    const lines = a.stdout.trim().split('\n')
+    expect(lines[0]).toBe('seed 3')
+    // In one order whatever the order given.
+    expect(lines[1]).toMatch(/, transports udx,tcp, lan partition$/)
+    expect(a.stdout).toMatch(/kept at quiescence +[1-9]\d* over udx, [1-9]\d* over tcp/)
+    expect(a.stdout).toMatch(/lan-only partition +[1-9]\d* pair\(s\) kept over tcp off the DHT/)
+    expect(lines.at(-1)).toBe('all invariants held')
+    const tcp = sim(...args, '--transports', 'tcp')
+    expect(tcp.status).toBe(0)
+    expect(tcp.stdout).toMatch(/kept at quiescence +0 over udx, [1-9]\d* over tcp/)
   })
 
   it('runs one network at scale with --scale, its speed and heap on standard error', () => {
@@ -54,5 +74,11 @@ describe('npm run sim', () => {
     const bad = sim('--peers', '1')
     expect(bad.status).toBe(2)
     expect(bad.stderr).toContain('--peers must be a whole number ≥ 2')
+    const transports = sim('--transports', 'udp')
+    expect(transports.status).toBe(2)
+    expect(transports.stderr).toContain("--transports takes udx, tcp or both (udx,tcp), got 'udp'")
+    const lan = sim('--lan-partition')
+    expect(lan.status).toBe(2)
+    expect(lan.stderr).toContain('--lan-partition needs tcp in --transports')
   })
 })
