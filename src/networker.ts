@@ -274,7 +274,10 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       connections: this.parts.connections.size,
       pendingConnections: this.parts.core.pendingConnections().length,
       peers: this.parts.core.peers().length,
-      timers: this.parts.core.pendingTimers + this.parts.extensions.timerCount,
+      timers:
+        this.parts.core.pendingTimers +
+        this.parts.extensions.timerCount +
+        (this.parts.lan?.timerCount ?? 0),
       extensionChannels: this.parts.extensions.channelCount,
     }
     // Streams still in their Noise handshake (adopt, direct TCP): listed only while there are any.

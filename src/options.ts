@@ -10,6 +10,7 @@ import { resolveEncoding } from './io/encodings.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, type Extension, type ExtensionHandlers } from './io/extension.js'
 import { DEFAULT_EXTENSION_HOLD_TIMEOUT, DEFAULT_MAX_HELD_BYTES } from './io/extension-registry.js'
 import { DEFAULT_MAX_INBOUND_BUFFER } from './io/inbound-guard.js'
+import { type LanOptions, type LanSettings, lanSettingsOf } from './io/lan-options.js'
 import { DEFAULT_LIVENESS_TIMEOUT } from './io/liveness.js'
 import { type AwarenessSettings, DEFAULT_CLOSE_ON_LEAVE_GRACE } from './io/peer-awareness.js'
 import type { PersistOption } from './io/remembered-config.js'
@@ -93,6 +94,12 @@ export interface NetworkerOptions extends HyperswarmOptions {
   closeOnLeave?: boolean
   closeOnLeaveGrace?: number
   /**
+   * Also find peers on the local network, with mDNS and direct TCP, needing no DHT: `true`, or
+   * `{ …tunables }` (see LanOptions). Implies a TCP listener (any free port unless
+   * `listen({ tcp })` picked one first). Default off.
+   */
+  lan?: boolean | LanOptions
+  /**
    * How long a Noise handshake over a stream the networker wraps (`adopt`, direct TCP) may
    * take before the stream is closed with HANDSHAKE_TIMEOUT (ms). Default 10 000.
    */
@@ -169,6 +176,8 @@ export interface Settings {
   /** Topic proofs, liveness, reconnection and closeOnLeave (see io/peer-awareness.ts). */
   awareness: AwarenessSettings
   maxPeers: number | undefined
+  /** LAN discovery's tunables, or null when it is off. */
+  lan: LanSettings | null
   handshakeTimeout: number
   /** Direct TCP: fixed peers and the caps on unfinished handshakes. */
   tcp: {
@@ -199,6 +208,7 @@ const OWN_OPTIONS = new Set([
   'reconnect',
   'closeOnLeave',
   'closeOnLeaveGrace',
+  'lan',
   'handshakeTimeout',
   'directPeers',
   'maxPendingHandshakes',
@@ -223,6 +233,7 @@ export function settingsOf(store: unknown, opts: unknown): Settings {
       closeOnLeaveGrace: opts.closeOnLeaveGrace ?? DEFAULT_CLOSE_ON_LEAVE_GRACE,
     },
     maxPeers: opts.maxPeers,
+    lan: lanSettingsOf(opts.lan),
     handshakeTimeout: opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
     tcp: {
       directPeers: directPeersOf(opts.directPeers),

@@ -11,6 +11,7 @@ import { EffectRunner } from './io/effects.js'
 import { ExtensionRegistry } from './io/extension-registry.js'
 import { wantsDerivedIdentity } from './io/identity.js'
 import { zeroLanCounters } from './io/lan-counters.js'
+import { LanDiscovery } from './io/lan-discovery.js'
 import { NetworkerObserver } from './io/observer.js'
 import { PeerAwareness } from './io/peer-awareness.js'
 import { planPersist, RememberedConfig } from './io/remembered-config.js'
@@ -18,6 +19,7 @@ import { FlushBarriers } from './io/replication-barrier.js'
 import { PendingRequests } from './io/requests.js'
 import type { SwarmConnection } from './io/swarm.js'
 import { SwarmAdapter } from './io/swarm-adapter.js'
+import { DEFAULT_TCP_HOST } from './io/tcp-options.js'
 import { SwarmRetries } from './io/tcp-swarm-retries.js'
 import { TcpTransports } from './io/tcp-transports.js'
 import { noop } from './io/util.js'
@@ -44,6 +46,8 @@ export interface NetworkerParts {
   readonly adopter: Adopter
   /** Direct TCP: the listener, dials and fixed peers (see io/tcp-transports.ts). */
   readonly transports: TcpTransports
+  /** LAN discovery (the `lan` option), or null when it is off. */
+  readonly lan: LanDiscovery | null
   readonly statsSources: StatsSources
   /** Our part in the `metrics` registry, if one was given. */
   readonly metrics: MetricsHandle | null
@@ -130,12 +134,35 @@ export function wireNetworker(
     peersFoundFor: (topic) => connections.foundFor(topic),
     closing: () => !open(),
   })
+  // Peers found on the LAN are dialed over direct TCP, and reach us on our TCP listener: one
+  // on any free port is opened for it unless `listen({ tcp })` opened one first.
+  const lan =
+    settings.lan === null
+      ? null
+      : new LanDiscovery(settings.lan, {
+          clock,
+          identity: async () => {
+            const { keyPair } = await adapter.ready
+            if (transports.tcpPort === null) {
+              await transports.listen({ host: DEFAULT_TCP_HOST, port: 0 }).catch(noop)
+            }
+            const port = transports.tcpPort
+            if (port === null) throw new Error('no TCP listener for peers found on the LAN')
+            return { publicKey: keyPair.publicKey, port }
+          },
+          connected: (key) => connections.peerOf(key) !== null,
+          dial: (target) => transports.dial(target),
+        })
   const adapter: SwarmAdapter = new SwarmAdapter(
     {
       given: opts.swarm,
       hyperswarm: settings.hyperswarm,
       // One identity across restarts: a persisting networker derives its key pair.
       deriveFrom: wantsDerivedIdentity(store, opts) ? store : null,
+      lan:
+        lan === null || settings.lan === null
+          ? null
+          : { link: lan, clock, dhtWait: settings.lan.dhtWait },
     },
     {
       dispatch,
@@ -217,7 +244,7 @@ export function wireNetworker(
     counts: observer.counts,
     closedTransport: observer.closedTransport,
     extensionCounters,
-    lan: zeroLanCounters(),
+    lan: lan?.counters ?? zeroLanCounters(),
     handshakes: handshakeCounters,
     connections: () => connections.views(),
     topics: () => core.statuses(),
@@ -247,6 +274,7 @@ export function wireNetworker(
     observer,
     adopter,
     transports,
+    lan,
     statsSources,
     metrics,
     records,
