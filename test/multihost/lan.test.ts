@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureBuilt } from '../helpers/build.js'
+import { FIXTURES, Host, type HostEvent, Namespaces, requireNamespaces } from './hosts.js'
+
+// Issue 21, LAN discovery, across real hosts on one bridge (mDNS multicast crosses it).
+//
+// (a) No DHT at all: hosts 1 and 2 run no bootstrap process. The writer's swarm has no
+//     bootstrap node; the reader's has one at an address where nothing answers (so its DHT
+//     spends ~12 s giving up). With `lan: true` the reader finds the writer by the core's topic
+//     over mDNS, connects over direct TCP and downloads the core, byte-identical; configure
+//     still resolves within its bound.
+// (b) DHT and LAN both: host 0 runs a DHT bootstrap, hosts 1..3 join one topic with both on,
+//     so each pair can meet twice (UDX through the DHT, TCP through the LAN). Each pair must end
+//     with exactly one connection, the same at both ends, and stay so.
+const BOOTSTRAP_PORT = 49737
+const BLOCKS = 200
+const BLOCK_SIZE = 16 * 1024
+/** No host answers at .99 on the bridge: the reader's DHT bootstrap goes unanswered. */
+const UNREACHABLE = '10.77.0.99:49737'
+/** configure with LAN on and the DHT not online: dhtWait (3 s) plus the lookup round. */
+const CONFIGURE_BOUND_MS = 8000
+const SETTLE_MS = 3000
+/** The candidate deadline (10 s) and some: a contested duplicate is gone by then. */
+const SETTLE_WITHIN_MS = 15_000
+
+const net = new Namespaces(`cml${process.pid}`, 4)
+const dir = mkdtempSync(join(tmpdir(), 'csn-lan-'))
+const hosts: Host[] = []
+
+function start(label: string, i: number, script: string, args: string[]): Host {
+  const host = new Host(label, net.name(i), join(FIXTURES, script), args)
+  hosts.push(host)
+  return host
+}
+
+function lanPeer(label: string, i: number, config: Record<string, unknown>): Host {
+  return start(label, i, 'lan-peer.mjs', [
+    JSON.stringify({ host: net.address(i), dir: join(dir, label), ...config }),
+  ])
+}
+
+/** Each host's current peers, by remote key, from its peer-add/peer-remove events. */
+function connected(host: Host): Map<string, string> {
+  const peers = new Map<string, string>()
+  for (const e of host.events) {
+    if (e.event === 'peer-add') peers.set(String(e.remote), String(e.type))
+    if (e.event === 'peer-remove') peers.delete(String(e.remote))
+  }
+  return peers
+}
+
+/** Asks the host for its peer list and connection count now. */
+async function peersNow(host: Host): Promise<HostEvent> {
+  const from = host.events.length
+  host.send({ cmd: 'peers' })
+  return host.waitFor((e) => e.event === 'peers', `${host.label} peers`, 5000, from)
+}
+
+async function stopAll(): Promise<void> {
+  const peers = hosts.filter((h) => h.label !== 'bootstrap')
+  await Promise.all(peers.map((h) => h.stop()))
+  await Promise.all(hosts.map((h) => h.stop()))
+}
+
+function dump(): void {
+  for (const h of hosts) {
+    console.error(`--- ${h.label}: ${JSON.stringify(h.events)}\n${h.stderr}`)
+  }
+}
+
+let setupError: unknown = null
+beforeAll(() => {
+  try {
+    requireNamespaces()
+    ensureBuilt()
+    net.up()
+  } catch (err) {
+    setupError = err
+  }
+}, 120_000)
+
+afterAll(async () => {
+  try {
+    await stopAll()
+  } finally {
+    net.down()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  expect(net.remaining()).toEqual([])
+}, 30_000)
+
+describe('LAN discovery across real hosts', () => {
+  it('(a) with no DHT, two hosts find each other by topic on the LAN and replicate a core over TCP', async () => {
+    if (setupError !== null) throw setupError
+    try {
+      const a = lanPeer('A', 1, {
+        role: 'writer',
+        dht: 'none',
+        blocks: BLOCKS,
+        blockSize: BLOCK_SIZE,
+      })
+      const written = await a.waitFor((e) => e.event === 'ready', 'writer ready', 20_000)
+      const aJoined = a.last('joined')
+      const b = lanPeer('B', 2, {
+        role: 'reader',
+        dht: `unreachable:${UNREACHABLE}`,
+        key: written.key,
+        length: BLOCKS,
+      })
+      const bJoined = await b.waitFor((e) => e.event === 'joined', 'reader joined', 20_000)
+      const done = await b.waitFor((e) => e.event === 'done', 'reader has the core', 30_000)
+      expect({ length: done.length, hash: done.hash }).toEqual({
+        length: written.length,
+        hash: written.hash,
+      })
+      // Found on the LAN, reached over TCP, one connection at each end.
+      expect([...connected(b)]).toEqual([[String(aJoined?.self), 'tcp']])
+      expect([...connected(a)]).toEqual([[String(bJoined.self), 'tcp']])
+      // No DHT was reachable, and configure resolved in bounded time all the same.
+      expect(aJoined?.dht).toBe('offline')
+      expect(Number(bJoined.configureMs)).toBeLessThan(CONFIGURE_BOUND_MS)
+      expect(Number(aJoined?.configureMs)).toBeLessThan(CONFIGURE_BOUND_MS)
+      const [aPeers, bPeers] = await Promise.all([peersNow(a), peersNow(b)])
+      expect(aPeers.connections).toBe(1)
+      expect(bPeers.connections).toBe(1)
+      expect((bPeers.lan as Record<string, number>).lanAnswersAccepted).toBeGreaterThan(0)
+      expect((bPeers.lan as Record<string, number>).lanAnswersRejected).toBe(0)
+      console.log(
+        `multihost lan (a): ${JSON.stringify({ configureMs: { A: aJoined?.configureMs, B: bJoined.configureMs }, doneAfterMs: Number(done.t) - Number(bJoined.t) })}`,
+      )
+    } catch (err) {
+      dump()
+      throw err
+    } finally {
+      await stopAll()
+      hosts.length = 0
+    }
+  }, 90_000)
+
+  it('(b) with a DHT and the LAN both on, every pair ends with exactly one connection, whichever transport won', async () => {
+    if (setupError !== null) throw setupError
+    try {
+      const bootstrap = start('bootstrap', 0, 'bootstrap.mjs', [
+        net.address(0),
+        String(BOOTSTRAP_PORT),
+      ])
+      await bootstrap.waitFor((e) => e.event === 'ready', 'bootstrap ready', 10_000)
+      const topic = randomBytes(32).toString('hex')
+      const dht = `${net.address(0)}:${BOOTSTRAP_PORT}`
+      const peers = [1, 2, 3].map((i) => lanPeer(`P${i}`, i, { role: 'idle', dht, topic }))
+      const joined = await Promise.all(
+        peers.map((h) => h.waitFor((e) => e.event === 'joined', `${h.label} joined`, 20_000)),
+      )
+      const selves = joined.map((e) => String(e.self))
+      // Every pair connected, at both ends.
+      for (const [i, h] of peers.entries()) {
+        const others = selves.filter((_, j) => j !== i)
+        await h.waitFor(
+          () => others.every((k) => connected(h).has(k)),
+          `${h.label} lists the other two`,
+          20_000,
+        )
+      }
+      // A connection raced over the other transport may be held a while as a contested
+      // duplicate (the candidate deadline, 10 s): each host ends with two, one per pair.
+      const listedAt = Date.now()
+      const settleBy = listedAt + SETTLE_WITHIN_MS
+      for (;;) {
+        const counts = (await Promise.all(peers.map(peersNow))).map((r) => r.connections)
+        if (counts.every((n) => n === 2)) break
+        if (Date.now() > settleBy) {
+          throw new Error(
+            `connections per host still ${JSON.stringify(counts)} after ${SETTLE_WITHIN_MS} ms`,
+          )
+        }
+        await new Promise((r) => setTimeout(r, 250))
+      }
+      const settledAfterMs = Date.now() - listedAt
+      // Then it stays settled: no peer is removed or added while we wait.
+      const marks = peers.map((h) => h.events.length)
+      await new Promise((r) => setTimeout(r, SETTLE_MS))
+      for (const [i, h] of peers.entries()) {
+        const changes = h.events
+          .slice(marks[i])
+          .filter((e) => e.event === 'peer-add' || e.event === 'peer-remove')
+        expect(changes, `${h.label}'s peers changed after settling`).toEqual([])
+      }
+      const now = await Promise.all(peers.map(peersNow))
+      const transports: Record<string, string> = {}
+      for (const [i, report] of now.entries()) {
+        const listed = (report.peers as { remote: string; type: string }[]).map((p) => p.remote)
+        const others = selves.filter((_, j) => j !== i)
+        // Exactly one connection per pair: two peers, two connections, one per key.
+        expect(listed.sort(), `${peers[i]?.label}'s peers`).toEqual([...others].sort())
+        expect(report.connections, `${peers[i]?.label}'s connections`).toBe(2)
+        for (const p of report.peers as { remote: string; type: string }[]) {
+          transports[`${peers[i]?.label}-${p.remote}`] = p.type
+        }
+      }
+      // Both ends of each pair agree on which transport the kept connection runs on.
+      for (const [i, x] of selves.entries()) {
+        for (const [j, y] of selves.entries()) {
+          if (i >= j) continue
+          expect(transports[`P${i + 1}-${y}`]).toBe(transports[`P${j + 1}-${x}`])
+        }
+      }
+      console.log(
+        `multihost lan (b): ${JSON.stringify({ settledAfterMs, transports, duplicates: now.map((r) => r.duplicatesDropped) })}`,
+      )
+    } catch (err) {
+      dump()
+      throw err
+    }
+  }, 90_000)
+})
