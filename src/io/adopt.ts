@@ -113,6 +113,11 @@ export class Adopter {
     const conn = this.secure(stream, opts, keyPair)
     labelTransport(conn, opts.type)
     try {
+      // A stream closed already would never report it to a secret stream wrapped around it.
+      if ((stream as { destroyed?: unknown }).destroyed === true) {
+        conn.destroy()
+        throw failed('the stream is closed already')
+      }
       await this.handshake(conn)
     } catch (err) {
       const code = (err as NetworkerError).code
@@ -127,6 +132,10 @@ export class Adopter {
         ErrorCode.REMOTE_KEY_MISMATCH,
         `the remote's key is ${bytesToHex(remote).slice(0, 16)}…, not the one expected`,
       )
+    }
+    if (b4a.equals(remote, keyPair.publicKey)) {
+      conn.destroy()
+      throw new NetworkerError(ErrorCode.CONNECTION_CLOSED, 'the stream leads back to ourselves')
     }
     if (!this.hooks.open()) {
       conn.destroy()
@@ -176,9 +185,10 @@ export class Adopter {
 
   /** Resolves once the handshake is done; rejects (the stream destroyed) if it fails or times out. */
   private handshake(conn: SwarmConnection): Promise<void> {
-    if (isOpen(conn)) return Promise.resolve()
     conn.on('error', noop)
-    if (conn.destroyed) return Promise.reject(failed('the stream closed before its handshake'))
+    // A closed stream, open or not, would never report its close to the connection table.
+    if (conn.destroyed) return Promise.reject(failed('the stream is closed already'))
+    if (isOpen(conn)) return Promise.resolve()
     const { clock } = this.hooks
     this.handshaking.add(conn)
     return new Promise<void>((resolve, reject) => {

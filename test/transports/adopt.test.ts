@@ -169,6 +169,24 @@ describe('adopt(stream, { initiator })', () => {
     })
   })
 
+  it('refuses a stream that is closed already, and one that leads back to ourselves', async () => {
+    const { networker } = await testnet().networker()
+    const [gone] = duplexPair()
+    gone.destroy()
+    await expect(networker.adopt(gone, { initiator: true })).rejects.toMatchObject({
+      code: ErrorCode.HANDSHAKE_FAILED,
+    })
+    const [left, right] = duplexPair()
+    const results = await Promise.allSettled([
+      networker.adopt(left, { initiator: true }),
+      networker.adopt(right, { initiator: false }),
+    ])
+    // The end that opens first sees its own key and closes; the other's handshake is cut.
+    const codes = results.map((r) => (r as PromiseRejectedResult).reason.code).sort()
+    expect(codes).toEqual([ErrorCode.CONNECTION_CLOSED, ErrorCode.HANDSHAKE_FAILED].sort())
+    expect(networker.diagnostics()).toMatchObject({ connections: 0, peers: 0 })
+  })
+
   it('checks its options at the call', async () => {
     const { networker } = await testnet().networker()
     const [s] = duplexPair()
