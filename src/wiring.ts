@@ -221,6 +221,8 @@ export function wireNetworker(
         emitUser(() => face.emit('peer-add', peer))
       },
       peerRemoved: (peer) => {
+        // Before the peer's topics are forgotten: the LAN is asked again for them.
+        lan?.peerLost(peer.topics)
         awareness.removed(peer)
         transports.removed(peer)
         swarmRetries.removed(peer)

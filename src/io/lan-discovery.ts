@@ -81,6 +81,14 @@ export class LanDiscovery {
     this.parts?.querier.stop(topic)
   }
 
+  /**
+   * A peer was lost (whatever its transport): the LAN is asked again at once for the topics it
+   * shared with us, so a peer still on the LAN is found again in a moment, not a query interval.
+   */
+  peerLost(topics: readonly Uint8Array[]): void {
+    this.parts?.querier.again(topics.map((t) => bytesToHex(t)))
+  }
+
   /** A flush's lookup round for the topic (nothing to wait for if it is not looked up). */
   async flush(topic: KeyHex): Promise<void> {
     if (this.wanted.get(topic)?.lookup !== true) return

@@ -26,6 +26,8 @@ import { messageOf } from './util.js'
  */
 
 const FIRST_DELAYS = [1000, 2000, 4000, 8000, 16_000]
+/** A lost peer makes a topic be asked for again unless it was this recently. */
+const AGAIN_AFTER_MS = 1000
 const JITTER = 0.1
 const BATCH_MS = 250
 /** Questions per query packet: twenty fit one 1500-byte frame. */
@@ -119,6 +121,23 @@ export class LanQuerier {
   lookup(topic: KeyHex): void {
     this.book.add(topic)
     this.schedule.set(topic, { attempt: 0, nextAt: this.hooks.clock.now(), queriedAt: null })
+    this.arm()
+  }
+
+  /**
+   * A peer we shared these topics with was lost: each of them we look up is asked for again
+   * now (unless it was within the last second) rather than at its next turn, up to
+   * `queryInterval` away. Whoever is still there answers; the schedule goes on as it was.
+   */
+  again(topics: readonly KeyHex[]): void {
+    const now = this.hooks.clock.now()
+    for (const topic of topics) {
+      const entry = this.schedule.get(topic)
+      if (entry === undefined) continue
+      if (entry.queriedAt === null || now - entry.queriedAt >= AGAIN_AFTER_MS) {
+        entry.nextAt = Math.min(entry.nextAt, now)
+      }
+    }
     this.arm()
   }
 

@@ -222,6 +222,32 @@ describe('LAN discovery over an in-memory LAN', () => {
     expect(b.dials).toHaveLength(1)
   })
 
+  it('a lost peer makes the topics it shared be asked for again at once, not at the next turn', async () => {
+    clock = new VirtualClock()
+    lan = new FakeLan()
+    const a = host('10.0.0.1')
+    const b = host('10.0.0.2')
+    a.discovery.join(topic, true, false)
+    b.discovery.join(topic, false, true)
+    const other = crypto.randomBytes(32)
+    b.discovery.join(bytesToHex(other), false, true)
+    // Past the quick queries: the next one is up to 30 s away.
+    await clock.runFor(40_000)
+    expect(b.dials).toHaveLength(1)
+    const asked = queries().length
+    b.peers.delete(a.key)
+    b.discovery.peerLost([topicBytes])
+    await clock.runFor(50)
+    // One query, for the topic A shared only, and A is dialed again.
+    expect(queries().length).toBe(asked + 1)
+    expect(queries().at(-1)?.packet.questions).toHaveLength(1)
+    expect(b.dials.map((d) => bytesToHex(d.publicKey))).toEqual([a.key, a.key])
+    // Lost again within a second: not asked again yet.
+    b.discovery.peerLost([topicBytes])
+    await clock.runFor(50)
+    expect(queries().length).toBe(asked + 1)
+  })
+
   it('close stops everything: no timer left, the socket closed, nothing sent after', async () => {
     clock = new VirtualClock()
     lan = new FakeLan()
