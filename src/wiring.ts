@@ -99,7 +99,6 @@ export function wireNetworker(
   // Where every connection enters, the swarm's and adopted ones alike.
   const admit = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
     swarmRetries.accepted(conn)
-    awareness.accepted(conn, info)
     connections.accept(conn, info)
   }
   const awareness: PeerAwareness = new PeerAwareness(settings.awareness, {

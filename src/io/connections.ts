@@ -5,7 +5,7 @@ import { type AuthenticateHook, runAuthenticate } from './authenticate.js'
 import type { DriverClock } from './core-driver.js'
 import { guardInbound, type InboundGuard, streamxCountsUnread } from './inbound-guard.js'
 import type { NetworkerObserver } from './observer.js'
-import type { NetworkerPeer } from './peer.js'
+import { ListedPeer, type NetworkerPeer } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import { describeTransport } from './transport.js'
 import { asError, noop } from './util.js'
@@ -188,14 +188,7 @@ export class ConnectionTable {
     const entry = this.entries.get(connectionId)
     if (entry === undefined || entry.failed) return null
     const { type, remoteAddress } = describeTransport(entry.conn)
-    const peer: NetworkerPeer = {
-      remotePublicKey: entry.remotePublicKey,
-      remoteAddress,
-      type,
-      stream: entry.conn,
-      // Until the networker's topic bookkeeping takes the peer over (before 'peer-add').
-      topics: [],
-    }
+    const peer = new ListedPeer(entry.remotePublicKey, remoteAddress, type, entry.conn, entry.info)
     entry.peer = peer
     this.peers.add(peer)
     this.peersByKey.set(entry.key, peer)

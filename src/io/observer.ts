@@ -1,7 +1,7 @@
 import { bytesToHex, type KeyHex } from '../core/keys.js'
 import type { CoreEffect, DropReason, TopicNotice } from '../core/protocol.js'
 import { log, nextNetworkerTag, short } from './debug-log.js'
-import type { NetworkerPeer } from './peer.js'
+import { listedAtOf, type NetworkerPeer, setListedAt } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import {
   addCumulative,
@@ -73,7 +73,6 @@ export class NetworkerObserver {
   /** Tells this networker's log lines from another's in the same process. */
   readonly tag = nextNetworkerTag()
   private readonly reasons = new WeakMap<SwarmConnection, CloseReason>()
-  private readonly listedAt = new Map<NetworkerPeer, number>()
   /** Keys of peers removed lately, oldest first: a key coming back is a reconnect. */
   private readonly removed = new Map<KeyHex, true>()
 
@@ -143,7 +142,8 @@ export class NetworkerObserver {
   }
 
   peerAdded(peer: NetworkerPeer): void {
-    this.listedAt.set(peer, this.now())
+    // Kept on the peer: a map entry per peer here would cost more than the number.
+    setListedAt(peer, this.now())
     const key = bytesToHex(peer.remotePublicKey)
     const again = this.removed.delete(key)
     if (again) this.counts.reconnects++
@@ -160,7 +160,7 @@ export class NetworkerObserver {
   }
 
   peerRemoved(peer: NetworkerPeer): void {
-    this.listedAt.delete(peer)
+    setListedAt(peer, null)
     const key = bytesToHex(peer.remotePublicKey)
     this.removed.set(key, true)
     // Bounded: a long-running seeder meets keys without end; the oldest are forgotten.
@@ -173,8 +173,8 @@ export class NetworkerObserver {
 
   /** Milliseconds since the peer was listed (0 for one not listed). */
   ageOf(peer: NetworkerPeer): number {
-    const at = this.listedAt.get(peer)
-    return at === undefined ? 0 : Math.max(0, this.now() - at)
+    const at = listedAtOf(peer)
+    return at === null ? 0 : Math.max(0, this.now() - at)
   }
 
   /** A topic operation the core asks of the swarm. */

@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js'
 import { bytesToHex, hexToBytes, type KeyHex } from '../core/keys.js'
 import type { ConnectionId, CoreEffect } from '../core/protocol.js'
 import { LivenessMonitor } from './liveness.js'
-import type { NetworkerPeer } from './peer.js'
+import { type NetworkerPeer, setTopicsOf, swarmInfoOf } from './peer.js'
 import { Reconnector } from './reconnect.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
 import { type TopicProofError, TopicProofs } from './topic-proofs.js'
@@ -70,12 +70,14 @@ export class PeerAwareness {
   readonly proofs: TopicProofs
   readonly liveness: LivenessMonitor
   readonly reconnector: Reconnector
-  private readonly infos = new WeakMap<SwarmConnection, { topics?: unknown } | undefined>()
   private readonly ownCloses = new WeakMap<SwarmConnection, OwnClose>()
   private readonly listed = new Map<ConnectionId, NetworkerPeer>()
   private readonly graceTimers = new Map<NetworkerPeer, unknown>()
   private announced = false
   private listenCalled = false
+  /** What every listed peer's `topics` reads: one function for all of them. */
+  private readonly topicsOf = (peer: NetworkerPeer): Buffer[] =>
+    this.proofs.topicsOf(peer).map(toKey)
 
   constructor(
     private readonly settings: AwarenessSettings,
@@ -107,11 +109,6 @@ export class PeerAwareness {
   /** Whether we accept direct connections: Hyperswarm listens once a topic is announced. */
   get listening(): boolean {
     return this.announced || this.listenCalled
-  }
-
-  /** The swarm handed over a connection, with what its lookups know of the peer. */
-  accepted(conn: SwarmConnection, info: { topics?: unknown } | undefined): void {
-    this.infos.set(conn, info)
   }
 
   /** A configure call: joining (or changing) proves the topic, leaving withdraws it. */
@@ -176,11 +173,7 @@ export class PeerAwareness {
 
   /** A peer is listed: its topics channel opens and its liveness is watched (before 'peer-add'). */
   added(peer: NetworkerPeer): void {
-    Object.defineProperty(peer, 'topics', {
-      get: () => this.proofs.topicsOf(peer).map(toKey),
-      enumerable: true,
-      configurable: true,
-    })
+    setTopicsOf(peer, this.topicsOf)
     this.reconnector.found(bytesToHex(peer.remotePublicKey))
     this.proofs.attach(peer)
     this.liveness.watch(peer.stream)
@@ -224,11 +217,11 @@ export class PeerAwareness {
   private remoteListens(peer: NetworkerPeer): boolean {
     const said = this.proofs.remoteListening(peer)
     if (said !== null) return said
-    return peer.stream.isInitiator || topicsOf(this.infos.get(peer.stream)).length > 0
+    return peer.stream.isInitiator || topicsOf(swarmInfoOf(peer)).length > 0
   }
 
   private foundTopics(peer: NetworkerPeer): KeyHex[] {
-    return topicsOf(this.infos.get(peer.stream)).map(bytesToHex)
+    return topicsOf(swarmInfoOf(peer)).map(bytesToHex)
   }
 
   /** After a leave: a networker peer sharing nothing with us is closed after the grace. */

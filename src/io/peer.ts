@@ -17,3 +17,82 @@ export interface NetworkerPeer {
    */
   readonly topics: Buffer[]
 }
+
+/** The swarm's record of a peer: its `topics` grow as our lookups find it again. */
+export interface SwarmPeerInfo {
+  topics?: unknown
+}
+
+/** Where a listed peer's `topics` are read from: the networker's topic bookkeeping. */
+export type TopicsOf = (peer: NetworkerPeer) => Buffer[]
+
+/**
+ * What the networker knows of a peer beyond its public fields, kept on the peer itself in
+ * private fields rather than in a map per part keyed by the peer: one object per peer. Read
+ * and written through the functions below, the only ones with access.
+ */
+let access: {
+  info(peer: ListedPeer): SwarmPeerInfo | undefined
+  listedAt(peer: ListedPeer): number | null
+  setListedAt(peer: ListedPeer, at: number | null): void
+  setTopicsOf(peer: ListedPeer, topicsOf: TopicsOf): void
+}
+
+/**
+ * The peer object of a listed connection. Its `topics` getter is on the prototype, so a
+ * peer is one plain object with a fixed shape; what the networker keeps about it is in
+ * private fields, out of the user's sight (`Object.keys`, spread, `util.inspect`).
+ */
+export class ListedPeer implements NetworkerPeer {
+  #info: SwarmPeerInfo | undefined
+  /** When the networker listed it, on its clock; null once unlisted. */
+  #listedAt: number | null = null
+  #topicsOf: TopicsOf | null = null
+
+  constructor(
+    public remotePublicKey: Buffer,
+    public remoteAddress: string | null,
+    public type: TransportType,
+    public stream: SwarmConnection,
+    info: SwarmPeerInfo | undefined,
+  ) {
+    this.#info = info
+  }
+
+  /** Until the networker's topic bookkeeping takes the peer over (before 'peer-add'): none. */
+  get topics(): Buffer[] {
+    return this.#topicsOf === null ? [] : this.#topicsOf(this)
+  }
+
+  static {
+    access = {
+      info: (peer) => peer.#info,
+      listedAt: (peer) => peer.#listedAt,
+      setListedAt: (peer, at) => {
+        peer.#listedAt = at
+      },
+      setTopicsOf: (peer, topicsOf) => {
+        peer.#topicsOf = topicsOf
+      },
+    }
+  }
+}
+
+/** The swarm's record of the peer, as the swarm handed its connection over. */
+export function swarmInfoOf(peer: NetworkerPeer): SwarmPeerInfo | undefined {
+  return peer instanceof ListedPeer ? access.info(peer) : undefined
+}
+
+/** When the peer was listed, on the networker's clock; null when it is not listed. */
+export function listedAtOf(peer: NetworkerPeer): number | null {
+  return peer instanceof ListedPeer ? access.listedAt(peer) : null
+}
+
+export function setListedAt(peer: NetworkerPeer, at: number | null): void {
+  if (peer instanceof ListedPeer) access.setListedAt(peer, at)
+}
+
+/** The networker's topic bookkeeping takes the peer over: `topics` reads from it from now on. */
+export function setTopicsOf(peer: NetworkerPeer, topicsOf: TopicsOf): void {
+  if (peer instanceof ListedPeer) access.setTopicsOf(peer, topicsOf)
+}
