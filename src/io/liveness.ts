@@ -14,8 +14,8 @@ export interface LivenessOptions {
   dead(conn: SwarmConnection, silentMs: number): void
 }
 
+/** One watched connection (the map's key). */
 interface Watched {
-  conn: SwarmConnection
   heard: number
   heardAt: number
   written: number
@@ -64,7 +64,6 @@ export class LivenessMonitor {
     const now = this.opts.clock.now()
     const keepAlive = (conn as { keepAlive?: unknown }).keepAlive
     this.watched.set(conn, {
-      conn,
       heard: heardCount(conn),
       heardAt: now,
       written: writtenCount(conn),
@@ -109,8 +108,7 @@ export class LivenessMonitor {
     // and never before the bound less one interval.
     const deadAfter = this.opts.timeout - this.interval
     const keepAliveAfter = this.keepAliveEvery - this.interval
-    for (const w of [...this.watched.values()]) {
-      const { conn } = w
+    for (const [conn, w] of [...this.watched]) {
       if (conn.destroyed) {
         this.watched.delete(conn)
         continue
