@@ -4,11 +4,11 @@ import { CliError } from './cli-error.js'
 
 /** The commands, each with the flags it takes (besides --help, --version, --json, --quiet). */
 export const COMMANDS = {
-  demo: ['peers', 'blocks', 'metrics'],
+  demo: ['peers', 'blocks', 'metrics', 'lan', 'tcp'],
   testnet: ['nodes', 'port'],
-  put: ['storage', 'block-size', 'bootstrap'],
-  seed: ['storage', 'key', 'bootstrap', 'metrics', 'stats'],
-  get: ['storage', 'out', 'live', 'timeout', 'bootstrap', 'metrics', 'stats'],
+  put: ['storage', 'block-size', 'bootstrap', 'lan', 'tcp'],
+  seed: ['storage', 'key', 'bootstrap', 'metrics', 'stats', 'lan', 'tcp'],
+  get: ['storage', 'out', 'live', 'timeout', 'bootstrap', 'metrics', 'stats', 'lan', 'tcp', 'peer'],
   status: ['storage'],
   topics: ['storage'],
   forget: ['storage', 'all'],
@@ -31,6 +31,9 @@ const OPTIONS = {
   bootstrap: { type: 'string' },
   metrics: { type: 'string' },
   stats: { type: 'boolean' },
+  lan: { type: 'boolean' },
+  tcp: { type: 'string' },
+  peer: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },

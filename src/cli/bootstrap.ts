@@ -21,11 +21,38 @@ export function parseBootstrap(value: string | undefined): BootstrapNode[] | nul
 }
 
 /**
+ * A DHT node that knows no other and sends nothing anywhere, bound to loopback: the swarm
+ * of a networker whose peers come only from the LAN or from addresses given (`demo --lan`,
+ * `get --peer` alone).
+ */
+export function isolatedDht(): DHT {
+  return new DHT({ bootstrap: [], host: '127.0.0.1', ephemeral: true })
+}
+
+/** `--peer host:port` (a seed's --tcp address): checked before anything is opened. */
+export function parsePeerAddress(value: string, command: string): string {
+  const m = /^([^:\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(value.trim())
+  const port = m === null ? Number.NaN : Number(m[2])
+  if (m === null || !(port > 0 && port < 65536)) {
+    throw new CliError(`--peer wants host:port, got '${value}'; see ${command} --help`)
+  }
+  return `${m[1]}:${port}`
+}
+
+/**
  * A DHT node for the swarm. When every bootstrap node is on loopback it binds to 127.0.0.1:
  * a node bound to 0.0.0.0 cannot be reached by a local peer on these machines. Fails with
- * a one-line error when no bootstrap node answers.
+ * a one-line error when no bootstrap node answers, unless the DHT is not `required` (peers
+ * come from the LAN or a known address): then `offline` is told and the node kept.
  */
-export async function openDht(bootstrap: BootstrapNode[] | null): Promise<DHT> {
+export async function openDht(
+  bootstrap: BootstrapNode[] | null,
+  opts: { required: boolean; offline?: () => void } = { required: true },
+): Promise<DHT> {
+  if (bootstrap !== null && bootstrap.length === 0) {
+    opts.offline?.()
+    return isolatedDht()
+  }
   const nodes = bootstrap ?? undefined
   const local = nodes?.every((n) => isLoopback(n.host)) ?? false
   // On loopback every peer is directly reachable: localDht says so and skips the holepunch
@@ -38,6 +65,10 @@ export async function openDht(bootstrap: BootstrapNode[] | null): Promise<DHT> {
   await dht.fullyBootstrapped()
   const table = (dht as unknown as { table: { size?: number; toArray?: () => unknown[] } }).table
   const size = table.size ?? table.toArray?.().length ?? 0
+  if (size === 0 && !opts.required) {
+    opts.offline?.()
+    return dht
+  }
   if (size === 0) {
     await dht.destroy()
     const where =

@@ -5,6 +5,7 @@ import createTestnet from '@hyperswarm/testnet'
 import b4a from 'b4a'
 import Corestore from 'corestore'
 import { Networker } from '../networker.js'
+import { isolatedDht } from './bootstrap.js'
 import { type MetricsAddress, type MetricsServer, startMetricsServer } from './metrics-server.js'
 import type { Output } from './output.js'
 import { onShutdown } from './shutdown.js'
@@ -13,6 +14,10 @@ export interface DemoOptions {
   peers: number
   blocks: number
   blockSize: number
+  /** --lan: no testnet; the networkers find each other by mDNS on this machine, over TCP. */
+  lan?: boolean
+  /** --tcp <port>: the writer accepts TCP here and each reader dials it (beside the DHT). */
+  tcpPort?: number | null
   /** --metrics: serve every networker's metrics here, labelled node="writer", "reader-1", … */
   metrics?: MetricsAddress | null
   /** Where the metrics endpoint says where it listens. */
@@ -35,6 +40,11 @@ export interface DemoSummary {
 // Timings in JSON to a tenth of a millisecond: finer digits are noise, not information.
 const tenth = (ms: number): number => Math.round(ms * 10) / 10
 
+const hostPort = (address: string): { host: string; port: number } => {
+  const i = address.lastIndexOf(':')
+  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) }
+}
+
 const short = (key: Uint8Array): string => b4a.toString(key as Buffer, 'hex').slice(0, 8)
 
 /**
@@ -49,14 +59,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     opts.metrics === undefined || opts.metrics === null || opts.out === undefined
       ? null
       : await startMetricsServer(opts.metrics, opts.out)
-  let testnet: Awaited<ReturnType<typeof createTestnet>>
+  const lan = opts.lan === true
+  let testnet: Awaited<ReturnType<typeof createTestnet>> | null = null
   try {
-    testnet = await createTestnet(3)
+    // --lan needs no DHT at all: each networker's node has no bootstrap and finds nothing.
+    if (!lan) testnet = await createTestnet(3)
   } catch (err) {
     await server?.close()
     throw err
   }
-  log({ event: 'testnet', bootstrap: testnet.bootstrap.map((b) => `${b.host}:${b.port}`) })
+  if (testnet === null) log({ event: 'lan', note: 'no DHT: peers are found by mDNS' })
+  else log({ event: 'testnet', bootstrap: testnet.bootstrap.map((b) => `${b.host}:${b.port}`) })
   const dirs: string[] = []
   const nodes: { networker: Networker; store: Corestore; name: string }[] = []
   let cleaned: Promise<void> | null = null
@@ -67,7 +80,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         await networker.close({ timeout: 5000 })
         await store.close()
       }
-      await testnet.destroy()
+      await testnet?.destroy()
       for (const dir of dirs) await rm(dir, { recursive: true, force: true })
       await server?.close()
     })()
@@ -81,7 +94,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       const store = new Corestore(dir)
       const name = i === 0 ? 'writer' : `reader-${i}`
       const networker = new Networker(store, {
-        dht: testnet.createNode(),
+        dht: testnet === null ? isolatedDht() : testnet.createNode(),
+        ...(lan ? { lan: true } : {}),
         ...(server === null
           ? {}
           : { metrics: { registry: server.registry, labels: { node: name } } }),
@@ -117,6 +131,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       blocks: core.length,
       bytes: core.byteLength,
     })
+    let direct: string | null = null
+    if (opts.tcpPort !== undefined && opts.tcpPort !== null) {
+      await writer.networker.listen({ tcp: { host: '127.0.0.1', port: opts.tcpPort } })
+      direct = `127.0.0.1:${writer.networker.tcpAddress?.port ?? opts.tcpPort}`
+      log({ event: 'listening', node: 'writer', transport: 'tcp', address: direct })
+    }
     await writer.networker.configure(core.discoveryKey, { announce: true, lookup: false })
     log({
       event: 'announced',
@@ -144,6 +164,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
             log({ event: 'progress', node: name, blocks: have, of: opts.blocks })
           }
         })
+        if (direct !== null) {
+          // Straight to the writer's address, its key checked by Noise; the DHT runs beside.
+          const publicKey = writer.networker.keyPair.publicKey
+          const peer = await networker.connect({ ...hostPort(direct), publicKey })
+          log({ event: 'dialed', node: name, address: direct, transport: peer.type })
+        }
         await networker.configure(replica.discoveryKey, { announce: false, lookup: true })
         log({ event: 'configured', node: name, peers: networker.peers.size })
         await replica.get(0)

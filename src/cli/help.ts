@@ -7,6 +7,14 @@ const SHARED = `Flags every command takes:
   --version     the package version
 Network commands (put, seed, get) also take:
   --bootstrap host:port[,host:port…]  DHT bootstrap nodes (binds to 127.0.0.1 when all are on loopback)
+  --lan                 also find peers on the local network (mDNS, then direct TCP); works
+                        with no internet: when no DHT node answers, the command goes on LAN-only
+  --tcp <port>          also accept direct TCP connections on this port (0: any free one)
+get also takes:
+  --peer host:port      fetch straight from this address (a seed with --tcp), no discovery;
+                        repeat it for several peers
+demo also takes --lan (its networkers find each other by mDNS, no DHT) and --tcp <port>
+(the writer accepts TCP on this port and readers dial it, no discovery).
 seed, get and demo also take:
   --metrics host:port  serve Prometheus metrics at http://host:port/metrics (port 0: any free one)
 seed and get also take:
@@ -35,12 +43,19 @@ Examples:
   chainstore-networker testnet --port 49737
   chainstore-networker put ./photo.jpg --storage ./a --bootstrap 127.0.0.1:49737
   chainstore-networker get <key> --storage ./b --out ./copy.jpg --bootstrap 127.0.0.1:49737
+  chainstore-networker seed --storage ./a --lan        # two laptops on one Wi-Fi, no internet:
+  chainstore-networker get <key> --storage ./b --lan   # run this on the other one
+  chainstore-networker seed --storage ./a --tcp 7000   # a known address:
+  chainstore-networker get <key> --storage ./b --peer 192.168.1.20:7000
 `
 
 const COMMAND_HELP: Record<Command, string> = {
-  demo: `chainstore-networker demo [--peers N] [--blocks N] [--metrics host:port] [--json|--quiet]
+  demo: `chainstore-networker demo [--peers N] [--blocks N] [--lan] [--tcp <port>] [--metrics host:port] [--json|--quiet]
   An embedded local testnet, N networkers (default 3), one writer appending N blocks
   (default 200, 4 KiB each); prints peers joining and blocks arriving, then a summary.
+  --lan: no testnet; the networkers find each other by mDNS on this machine and connect
+  over TCP. --tcp <port>: the writer also accepts TCP on this port (0: any free one) and
+  each reader dials it straight, beside the DHT.
   Leaves nothing behind: its storage is temporary. --metrics serves every networker's
   metrics while it runs, each series labelled node="writer", "reader-1", …
 
@@ -54,7 +69,7 @@ Examples:
 Examples:
   chainstore-networker testnet --port 49737
   chainstore-networker testnet --nodes 5 --json`,
-  put: `chainstore-networker put <file|-> --storage <dir> [--block-size BYTES] [--bootstrap …]
+  put: `chainstore-networker put <file|-> --storage <dir> [--block-size BYTES] [--bootstrap …] [--lan] [--tcp <port>]
   Appends the file (or stdin with -) to a new core in blocks (default 65536 bytes, at most
   15 MiB), showing progress, prints the core's key, and seeds it until Ctrl-C. The file,
   the block size, the storage directory and the bootstrap are checked before anything is
@@ -64,7 +79,7 @@ Examples:
 Examples:
   chainstore-networker put ./photo.jpg --storage ./a --bootstrap 127.0.0.1:49737
   tar c ./dir | chainstore-networker put - --storage ./a --bootstrap 127.0.0.1:49737`,
-  seed: `chainstore-networker seed --storage <dir> [--key <hex>...] [--bootstrap …] [--metrics host:port] [--stats]
+  seed: `chainstore-networker seed --storage <dir> [--key <hex>...] [--bootstrap …] [--lan] [--tcp <port>] [--metrics host:port] [--stats]
   Announces and serves the cores (default: every core this storage wrote), plus every topic
   the storage remembers (announced ones are served, looked-up ones followed); prints peers
   as they come and go and bytes served, until Ctrl-C. --metrics serves Prometheus metrics
@@ -73,9 +88,10 @@ Examples:
 
 Examples:
   chainstore-networker seed --storage ./a --bootstrap 127.0.0.1:49737
+  chainstore-networker seed --storage ./a --lan --tcp 7000
   chainstore-networker seed --storage ./a --metrics 127.0.0.1:9464 --stats
   chainstore-networker seed --storage ./b --key <hex> --key <hex> --bootstrap 127.0.0.1:49737`,
-  get: `chainstore-networker get <key> --storage <dir> [--out <file|->] [--live] [--timeout SECONDS] [--bootstrap …] [--metrics host:port] [--stats]
+  get: `chainstore-networker get <key> --storage <dir> [--out <file|->] [--live] [--timeout SECONDS] [--bootstrap …] [--lan] [--tcp <port>] [--peer host:port…] [--metrics host:port] [--stats]
   Looks the core up, replicates all of it with a progress bar, writes it (default: stdout,
   with messages on stderr), verifies its length. The --out path is checked first; the file
   appears only once complete. --timeout (default 30) bounds the wait for a peer that has the
@@ -87,7 +103,9 @@ Examples:
 
 Examples:
   chainstore-networker get <key> --storage ./b --out ./copy.jpg --bootstrap 127.0.0.1:49737
-  chainstore-networker get <key> --storage ./b --quiet --bootstrap 127.0.0.1:49737 > copy.jpg`,
+  chainstore-networker get <key> --storage ./b --quiet --bootstrap 127.0.0.1:49737 > copy.jpg
+  chainstore-networker get <key> --storage ./b --lan --out ./copy.jpg
+  chainstore-networker get <key> --storage ./b --peer 192.168.1.20:7000 --out ./copy.jpg`,
   status: `chainstore-networker status --storage <dir> [--json]
   Every core the storage directory holds (written here or a replica, blocks held, bytes)
   and the topics it remembers. Only reads: a directory that is not a storage directory is

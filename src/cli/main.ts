@@ -7,7 +7,7 @@ import {
   type Values,
   wholeNumber,
 } from './args.js'
-import { parseBootstrap } from './bootstrap.js'
+import { parseBootstrap, parsePeerAddress } from './bootstrap.js'
 import { getCommand } from './commands/get.js'
 import { MAX_BLOCK_SIZE, putCommand } from './commands/put.js'
 import { seedCommand } from './commands/seed.js'
@@ -18,6 +18,7 @@ import { runDemo } from './demo.js'
 import { commandHelp, MAIN_HELP } from './help.js'
 import { parseMetricsAddress } from './metrics-server.js'
 import { Output } from './output.js'
+import type { DirectOptions } from './session.js'
 
 export async function main(argv: string[]): Promise<void> {
   const { command, args, values } = parseCommandLine(argv)
@@ -44,6 +45,15 @@ export async function main(argv: string[]): Promise<void> {
 
 async function run(command: Command, args: string[], values: Values, out: Output): Promise<void> {
   const storage = (): string => required(values.storage, '--storage <dir>', command)
+  // --lan, --tcp <port>, --peer host:port: checked here, before anything is opened.
+  const direct = (): DirectOptions => ({
+    lan: values.lan === true,
+    tcpPort:
+      values.tcp === undefined
+        ? null
+        : wholeNumber(values.tcp, 'tcp', command, { fallback: 0, min: 0, max: 65535 }),
+    peers: (values.peer ?? []).map((p) => parsePeerAddress(p, command)),
+  })
   // --metrics and --stats, for the commands that take them.
   const watch = () => ({
     metrics: parseMetricsAddress(values.metrics, command),
@@ -54,9 +64,12 @@ async function run(command: Command, args: string[], values: Values, out: Output
       noMoreArgs(args, 0, command)
       const peers = wholeNumber(values.peers, 'peers', command, { fallback: 3, min: 2 })
       const blocks = wholeNumber(values.blocks, 'blocks', command, { fallback: 200 })
+      const { lan, tcpPort } = direct()
       const summary = await runDemo({
         peers,
         blocks,
+        lan,
+        tcpPort,
         blockSize: 4096,
         metrics: watch().metrics,
         out,
@@ -99,6 +112,7 @@ async function run(command: Command, args: string[], values: Values, out: Output
           why: " (15 MiB, Hypercore's largest block)",
         }),
         bootstrap: parseBootstrap(values.bootstrap),
+        direct: direct(),
         out,
       })
       return
@@ -108,6 +122,7 @@ async function run(command: Command, args: string[], values: Values, out: Output
         storage: storage(),
         keys: values.key ?? [],
         bootstrap: parseBootstrap(values.bootstrap),
+        direct: direct(),
         ...watch(),
         out,
       })
@@ -121,6 +136,7 @@ async function run(command: Command, args: string[], values: Values, out: Output
         live: values.live === true,
         timeout: wholeNumber(values.timeout, 'timeout', command, { fallback: 30 }) * 1000,
         bootstrap: parseBootstrap(values.bootstrap),
+        direct: direct(),
         ...watch(),
         out,
       })
@@ -143,6 +159,12 @@ function describeDemo(e: Record<string, unknown>): string {
   switch (e.event) {
     case 'testnet':
       return `testnet      private HyperDHT on ${(e.bootstrap as string[]).join(', ')}`
+    case 'lan':
+      return 'lan          no DHT: every networker finds the others by mDNS on this machine'
+    case 'listening':
+      return `writer       accepting TCP on ${e.address}`
+    case 'dialed':
+      return `${String(e.node).padEnd(12)} dialed the writer at ${e.address} (${e.transport})`
     case 'written':
       return `writer       appended ${e.blocks} blocks (${e.bytes} bytes) to core ${String(e.key).slice(0, 16)}…`
     case 'announced':

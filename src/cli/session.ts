@@ -36,7 +36,10 @@ export async function openSession(opts: {
   metrics?: MetricsAddress | null
   /** --stats: a live peer table (or `stats` events with --json). */
   stats?: boolean
+  /** --lan, --tcp and --peer: how else than the DHT peers are found and reached. */
+  direct?: DirectOptions
 }): Promise<Session> {
+  const direct = opts.direct ?? NO_DIRECT
   const server: MetricsServer | null =
     opts.metrics === undefined || opts.metrics === null
       ? null
@@ -44,7 +47,22 @@ export async function openSession(opts: {
   let dht: DHT
   let store: Corestore
   try {
-    dht = await openDht(opts.bootstrap)
+    // --lan works with no internet: a DHT no node answers is kept (it bootstraps later if
+    // it can) and the peers come from the LAN meanwhile. --peer alone needs no DHT at all.
+    // --peer alone: a DHT node with no bootstrap, which sends nothing anywhere.
+    const alone = direct.peers.length > 0 && !direct.lan && opts.bootstrap === null
+    dht = await openDht(alone ? [] : opts.bootstrap, {
+      required: !direct.lan && direct.peers.length === 0,
+      offline: () =>
+        opts.out.event(
+          { event: 'dht-unreachable' },
+          direct.lan
+            ? 'no DHT node answered: finding peers on the local network only (--lan)'
+            : alone
+              ? 'no discovery: dialing --peer only'
+              : 'no DHT node answered: dialing --peer only',
+        ),
+    })
   } catch (err) {
     await server?.close()
     throw err
@@ -61,6 +79,7 @@ export async function openSession(opts: {
     dht,
     persist: opts.persist,
     ...(server === null ? {} : { metrics: server.registry }),
+    ...(direct.lan ? { lan: true } : {}),
   })
   const stopStats = opts.stats === true ? startStatsView(networker, opts.out) : () => {}
   const short = (key: Uint8Array) => b4a.toString(key as Buffer, 'hex').slice(0, 12)
@@ -113,7 +132,58 @@ export async function openSession(opts: {
     },
   }
   unregister = onShutdown(() => session.close())
+  try {
+    await startDirect(networker, direct, opts.out)
+  } catch (err) {
+    await session.close()
+    throw err
+  }
   return session
+}
+
+/** --lan, --tcp <port>, --peer host:port (each checked by the caller). */
+export interface DirectOptions {
+  lan: boolean
+  tcpPort: number | null
+  peers: string[]
+}
+
+const NO_DIRECT: DirectOptions = { lan: false, tcpPort: null, peers: [] }
+
+/** Listens on --tcp's port and dials every --peer; a port in use is a one-line error. */
+async function startDirect(
+  networker: Networker,
+  direct: DirectOptions,
+  out: Output,
+): Promise<void> {
+  if (direct.tcpPort !== null) {
+    try {
+      await networker.listen({ tcp: { port: direct.tcpPort } })
+    } catch (err) {
+      throw new CliError(`--tcp ${direct.tcpPort}: ${(err as Error).message}`)
+    }
+    const address = networker.tcpAddress
+    const key = b4a.toString(networker.keyPair.publicKey, 'hex')
+    out.event(
+      { event: 'listening', transport: 'tcp', address, key },
+      `accepting TCP on port ${address?.port ?? direct.tcpPort} (get <key> --peer <this host>:${address?.port ?? direct.tcpPort})`,
+    )
+  }
+  for (const peer of direct.peers) {
+    // A peer that cannot be reached is said, not fatal: get waits for the core within --timeout.
+    networker.connect(peer).then(
+      (p) =>
+        out.event(
+          { event: 'dialed', address: peer, peer: b4a.toString(p.remotePublicKey, 'hex') },
+          `connected to ${peer}`,
+        ),
+      (err: Error) =>
+        out.event(
+          { event: 'dial-failed', address: peer, error: err.message },
+          `could not connect to ${peer}: ${err.message}`,
+        ),
+    )
+  }
 }
 
 export function parseKey(value: string | undefined, what = 'key'): Buffer {

@@ -7,7 +7,7 @@ import { CliError } from '../cli-error.js'
 import type { MetricsAddress } from '../metrics-server.js'
 import { type ContentSink, checkOutPath, openSink } from '../out-file.js'
 import { bar, bytes, type Output, rate } from '../output.js'
-import { openSession, parseKey, type Session } from '../session.js'
+import { type DirectOptions, openSession, parseKey, type Session } from '../session.js'
 import { isStopping, onShutdown, untilInterrupted, workDone } from '../shutdown.js'
 import { checkWritableStorage, storageState } from '../storage-dir.js'
 import { discardCore, openStore, rememberedTopics } from '../store-cores.js'
@@ -20,6 +20,8 @@ export async function getCommand(opts: {
   live: boolean
   timeout: number
   bootstrap: BootstrapNode[] | null
+  /** --lan, --tcp, --peer. */
+  direct: DirectOptions
   /** --metrics: serve Prometheus metrics here. */
   metrics: MetricsAddress | null
   /** --stats: a live peer table. */
@@ -33,14 +35,22 @@ export async function getCommand(opts: {
   const createdStorage = storageState(opts.storage) === 'missing'
   // A plain get remembers nothing (rerunning it resumes from the blocks kept in the store);
   // --live remembers its lookup, so seed on this storage keeps following the core.
-  const session = await openSession({
-    storage: opts.storage,
-    bootstrap: opts.bootstrap,
-    out: opts.out,
-    persist: opts.live,
-    metrics: opts.metrics,
-    stats: opts.stats,
-  })
+  let session: Session
+  try {
+    session = await openSession({
+      storage: opts.storage,
+      bootstrap: opts.bootstrap,
+      direct: opts.direct,
+      out: opts.out,
+      persist: opts.live,
+      metrics: opts.metrics,
+      stats: opts.stats,
+    })
+  } catch (err) {
+    // A --tcp port in use fails after the storage was opened: leave nothing behind.
+    if (createdStorage) await rm(opts.storage, { recursive: true, force: true })
+    throw err
+  }
   const short = `${opts.key.slice(0, 16)}…`
   const state = { total: 0, have: 0, fetched: 0, finished: false, stopped: false }
   let sink: ContentSink | null = null
@@ -75,7 +85,10 @@ export async function getCommand(opts: {
     newCore = (await session.store.getAuth(crypto.discoveryKey(key))) === null
     const core = session.store.get({ key })
     await core.ready()
-    await lookup(session, core, opts.live)
+    // --peer alone fetches from the addresses given, with no discovery: the connection
+    // replicates every core the store has open, this one included.
+    const discover = opts.direct.peers.length === 0 || opts.direct.lan || opts.live
+    if (discover || opts.bootstrap !== null) await lookup(session, core, opts.live)
     await waitForLength(core, opts.timeout, short)
     const started = performance.now()
     state.total = core.length

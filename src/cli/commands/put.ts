@@ -6,7 +6,7 @@ import crypto from 'hypercore-crypto'
 import type { BootstrapNode } from '../bootstrap.js'
 import { CliError } from '../cli-error.js'
 import { bar, bytes, type Output, rate } from '../output.js'
-import { openSession } from '../session.js'
+import { type DirectOptions, openSession } from '../session.js'
 import { onShutdown, workDone } from '../shutdown.js'
 import { checkWritableStorage, storageState } from '../storage-dir.js'
 import { discardCore, rememberedTopics } from '../store-cores.js'
@@ -56,6 +56,8 @@ export async function putCommand(opts: {
   storage: string
   blockSize: number
   bootstrap: BootstrapNode[] | null
+  /** --lan, --tcp, --peer. */
+  direct: DirectOptions
   out: Output
 }): Promise<never> {
   // Inputs first, then the network, and only then the storage: a failure before the write
@@ -68,11 +70,14 @@ export async function putCommand(opts: {
     session = await openSession({
       storage: opts.storage,
       bootstrap: opts.bootstrap,
+      direct: opts.direct,
       out: opts.out,
       persist: true,
     })
   } catch (err) {
     await input.close()
+    // A --tcp port in use fails after the storage was opened: leave nothing behind.
+    if (createdStorage) await rm(opts.storage, { recursive: true, force: true })
     throw err
   }
   const name = `put-${b4a.toString(crypto.randomBytes(8), 'hex')}`

@@ -5,7 +5,7 @@ import type { BootstrapNode } from '../bootstrap.js'
 import { CliError } from '../cli-error.js'
 import type { MetricsAddress } from '../metrics-server.js'
 import { bytes, type Output } from '../output.js'
-import { openSession, parseKey, type Session } from '../session.js'
+import { type DirectOptions, openSession, parseKey, type Session } from '../session.js'
 import { untilInterrupted } from '../shutdown.js'
 import { requireStore } from '../storage-dir.js'
 import { listCores, type RememberedTopic, rememberedTopics } from '../store-cores.js'
@@ -19,6 +19,8 @@ export async function seedCommand(opts: {
   storage: string
   keys: string[]
   bootstrap: BootstrapNode[] | null
+  /** --lan, --tcp, --peer. */
+  direct: DirectOptions
   /** --metrics: serve Prometheus metrics here. */
   metrics: MetricsAddress | null
   /** --stats: a live peer table. */
@@ -30,6 +32,7 @@ export async function seedCommand(opts: {
   const session = await openSession({
     storage: opts.storage,
     bootstrap: opts.bootstrap,
+    direct: opts.direct,
     out: opts.out,
     persist: true,
     metrics: opts.metrics,
