@@ -33,7 +33,9 @@ async function makeWriter(blocks: number): Promise<Writer> {
   return { store, core, dir }
 }
 
-type Mode = 'networker' | 'hand-wired'
+/** The networker over the DHT (UDX), hand-wired Hyperswarm, and the networker over direct TCP. */
+type Mode = 'networker' | 'hand-wired' | 'tcp'
+const MODES: Mode[] = ['networker', 'hand-wired', 'tcp']
 
 interface Timings {
   /** To the reader's swarm emitting its first 'connection': before any networker code runs on it. */
@@ -78,6 +80,20 @@ async function transfer(
     closers.push(() => r.close())
     connected = firstConnection(r.swarm)
     join = () => r.configure(dk, { announce: false, lookup: true })
+  } else if (mode === 'tcp') {
+    // The same networkers, the reader dialing the writer's TCP address with its key: what a
+    // transfer costs over direct TCP, with no discovery to wait for.
+    const w = new Networker(writer.store, { dht: testnet.createNode() })
+    closers.push(() => w.close())
+    await w.listen({ tcp: { host: '127.0.0.1', port: 0 } })
+    await w.configure(dk, { announce: true, lookup: false })
+    const address = w.tcpAddress
+    if (address === null) throw new Error('bench: the writer does not listen on TCP')
+    const r = new Networker(reader.store, { dht: testnet.createNode() })
+    closers.push(() => r.close())
+    connected = new Promise((resolve) => r.once('peer-add', () => resolve(performance.now())))
+    const target = { host: '127.0.0.1', port: address.port, publicKey: w.keyPair.publicKey }
+    join = () => r.connect(target)
   } else {
     const w = new Hyperswarm({ dht: testnet.createNode() })
     w.on('connection', (conn) => writer.store.replicate(conn))
@@ -135,17 +151,15 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
   // Single runs on a testnet swing widely: many pairs, so the median of their ratios holds.
   const reps = budget.quick ? 1 : 24
   const writer = await makeWriter(blocks)
-  const runs: Record<Mode, Timings[]> = { networker: [], 'hand-wired': [] }
+  const runs: Record<Mode, Timings[]> = { networker: [], 'hand-wired': [], tcp: [] }
   const loadAtStart = loadavg()[0] ?? 0
   const others = watchOtherLoad()
   try {
     // A warm-up run of each (JIT, module loading, first storage files), not counted.
-    if (!budget.quick) {
-      await runOnce('networker', writer, blocks)
-      await runOnce('hand-wired', writer, blocks)
-    }
+    if (!budget.quick) for (const mode of MODES) await runOnce(mode, writer, blocks)
     for (let r = 0; r < reps; r++) {
-      const order: Mode[] = r % 2 === 0 ? ['networker', 'hand-wired'] : ['hand-wired', 'networker']
+      // Each mode first, second and last in turn, so no side always follows the same one.
+      const order = MODES.map((_, i) => MODES[(i + r) % MODES.length] as Mode)
       for (const mode of order) runs[mode].push(await runOnce(mode, writer, blocks))
     }
   } finally {
@@ -181,6 +195,24 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
       ...(withGoal ? { profile: 'e2e' } : {}),
     }
   }
+  // Direct TCP against the networker over UDX, in the same rounds: shown, not held to a goal
+  // (TCP skips discovery, so its first block is expected sooner).
+  const tcpRow = (metric: string, key: keyof Timings) => {
+    const pairs = roundRatios(
+      runs.tcp.map((t) => t[key]),
+      runs.networker.map((t) => t[key]),
+    )
+    return {
+      metric,
+      subject: m('tcp', key),
+      baseline: m('networker', key),
+      unit: 'ms',
+      ratio: median(pairs),
+      ratioLabel: 'TCP ÷ UDX, both networker',
+      goal: null,
+      rounds: pairs,
+    }
+  }
   return {
     title: 'End to end on a local HyperDHT testnet',
     subjectLabel: 'Networker (writer and reader)',
@@ -190,6 +222,8 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
       // Where the first-block time goes: the connection itself, before the networker sees it.
       row("configure → the reader's swarm emits 'connection'", 'connMs', false),
       row(`configure → all ${blocks} blocks of 4 KiB`, 'allMs'),
+      tcpRow('direct TCP (connect) against UDX (configure): → first replicated block', 'firstMs'),
+      tcpRow(`direct TCP (connect) against UDX (configure): → all ${blocks} blocks`, 'allMs'),
     ],
     params: {
       blocks,
@@ -201,7 +235,8 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
     },
     notes: [
       "Each run: a fresh createTestnet(3) on loopback, the writer announces (configure / join + flushed), then the clock starts at the reader's configure / join (lookup only) and stops at core.get(0) and at download({ start: 0, end }).done(). Corestore 7 in temp dirs; one writer core reused by every run.",
-      "Runs alternate networker / hand-wired (N,H then H,N …), each side on a new testnet; figures are medians, and a ratio is the median of each pair's ratio (the rounds column shows their spread).",
+      "Runs rotate networker / hand-wired / tcp (N,H,T then H,T,N …), each on a new testnet; figures are medians, and a ratio is the median of each round's ratio (the rounds column shows their spread).",
+      'Direct TCP rows: the same networkers, the writer also listening on TCP (listen({ tcp })) and the reader dialing it with its key (connect({ host, port, publicKey })) instead of looking the topic up; the clock starts at connect. Subject is TCP, baseline the networker over UDX (configure → lookup → holepunch-free local connect). Shown, not held to a goal.',
       `No verdict is given when other processes kept more than ${BUSY_CORES} of a core busy on average during the runs (the machine's busy time from /proc/stat less this process's own): a transfer over loopback is timed in wall time, which another process stretches on one side of a pair and not the other.`,
       ...Object.entries(runs).map(
         ([mode, ts]) =>
