@@ -10,6 +10,13 @@ import { messageOf, noop } from './util.js'
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64
 /** Most sockets in their Noise handshake at once from one remote address. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_HOST = 8
+/**
+ * Most bytes a socket may send before its handshake is done. Noise XX's messages are a few
+ * hundred bytes, and what an initiator sends right after its own end opens (channel opens,
+ * first requests) is small; secret-stream itself would buffer a frame of up to 16 MiB, so
+ * without this cap the unfinished handshakes could hold 64 × 16 MiB.
+ */
+export const MAX_HANDSHAKE_BYTES = 1024 * 1024
 
 export interface TcpListenerHooks {
   maxPending: number
@@ -138,6 +145,7 @@ export class TcpListener {
     }
     // However the handshake ends, the socket stops counting against the caps once it closes.
     socket.once('close', release)
+    capUntilOpen(socket, () => done)
     this.hooks.secure(socket).then(
       (conn) => {
         release()
@@ -152,4 +160,34 @@ export class TcpListener {
       },
     )
   }
+}
+
+/**
+ * Destroys the socket once it has sent more than MAX_HANDSHAKE_BYTES while `opened()` is
+ * false (the bytes end the handshake with HANDSHAKE_FAILED). The count listens to 'data' only
+ * once secret-stream reads the socket: a 'data' listener of ours added earlier would set the
+ * socket flowing and lose what came before secret-stream listened.
+ */
+function capUntilOpen(socket: Socket, opened: () => boolean): void {
+  let received = 0
+  const count = (chunk: Buffer): void => {
+    if (opened()) {
+      socket.removeListener('data', count)
+      return
+    }
+    received += chunk.byteLength
+    if (received > MAX_HANDSHAKE_BYTES) {
+      socket.removeListener('data', count)
+      socket.destroy(new Error(`more than ${MAX_HANDSHAKE_BYTES} bytes before the handshake ended`))
+    }
+  }
+  const onlistener = (event: string | symbol): void => {
+    if (event !== 'data') return
+    socket.removeListener('newListener', onlistener)
+    // Data comes in later turns of the event loop: a microtask is in time for all of it.
+    queueMicrotask(() => {
+      if (!opened() && !socket.destroyed) socket.on('data', count)
+    })
+  }
+  socket.on('newListener', onlistener)
 }

@@ -84,6 +84,34 @@ describe('a TCP listener under bad input', () => {
     expect(networker.peers.size).toBe(0)
   })
 
+  it('closes a client that streams a huge handshake frame once it passes the byte cap, long before the timeout', async () => {
+    // A handshake timeout far beyond the test: only the byte cap can end this client.
+    const { networker, port, errors } = await listener({ handshakeTimeout: 60_000 })
+    const hog = await rawSocket(port)
+    // A frame header announcing 16 MiB - 1 (secret-stream's largest), then its bytes.
+    hog.write(b4a.from([0xff, 0xff, 0xff]))
+    const chunk = crypto.randomBytes(64 * 1024)
+    let sent = 0
+    const startedAt = Date.now()
+    while (!hog.destroyed && sent < 8 * 1024 * 1024) {
+      // A reset when the cap strikes is the expected end, not a failure of the test.
+      if (!hog.write(chunk)) await Promise.race([once(hog, 'drain'), closed(hog)]).catch(() => {})
+      sent += chunk.byteLength
+    }
+    await closed(hog)
+    expect(Date.now() - startedAt).toBeLessThan(10_000)
+    // The cap (1 MiB) plus what the kernel's buffers held when it struck.
+    expect(sent).toBeLessThan(8 * 1024 * 1024)
+    await goodClient(port)
+    await eventually(() => errors.length === 1, 'reported')
+    expect(errors[0]?.code).toBe(ErrorCode.HANDSHAKE_FAILED)
+    expect(networker.stats().totals.handshakesFailed).toBe(1)
+    await eventually(
+      () => networker.diagnostics().pendingHandshakes === undefined,
+      'no handshake left',
+    )
+  })
+
   it('thousands of connects from one address are capped per address: the rest are closed at once and counted, others are served', async () => {
     const { networker, port, errors } = await listener({ maxPendingHandshakesPerHost: 8 })
     const flood: Socket[] = []
