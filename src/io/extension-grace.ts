@@ -26,9 +26,13 @@ export class GraceQueue<T extends GraceHolder> {
     private readonly ended: (holder: T) => void,
   ) {}
 
-  /** Starts `holder`'s period now. */
+  /**
+   * Starts `holder`'s period now. Its end is kept in whole milliseconds, rounded up (never
+   * early, under 1 ms late, as a timer may be): a fraction would be a number object of its
+   * own on every connection.
+   */
   start(holder: T): void {
-    holder.graceEnds = this.clock.now() + this.period
+    holder.graceEnds = Math.ceil(this.clock.now() + this.period)
     this.queue.push(holder)
     this.running++
     if (this.timer === null) this.arm()

@@ -56,6 +56,25 @@ interface RemoteNames {
 
 const NO_EXTENSIONS: ReadonlySet<AnyExtension> = new Set()
 
+/** `answer` is the low two bits of a link's `bits`, as an index into this. */
+const ANSWERS: readonly Answer[] = ['pending', 'answered', 'none']
+const ANSWER_BITS = 3
+const GRACE_OVER = 4
+/** Our channel was made once: it is never made again (a closed one stays closed). */
+const MADE = 8
+const MALFORMED_REPORTED = 16
+
+/** What a link learns and keeps once anything is said or held on it: made on first use. */
+interface Known {
+  shared: Set<AnyExtension> | null
+  announced: Set<AnyExtension> | null
+  withdrawn: Set<AnyExtension> | null
+  tally: LinkTally | null
+  remote: RemoteNames | null
+  held: Map<AnyExtension, Held> | null
+  heldTotal: number
+}
+
 /**
  * One connection's extensions channel and what it knows: the remote's names by its ids,
  * the messages held per extension until the remote's answer, and which extensions both
@@ -63,27 +82,17 @@ const NO_EXTENSIONS: ReadonlySet<AnyExtension> = new Set()
  *
  * Kept small while nothing is said on it, as on most connections: the channel is opened
  * only once either side has an extension (ours with `open`, the remote's through the
- * Protomux pairing), and every set, map and counter is made on first use.
+ * Protomux pairing); its flags share one number, and every set, map and counter is made on
+ * first use.
  */
 export class PeerLink {
-  answer: Answer = 'pending'
-  /** The grace period after the connection ended: nothing more is held. */
-  graceOver = false
   /** When the grace period ends, while it runs (see extension-grace.ts); null otherwise. */
   graceEnds: number | null = null
-  /** A malformed frame of this remote has been reported (later ones are only counted). */
-  malformedReported = false
+  /** The answer, whether the grace is over, the channel made and a malformed frame reported. */
+  private bits = 0
   private readonly mux: Protomux | null = null
   private wire: Wire | null = null
-  /** Our channel was made once: it is never made again (a closed one stays closed). */
-  private made = false
-  private sharedSet: Set<AnyExtension> | null = null
-  private announcedSet: Set<AnyExtension> | null = null
-  private withdrawnSet: Set<AnyExtension> | null = null
-  private tallyOf: LinkTally | null = null
-  private remote: RemoteNames | null = null
-  private held: Map<AnyExtension, Held> | null = null
-  private heldTotal = 0
+  private known: Known | null = null
 
   constructor(
     readonly peer: NetworkerPeer,
@@ -92,7 +101,7 @@ export class PeerLink {
     if (peer.stream.destroyed) {
       // The stream is already gone: nothing will ever be known of the remote.
       this.answer = 'none'
-      this.made = true
+      this.bits |= MADE
       return
     }
     // A remote with extensions opens its channel even while we have none: ours answers it,
@@ -102,10 +111,54 @@ export class PeerLink {
     this.mux.pair({ protocol: EXTENSIONS_PROTOCOL }, this.paired.bind(this))
   }
 
+  /** What we know of the remote's extensions. */
+  get answer(): Answer {
+    return ANSWERS[this.bits & ANSWER_BITS] as Answer
+  }
+
+  set answer(answer: Answer) {
+    this.bits = (this.bits & ~ANSWER_BITS) | ANSWERS.indexOf(answer)
+  }
+
+  /** The grace period after the connection ended: nothing more is held. */
+  get graceOver(): boolean {
+    return (this.bits & GRACE_OVER) !== 0
+  }
+
+  set graceOver(over: boolean) {
+    this.bits = over ? this.bits | GRACE_OVER : this.bits & ~GRACE_OVER
+  }
+
+  /** A malformed frame of this remote has been reported (later ones are only counted). */
+  get malformedReported(): boolean {
+    return (this.bits & MALFORMED_REPORTED) !== 0
+  }
+
+  set malformedReported(reported: boolean) {
+    this.bits = reported ? this.bits | MALFORMED_REPORTED : this.bits & ~MALFORMED_REPORTED
+  }
+
+  private get made(): boolean {
+    return (this.bits & MADE) !== 0
+  }
+
+  private get k(): Known {
+    this.known ??= {
+      shared: null,
+      announced: null,
+      withdrawn: null,
+      tally: null,
+      remote: null,
+      held: null,
+      heldTotal: 0,
+    }
+    return this.known
+  }
+
   /** Opens our channel with `hello` as its handshake, unless it was opened once already. */
   open(hello: readonly Announced[]): void {
     if (this.made || this.mux === null) return
-    this.made = true
+    this.bits |= MADE
     const owner = this.owner
     const channel = this.mux.createChannel({
       protocol: EXTENSIONS_PROTOCOL,
@@ -151,75 +204,76 @@ export class PeerLink {
 
   /** Extensions both sides have. */
   get shared(): ReadonlySet<AnyExtension> {
-    return this.sharedSet ?? NO_EXTENSIONS
+    return this.known?.shared ?? NO_EXTENSIONS
   }
 
   /** Those of them the extension was told of ('peer-add'). */
   get announced(): ReadonlySet<AnyExtension> {
-    return this.announcedSet ?? NO_EXTENSIONS
+    return this.known?.announced ?? NO_EXTENSIONS
   }
 
   share(ext: AnyExtension): void {
-    this.sharedSet ??= new Set()
-    this.sharedSet.add(ext)
+    const k = this.k
+    k.shared ??= new Set()
+    k.shared.add(ext)
   }
 
   unshare(ext: AnyExtension): void {
-    this.sharedSet?.delete(ext)
+    this.known?.shared?.delete(ext)
   }
 
   unshareAll(): void {
-    this.sharedSet?.clear()
+    this.known?.shared?.clear()
   }
 
   markAnnounced(ext: AnyExtension): void {
-    this.announcedSet ??= new Set()
-    this.announcedSet.add(ext)
+    const k = this.k
+    k.announced ??= new Set()
+    k.announced.add(ext)
   }
 
   /** Forgets that the extension was told of the peer; false if it was not. */
   unmarkAnnounced(ext: AnyExtension): boolean {
-    return this.announcedSet?.delete(ext) ?? false
+    return this.known?.announced?.delete(ext) ?? false
   }
 
   /** Extensions the remote had on this connection and then removed: a definite no. */
   withdraw(ext: AnyExtension): void {
-    this.withdrawnSet ??= new Set()
-    this.withdrawnSet.add(ext)
+    const k = this.k
+    k.withdrawn ??= new Set()
+    k.withdrawn.add(ext)
   }
 
   unwithdraw(ext: AnyExtension): void {
-    this.withdrawnSet?.delete(ext)
+    this.known?.withdrawn?.delete(ext)
   }
 
   /** Messages counted per extension on this connection, for stats. */
   get tally(): LinkTally {
-    this.tallyOf ??= new LinkTally()
-    return this.tallyOf
+    const k = this.k
+    k.tally ??= new LinkTally()
+    return k.tally
   }
 
   /** The counts so far, without making an empty tally. */
   get tallyIfAny(): LinkTally | null {
-    return this.tallyOf
-  }
-
-  get heldBytes(): number {
-    return this.heldTotal
+    return this.known?.tally ?? null
   }
 
   remoteHas(name: string): boolean {
-    return this.remote?.byName.has(name) ?? false
+    return this.known?.remote?.byName.has(name) ?? false
   }
 
   nameOf(id: number): string | undefined {
-    return this.remote?.byId.get(id)
+    return this.known?.remote?.byId.get(id)
   }
 
   /** The remote's handshake list replaces anything known. Returns the names it has. */
   applyHello(list: readonly Announced[]): string[] {
     this.forgetRemote()
     for (const entry of list) this.applyAdd(entry)
-    return this.remote === null ? [] : [...this.remote.byName.keys()]
+    const remote = this.known?.remote
+    return remote === null || remote === undefined ? [] : [...remote.byName.keys()]
   }
 
   /**
@@ -227,8 +281,9 @@ export class PeerLink {
    * moved to a new id, replaces the earlier entry. Returns the name it lost, if any.
    */
   applyAdd({ id, name }: Announced): string | null {
-    this.remote ??= { byId: new Map(), byName: new Map() }
-    const { byId, byName } = this.remote
+    const k = this.k
+    k.remote ??= { byId: new Map(), byName: new Map() }
+    const { byId, byName } = k.remote
     const previousName = byId.get(id)
     if (previousName === undefined && byId.size >= MAX_REMOTE_NAMES) {
       throw new WireError(`more than ${MAX_REMOTE_NAMES} extension names`)
@@ -243,15 +298,16 @@ export class PeerLink {
 
   /** The remote unregistered the name behind `id`; null for an id it never announced. */
   applyRemove(id: number): string | null {
-    const name = this.remote?.byId.get(id)
-    if (this.remote === null || name === undefined) return null
-    this.remote.byId.delete(id)
-    this.remote.byName.delete(name)
+    const remote = this.known?.remote
+    const name = remote?.byId.get(id)
+    if (remote === null || remote === undefined || name === undefined) return null
+    remote.byId.delete(id)
+    remote.byName.delete(name)
     return name
   }
 
   forgetRemote(): void {
-    this.remote = null
+    if (this.known !== null) this.known.remote = null
   }
 
   sendAdd(entry: Announced): void {
@@ -274,27 +330,29 @@ export class PeerLink {
    * without it). A remote that had it and removed it has answered for good.
    */
   canHold(ext: AnyExtension): boolean {
-    if (this.held?.has(ext)) return true
-    return !this.graceOver && this.answer !== 'none' && !this.withdrawnSet?.has(ext)
+    if (this.known?.held?.has(ext)) return true
+    return !this.graceOver && this.answer !== 'none' && !this.known?.withdrawn?.has(ext)
   }
 
   /** Holds a copy (the caller may reuse its buffer); false if it would pass `max` bytes. */
   hold(ext: AnyExtension, bytes: Uint8Array, max: number): boolean {
-    if (this.heldTotal + bytes.byteLength > max) return false
-    this.held ??= new Map()
-    let queue = this.held.get(ext)
+    const k = this.k
+    if (k.heldTotal + bytes.byteLength > max) return false
+    k.held ??= new Map()
+    let queue = k.held.get(ext)
     if (queue === undefined) {
       queue = { messages: [], bytes: 0 }
-      this.held.set(ext, queue)
+      k.held.set(ext, queue)
     }
     queue.messages.push(b4a.from(bytes))
     queue.bytes += bytes.byteLength
-    this.heldTotal += bytes.byteLength
+    k.heldTotal += bytes.byteLength
     return true
   }
 
   get holding(): boolean {
-    return this.held !== null && this.held.size > 0
+    const held = this.known?.held
+    return held !== null && held !== undefined && held.size > 0
   }
 
   /** Sends what is held for `ext`, in order, in one batch. */
@@ -315,11 +373,12 @@ export class PeerLink {
 
   /** Forgets what is held for `ext` and says how much that was. */
   take(ext: AnyExtension): Held | null {
-    const queue = this.held?.get(ext)
-    if (this.held === null || queue === undefined) return null
-    this.held.delete(ext)
-    if (this.held.size === 0) this.held = null
-    this.heldTotal -= queue.bytes
+    const k = this.known
+    const queue = k?.held?.get(ext)
+    if (k === null || k.held === null || queue === undefined) return null
+    k.held.delete(ext)
+    if (k.held.size === 0) k.held = null
+    k.heldTotal -= queue.bytes
     return queue
   }
 
@@ -331,12 +390,13 @@ export class PeerLink {
   }
 
   heldExtensions(): AnyExtension[] {
-    return this.held === null ? [] : [...this.held.keys()]
+    const held = this.known?.held
+    return held === null || held === undefined ? [] : [...held.keys()]
   }
 
   /** The peer is gone: a channel the remote opens from now on is refused. */
   unpair(): void {
-    this.made = true
+    this.bits |= MADE
     this.mux?.unpair({ protocol: EXTENSIONS_PROTOCOL })
   }
 

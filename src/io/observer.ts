@@ -142,8 +142,9 @@ export class NetworkerObserver {
   }
 
   peerAdded(peer: NetworkerPeer): void {
-    // Kept on the peer: a map entry per peer here would cost more than the number.
-    setListedAt(peer, this.now())
+    // Kept on the peer (a map entry per peer here would cost more than the number), in whole
+    // milliseconds: a fraction would be a number object of its own.
+    setListedAt(peer, Math.floor(this.now()))
     const key = bytesToHex(peer.remotePublicKey)
     const again = this.removed.delete(key)
     if (again) this.counts.reconnects++

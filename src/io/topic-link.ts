@@ -55,14 +55,29 @@ interface Wire {
   flags: Message<Uint8Array>
 }
 
-/** Our proofs of our topics on this connection, and the remote's proofs we would accept. */
-interface Proofs {
-  ours: Map<KeyHex, Buffer>
+/**
+ * What a link proves and learns once there is anything to: our proofs and the remote's
+ * proofs we would accept, what it has proven, and its proof budget. Made on first use.
+ */
+interface Known {
+  ours: Map<KeyHex, Buffer> | null
   /** The remote's proof of each of our topics (as `proofKey`), to the topic. */
-  expected: Map<string, KeyHex>
+  expected: Map<string, KeyHex> | null
+  proven: Set<KeyHex> | null
+  tokens: number
+  /** When the budget was last spent; null while it is untouched (full). */
+  tokensAt: number | null
 }
 
 const NO_TOPICS: ReadonlySet<KeyHex> = new Set()
+
+/** `state` is the low three bits of a link's `bits`, as an index into this. */
+const STATES: readonly TopicLinkState[] = ['idle', 'pending', 'open', 'none', 'off']
+const STATE_BITS = 7
+/** `remoteListening`: whether the remote said, and what. */
+const LISTENING_SAID = 8
+const LISTENING = 16
+const MALFORMED_REPORTED = 32
 
 /**
  * One kept connection's topics channel and what it knows: our proof of each topic we have
@@ -71,25 +86,18 @@ const NO_TOPICS: ReadonlySet<KeyHex> = new Set()
  * kept, so what a remote sends can cost memory in proportion to our topics, never to its.
  *
  * The channel opens only once either end has a topic to prove (most connections of a
- * networker that has joined nothing never need it), and every set and map is made on first
- * use: a connection nobody proves anything on keeps a few fields.
+ * networker that has joined nothing never need it); its flags share one number, and every
+ * set and map is made on first use: a connection nobody proves anything on keeps a few fields.
  */
 export class TopicLink {
-  state: TopicLinkState = 'idle'
-  /** From the remote's handshake: it accepts direct connections to its key. */
-  remoteListening: boolean | null = null
-  /** A malformed message was reported (later ones are ignored). */
-  malformedReported = false
   /** The topics this peer shares with us, as last told (see TopicProofs.refresh). */
   shared: Set<KeyHex> | null = null
-  private provenSet: Set<KeyHex> | null = null
-  private proofs: Proofs | null = null
+  /** The state, what the remote said of listening, and whether a malformed message was reported. */
+  private bits = 0
+  private known: Known | null = null
   private readonly handshakeHash: Uint8Array | null
   private readonly mux: Protomux | null = null
   private wire: Wire | null = null
-  private tokens = PROOF_BURST
-  /** When the budget was last spent; null while it is untouched (full). */
-  private tokensAt: number | null = null
 
   constructor(
     readonly peer: NetworkerPeer,
@@ -108,64 +116,100 @@ export class TopicLink {
     this.mux.pair({ protocol: TOPICS_PROTOCOL }, this.reopen.bind(this))
   }
 
+  get state(): TopicLinkState {
+    return STATES[this.bits & STATE_BITS] as TopicLinkState
+  }
+
+  set state(state: TopicLinkState) {
+    this.bits = (this.bits & ~STATE_BITS) | STATES.indexOf(state)
+  }
+
+  /** From the remote's handshake: it accepts direct connections to its key (null: not said). */
+  get remoteListening(): boolean | null {
+    if ((this.bits & LISTENING_SAID) === 0) return null
+    return (this.bits & LISTENING) !== 0
+  }
+
+  set remoteListening(listening: boolean | null) {
+    this.bits &= ~(LISTENING_SAID | LISTENING)
+    if (listening !== null) this.bits |= LISTENING_SAID | (listening ? LISTENING : 0)
+  }
+
+  /** A malformed message was reported (later ones are ignored). */
+  get malformedReported(): boolean {
+    return (this.bits & MALFORMED_REPORTED) !== 0
+  }
+
+  set malformedReported(reported: boolean) {
+    this.bits = reported ? this.bits | MALFORMED_REPORTED : this.bits & ~MALFORMED_REPORTED
+  }
+
+  private get k(): Known {
+    this.known ??= { ours: null, expected: null, proven: null, tokens: PROOF_BURST, tokensAt: null }
+    return this.known
+  }
+
   /** Our topics the remote has proven on this channel. */
   get proven(): ReadonlySet<KeyHex> {
-    return this.provenSet ?? NO_TOPICS
+    return this.known?.proven ?? NO_TOPICS
   }
 
   addProven(topic: KeyHex): void {
-    this.provenSet ??= new Set()
-    this.provenSet.add(topic)
+    const k = this.k
+    k.proven ??= new Set()
+    k.proven.add(topic)
   }
 
   deleteProven(topic: KeyHex): void {
-    this.provenSet?.delete(topic)
+    this.known?.proven?.delete(topic)
   }
 
   clearProven(): void {
-    this.provenSet = null
+    if (this.known !== null) this.known.proven = null
   }
 
   /** Our proof of `topic` on this connection, and the remote's expected one, from now on. */
   claim(topic: KeyHex): Buffer | null {
     if (this.handshakeHash === null) return null
-    this.proofs ??= { ours: new Map(), expected: new Map() }
-    const existing = this.proofs.ours.get(topic)
+    const k = this.k
+    k.ours ??= new Map()
+    k.expected ??= new Map()
+    const existing = k.ours.get(topic)
     if (existing !== undefined) return existing
     const key = hexToBytes(topic)
     const isInitiator = this.peer.stream.isInitiator
     const ours = proveTopic(key, this.handshakeHash, isInitiator)
-    this.proofs.ours.set(topic, ours)
-    this.proofs.expected.set(proofKey(proveTopic(key, this.handshakeHash, !isInitiator)), topic)
+    k.ours.set(topic, ours)
+    k.expected.set(proofKey(proveTopic(key, this.handshakeHash, !isInitiator)), topic)
     return ours
   }
 
   /** Forgets the topic; returns our proof of it, to withdraw. */
   unclaim(topic: KeyHex): Buffer | null {
-    const ours = this.proofs?.ours.get(topic)
-    if (this.proofs === null || ours === undefined || this.handshakeHash === null) return null
-    this.proofs.ours.delete(topic)
+    const k = this.known
+    const ours = k?.ours?.get(topic)
+    if (k === null || ours === undefined || this.handshakeHash === null) return null
+    k.ours?.delete(topic)
     const key = hexToBytes(topic)
-    this.proofs.expected.delete(
-      proofKey(proveTopic(key, this.handshakeHash, !this.peer.stream.isInitiator)),
-    )
+    k.expected?.delete(proofKey(proveTopic(key, this.handshakeHash, !this.peer.stream.isInitiator)))
     this.deleteProven(topic)
     return ours
   }
 
   /** Our proof of a topic we claim, if we do. */
   proofOf(topic: KeyHex): Buffer | undefined {
-    return this.proofs?.ours.get(topic)
+    return this.known?.ours?.get(topic)
   }
 
   /** Which of our topics a remote proof names, if any. */
   topicOf(proof: Uint8Array): KeyHex | undefined {
-    return this.proofs?.expected.get(proofKey(proof))
+    return this.known?.expected?.get(proofKey(proof))
   }
 
   /** Every proof of ours, for a handshake. */
   allProofs(): Buffer[] {
-    return this.proofs === null ? [] : [...this.proofs.ours.values()]
+    const ours = this.known?.ours
+    return ours === null || ours === undefined ? [] : [...ours.values()]
   }
 
   /**
@@ -174,14 +218,15 @@ export class TopicLink {
    */
   spend(n: number): boolean {
     const now = this.owner.clock.now()
+    const k = this.k
     // Untouched, the budget is full whenever it was started: the refill is capped at full.
-    if (this.tokensAt !== null) {
-      const refill = ((now - this.tokensAt) / 1000) * PROOFS_PER_SECOND
-      this.tokens = Math.min(PROOF_BURST, this.tokens + refill)
+    if (k.tokensAt !== null) {
+      const refill = ((now - k.tokensAt) / 1000) * PROOFS_PER_SECOND
+      k.tokens = Math.min(PROOF_BURST, k.tokens + refill)
     }
-    this.tokensAt = now
-    this.tokens -= n
-    return this.tokens >= 0
+    k.tokensAt = now
+    k.tokens -= n
+    return k.tokens >= 0
   }
 
   get live(): boolean {
