@@ -175,6 +175,49 @@ export const FAMILIES: readonly Family[] = [
     'Malformed frames on the extensions channel, ignored.',
     (s) => s.totals.extensionFramesMalformed,
   ),
+  {
+    name: 'handshakes_unfinished_total',
+    help: 'Noise handshakes over adopted streams and direct TCP that did not finish: failed (not Noise, too many bytes, closed), timeout, or refused (past the caps on unfinished handshakes).',
+    type: 'counter',
+    labels: ['result'],
+    values: (s) => [
+      [{ result: 'failed' }, s.totals.handshakesFailed],
+      [{ result: 'timeout' }, s.totals.handshakeTimeouts],
+      [{ result: 'refused' }, s.totals.handshakesRefused],
+    ],
+  },
+  counter('lan_queries_sent_total', 'mDNS query packets sent.', (s) => s.totals.lanQueriesSent),
+  counter('lan_answers_sent_total', 'mDNS answer packets sent.', (s) => s.totals.lanAnswersSent),
+  counter(
+    'lan_queries_throttled_total',
+    'mDNS queries left unanswered, in whole or part, by the answer rate limits.',
+    (s) => s.totals.lanQueriesThrottled,
+  ),
+  {
+    name: 'lan_answers_total',
+    help: 'mDNS answers for our service: accepted (MAC verified, for a topic we look up) or rejected (malformed, or a MAC that does not verify).',
+    type: 'counter',
+    labels: ['result'],
+    values: (s) => [
+      [{ result: 'accepted' }, s.totals.lanAnswersAccepted],
+      [{ result: 'rejected' }, s.totals.lanAnswersRejected],
+    ],
+  },
+  counter(
+    'lan_packets_malformed_total',
+    'Datagrams on the mDNS port that did not decode as DNS.',
+    (s) => s.totals.lanPacketsMalformed,
+  ),
+  counter(
+    'lan_dials_total',
+    'Direct TCP dials of keys found on the LAN.',
+    (s) => s.totals.lanDials,
+  ),
+  counter(
+    'lan_dials_failed_total',
+    'LAN dials that did not end with the key as a peer.',
+    (s) => s.totals.lanDialsFailed,
+  ),
 ]
 
 /** Every label name a family uses: a user's constant labels must not take one of these. */

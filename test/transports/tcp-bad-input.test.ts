@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import b4a from 'b4a'
 import crypto from 'hypercore-crypto'
+import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { ErrorCode, type Networker, type NetworkerError } from '../../src/index.js'
 import { eventually, useRealNetwork } from '../helpers/real-network.js'
@@ -86,7 +87,11 @@ describe('a TCP listener under bad input', () => {
 
   it('closes a client that streams a huge handshake frame once it passes the byte cap, long before the timeout', async () => {
     // A handshake timeout far beyond the test: only the byte cap can end this client.
-    const { networker, port, errors } = await listener({ handshakeTimeout: 60_000 })
+    const registry = new Registry()
+    const { networker, port, errors } = await listener({
+      handshakeTimeout: 60_000,
+      metrics: registry,
+    })
     const hog = await rawSocket(port)
     // A frame header announcing 16 MiB - 1 (secret-stream's largest), then its bytes.
     hog.write(b4a.from([0xff, 0xff, 0xff]))
@@ -106,6 +111,10 @@ describe('a TCP listener under bad input', () => {
     await eventually(() => errors.length === 1, 'reported')
     expect(errors[0]?.code).toBe(ErrorCode.HANDSHAKE_FAILED)
     expect(networker.stats().totals.handshakesFailed).toBe(1)
+    // The same count in Prometheus, with the other results at zero.
+    const scrape = await registry.metrics()
+    expect(scrape).toContain('chainstore_networker_handshakes_unfinished_total{result="failed"} 1')
+    expect(scrape).toContain('chainstore_networker_handshakes_unfinished_total{result="timeout"} 0')
     await eventually(
       () => networker.diagnostics().pendingHandshakes === undefined,
       'no handshake left',
