@@ -11,7 +11,7 @@ import { EffectRunner } from './io/effects.js'
 import { ExtensionRegistry } from './io/extension-registry.js'
 import { wantsDerivedIdentity } from './io/identity.js'
 import { zeroLanCounters } from './io/lan-counters.js'
-import { LanDiscovery } from './io/lan-discovery.js'
+import { LanDiscovery, lanTcpPort } from './io/lan-discovery.js'
 import { NetworkerObserver } from './io/observer.js'
 import { PeerAwareness } from './io/peer-awareness.js'
 import { planPersist, RememberedConfig } from './io/remembered-config.js'
@@ -19,7 +19,6 @@ import { FlushBarriers } from './io/replication-barrier.js'
 import { PendingRequests } from './io/requests.js'
 import type { SwarmConnection } from './io/swarm.js'
 import { SwarmAdapter } from './io/swarm-adapter.js'
-import { DEFAULT_TCP_HOST } from './io/tcp-options.js'
 import { SwarmRetries } from './io/tcp-swarm-retries.js'
 import { TcpTransports } from './io/tcp-transports.js'
 import { noop } from './io/util.js'
@@ -142,12 +141,7 @@ export function wireNetworker(
           clock,
           identity: async () => {
             const { keyPair } = await adapter.ready
-            if (transports.tcpPort === null) {
-              await transports.listen({ host: DEFAULT_TCP_HOST, port: 0 }).catch(noop)
-            }
-            const port = transports.tcpPort
-            if (port === null) throw new Error('no TCP listener for peers found on the LAN')
-            return { publicKey: keyPair.publicKey, port }
+            return { publicKey: keyPair.publicKey, port: await lanTcpPort(transports, clock) }
           },
           connected: (key) => connections.peerOf(key) !== null,
           dial: (target) => transports.dial(target),

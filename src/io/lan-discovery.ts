@@ -6,7 +6,8 @@ import type { LanSettings } from './lan-options.js'
 import { type LanDialTarget, LanQuerier } from './lan-querier.js'
 import { LanResponder } from './lan-responder.js'
 import { type LanSocket, type LanSocketFactory, openMdnsSocket } from './lan-socket.js'
-import { messageOf } from './util.js'
+import { DEFAULT_TCP_HOST } from './tcp-options.js'
+import { messageOf, noop } from './util.js'
 
 /*
  * LAN discovery (the `lan` option): topics announced and looked up on the local network with
@@ -33,6 +34,29 @@ interface Parts {
   socket: LanSocket
   responder: LanResponder
   querier: LanQuerier
+}
+
+/** What LAN discovery needs of the TCP listener (the networker's direct TCP transports). */
+export interface LanListener {
+  readonly tcpPort: number | null
+  listen(at: { host: string; port: number }): Promise<unknown>
+}
+
+/**
+ * The TCP port LAN answers give: the listener's, opened on every interface and any free port
+ * if it is not listening yet. A `listen({ tcp })` of the user's may be binding at that moment
+ * (our own listen is then refused): its port is awaited, for a few seconds at most.
+ */
+export async function lanTcpPort(listener: LanListener, clock: Clock): Promise<number> {
+  if (listener.tcpPort === null) {
+    await listener.listen({ host: DEFAULT_TCP_HOST, port: 0 }).catch(noop)
+    for (let i = 0; listener.tcpPort === null && i < 100; i++) {
+      await new Promise<void>((resolve) => clock.setTimeout(() => resolve(), 50))
+    }
+  }
+  const port = listener.tcpPort
+  if (port === null) throw new Error('no TCP listener for peers found on the LAN')
+  return port
 }
 
 /** Our last query ids: a query of ours looped back is not answered by our own responder. */
