@@ -18,7 +18,8 @@ afterEach(async () => {
   for (const d of made.splice(0)) await d.close()
 })
 
-const port = 20_000 + (process.pid % 20_000)
+// Below the ephemeral range (32768 and up), so no socket bound to any free port takes it first.
+const port = 20_000 + (process.pid % 6000)
 
 function host(dials: LanDialTarget[]) {
   const publicKey = crypto.randomBytes(32)

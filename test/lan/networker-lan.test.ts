@@ -12,7 +12,8 @@ import { eventually, useRealNetwork } from '../helpers/real-network.js'
 // 127.0.0.1 as the interface stays on this machine) and a port of this file's own, so no mDNS
 // responder of the host and no parallel test file hears them.
 
-const PORT = 40_000 + (process.pid % 20_000)
+// Below the ephemeral range (32768 and up), so no socket bound to any free port takes it first.
+const PORT = 26_000 + (process.pid % 6000)
 const LAN = { interface: '127.0.0.1', port: PORT, lookupWindow: 500, dhtWait: 500 }
 const testnet = useRealNetwork()
 const cleanups: (() => Promise<unknown>)[] = []
