@@ -16,13 +16,14 @@ import { messageOf } from './util.js'
  * `queryInterval` (each wait stretched by up to a tenth, so hosts started together drift
  * apart). Topics due within BATCH_MS of each other go in one query packet. A flush asks a
  * lookup round of its own: a query (unless one went out less than a window ago), then
- * `lookupWindow` ms to hear answers, then the dials those answers started, each waited for at
- * most DIAL_WAIT_MS.
+ * `lookupWindow` ms to hear answers, then the dials those answers started, until their keys are
+ * peers, for DIAL_WAIT_MS at most. A lost peer has the topics it shared asked for again at once.
  *
  * An answer is acted on only if its label is one of ours and its MAC verifies under that
  * topic's key; Noise then checks the key we reach is the one answered. We never dial
  * ourselves, a key that is a peer already, a key being dialed, or a key whose last dials
- * failed until its backoff has passed.
+ * failed until its backoff has passed. When both ends announce, the smaller key gives the
+ * larger one's dial DEFER_MS to arrive first, so the pair makes one connection, not two.
  */
 
 const FIRST_DELAYS = [1000, 2000, 4000, 8000, 16_000]
