@@ -81,12 +81,12 @@ export function guardInbound(
 /** One connection's guard: its capped layers, the push each had, and whether it tripped. */
 class Guard implements InboundGuard {
   private tripped = false
-  /** Each layer's own push before ours, or undefined when it used its prototype's. */
+  /**
+   * Each layer's own push before ours, or undefined when it used its prototype's (as
+   * streams do): its pushes go on to that one.
+   */
   private firstOwn: Push | undefined
   private secondOwn: Push | undefined
-  /** The push each layer's pushes go on to (its own, or its prototype's). */
-  private firstPush: Push | null = null
-  private secondPush: Push | null = null
 
   constructor(
     private readonly conn: SwarmConnection,
@@ -107,21 +107,17 @@ class Guard implements InboundGuard {
     // the shared push from itself.
     if (layer === null || layer[GUARD] !== undefined) return
     const own = Object.hasOwn(layer, 'push') ? layer.push : undefined
-    if (layer === this.first) {
-      this.firstOwn = own
-      this.firstPush = layer.push
-    } else {
-      this.secondOwn = own
-      this.secondPush = layer.push
-    }
+    if (layer === this.first) this.firstOwn = own
+    else this.secondOwn = own
     layer[GUARD] = this
     layer.push = guardedPush
   }
 
   /** A push on `layer` went through: past the cap, the connection is reported once. */
   pushed(layer: GuardedLayer, data: unknown): boolean {
-    const push = layer === this.first ? this.firstPush : this.secondPush
-    const result = (push as Push).call(layer, data)
+    const own = layer === this.first ? this.firstOwn : this.secondOwn
+    const push: Push = own ?? Object.getPrototypeOf(layer).push
+    const result = push.call(layer, data)
     if (!this.tripped && this.unread() > this.cap) {
       this.tripped = true
       this.onOverflow(this.conn)
