@@ -1,11 +1,11 @@
 import b4a from 'b4a'
-import crypto from 'hypercore-crypto'
 import { NetworkerCore } from '../src/core/networker-core.js'
-import { Networker, type SwarmConnection } from '../src/index.js'
+import { Networker } from '../src/index.js'
 import { idleStore } from './extension-throughput.js'
 import { fmt } from './format.js'
 import { type Budget, median, roundRatios, seededBytes, settledHeap } from './harness.js'
-import { BenchSwarm, opened, securePair } from './memory-swarm.js'
+import { BenchSwarm } from './memory-swarm.js'
+import { admit, admitPeers, type PeerRun, preparePeers } from './scale-peers.js'
 import { type Benchmark, type BenchmarkOutput, type Curve, goal, type Row } from './types.js'
 
 const KIB = 1024
@@ -74,81 +74,6 @@ function medianRun(runs: PerItem[]): PerItem {
     ns: median(runs.map((r) => r.ns)),
     bytes: median(runs.map((r) => r.bytes)),
     closeNs: median(runs.map((r) => r.closeNs)),
-  }
-}
-
-interface PeerRun {
-  /** Heap of one connection end held without the networker. */
-  connectionBytes: number
-  /** Heap the networker adds per peer, beyond the connection. */
-  peerBytes: number
-  /** Time to take one connection in, until it is a peer. */
-  ns: number
-}
-
-/** `count` open Noise pairs, made in batches so handshakes overlap. */
-async function openPairs(count: number): Promise<{ a: SwarmConnection; b: SwarmConnection }[]> {
-  const local = crypto.keyPair(seededBytes(1, 32))
-  const pairs: { a: SwarmConnection; b: SwarmConnection }[] = []
-  for (let i = 0; i < count; i += 64) {
-    const batch = Array.from({ length: Math.min(64, count - i) }, () =>
-      securePair(local, crypto.keyPair()),
-    )
-    await Promise.all(batch.flatMap((p) => [opened(p.a), opened(p.b)]))
-    pairs.push(...batch)
-  }
-  return pairs
-}
-
-interface PeerSetup {
-  swarm: BenchSwarm
-  networker: Networker
-  pairs: { a: SwarmConnection; b: SwarmConnection }[]
-  /** Heap with the networker made and no connection open. */
-  empty: number
-}
-
-/** A fresh networker, and `count` open connections it has not seen yet. */
-async function preparePeers(count: number): Promise<PeerSetup> {
-  const swarm = new BenchSwarm(crypto.keyPair(seededBytes(1, 32)))
-  const networker = new Networker(idleStore, { swarm })
-  const empty = await settledHeap()
-  return { swarm, networker, pairs: await openPairs(count), empty }
-}
-
-/** Hands every connection to the networker as a swarm would; returns the time taken (ms). */
-function admit(setup: PeerSetup): number {
-  const t0 = performance.now()
-  for (const { a } of setup.pairs) setup.swarm.emit('connection', a, { topics: [] })
-  const t1 = performance.now()
-  if (setup.networker.peers.size !== setup.pairs.length) {
-    throw new Error(`bench: ${setup.networker.peers.size} peers of ${setup.pairs.length}`)
-  }
-  return t1 - t0
-}
-
-/**
- * `count` connections held with no networker (the baseline), then handed to one: heap
- * before and after, and the time until each is a peer. Then the networker is closed and
- * every stream destroyed, so nothing of it runs on into the next measurement.
- */
-async function admitPeers(count: number): Promise<PeerRun> {
-  const setup = await preparePeers(count)
-  const held = await settledHeap()
-  const ms = admit(setup)
-  const admitted = await settledHeap()
-  // Closed once measured: a networker left open keeps its timers (liveness, extension holds)
-  // running into whatever is measured next.
-  await setup.networker.close({ timeout: 1000 })
-  for (const { a, b } of setup.pairs) {
-    a.destroy()
-    b.destroy()
-  }
-  return {
-    // Both ends of each pair live here; a real connection holds one, so half a pair.
-    connectionBytes: (held - setup.empty) / (2 * count),
-    peerBytes: (admitted - held) / count,
-    ns: (ms * 1e6) / count,
   }
 }
 
@@ -321,6 +246,7 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
   const [fewPeers, manyPeers] = peerCounts as [number, number]
   const few = peerRuns.get(fewPeers) as PeerRun
   const many = peerRuns.get(manyPeers) as PeerRun
+  const muxed = await admitPeers(manyPeers, true)
   rows.push(
     {
       metric: `heap per peer beyond its connection (${manyPeers} peers)`,
@@ -334,8 +260,17 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
         'peer',
         many.peerBytes,
         corePeer,
-        "The core's share is one peer record (its machine's state and context) and one connection record; the I/O side's is the connection entry, the peer object, the listeners on the stream and what each feature keeps per connection (extensions' channel, topic proofs, liveness, the inbound guard).",
+        `The core's share is one peer record (its machine's state and context) and one connection record; the I/O side's is the connection entry, the peer object, the listeners on the stream, what each feature keeps per connection (the extensions' and topics' links and their Protomux pairings — their channels open only once either end has something to say, so none here —, liveness, the inbound guard) and the Protomux those pairings need, ${fmt(many.peerBytes - muxed.peerBytes)} B of it: the networker makes it here, as the store replicates nothing; Corestore's replicate makes it on every connection (next row).`,
       ),
+    },
+    {
+      metric: `heap per peer beyond its connection and the store's Protomux (${manyPeers} peers)`,
+      subject: muxed.peerBytes,
+      baseline: muxed.connectionBytes,
+      unit: 'B/peer',
+      ratio: muxed.peerBytes / muxed.connectionBytes,
+      ratioLabel: 'networker ÷ connection with Protomux',
+      goal: null,
     },
     {
       metric: `heap per peer, ${manyPeers} vs ${fewPeers} peers`,
@@ -418,7 +353,7 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
     notes: [
       'Heap is heapUsed after forced full collections (--expose-gc), before and after; per item is the difference divided by the count.',
       'Topics: configure({ announce, lookup }) awaited one after another on a fresh networker; its heap per topic is what it holds beyond the swarm session the baseline run holds for the same join. Close: networker.close() with every topic joined, against swarm.leave of each.',
-      'Peers: real Noise pairs are opened first and held (the baseline: heap per connection end, half a pair), then each is emitted as a swarm connection to a networker with a store that replicates nothing; the peer figure is the heap added by that, per peer.',
+      "Peers: real Noise pairs are opened first and held (the baseline: heap per connection end, half a pair), then each is emitted as a swarm connection to a networker with a store that replicates nothing; the peer figure is the heap added by that, per peer. The row with the store's Protomux makes each connection's Protomux before the heap is taken, as a store replicating over Protomux (Corestore) does, and counts it with the connection: what is left is the networker's own; it has no goal, the row above holds the goal.",
       'Rounds alternate the counts and sides (order reversed every round); a small count runs several times per round and counts its median, as a short run is noisy. Flatness rows divide the per-item figure at the largest count by that at the smallest, each round paired; 1 is perfectly flat.',
     ],
     curves,
