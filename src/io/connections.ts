@@ -188,7 +188,8 @@ export class ConnectionTable {
     const entry = this.entries.get(connectionId)
     if (entry === undefined || entry.failed) return null
     const { type, remoteAddress } = describeTransport(entry.conn)
-    const peer = new ListedPeer(entry.remotePublicKey, remoteAddress, type, entry.conn, entry.info)
+    const { remotePublicKey, conn, info } = entry
+    const peer = new ListedPeer(remotePublicKey, remoteAddress, type, conn, info, connectionId)
     entry.peer = peer
     this.peers.add(peer)
     this.peersByKey.set(entry.key, peer)

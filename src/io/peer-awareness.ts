@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js'
 import { bytesToHex, hexToBytes, type KeyHex } from '../core/keys.js'
 import type { ConnectionId, CoreEffect } from '../core/protocol.js'
 import { LivenessMonitor } from './liveness.js'
-import { type NetworkerPeer, setTopicsOf, swarmInfoOf } from './peer.js'
+import { connectionIdOf, type NetworkerPeer, setTopicsOf, swarmInfoOf } from './peer.js'
 import { Reconnector } from './reconnect.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
 import { type TopicProofError, TopicProofs } from './topic-proofs.js'
@@ -71,7 +71,6 @@ export class PeerAwareness {
   readonly liveness: LivenessMonitor
   readonly reconnector: Reconnector
   private readonly ownCloses = new WeakMap<SwarmConnection, OwnClose>()
-  private readonly listed = new Map<ConnectionId, NetworkerPeer>()
   private readonly graceTimers = new Map<NetworkerPeer, unknown>()
   private announced = false
   private listenCalled = false
@@ -135,29 +134,15 @@ export class PeerAwareness {
     this.proofs.flagsChanged()
   }
 
-  /** After each core effect ran: who was listed under which connection, and why drops happen. */
+  /** After each core effect ran: why drops happen. */
   effect(effect: CoreEffect): void {
-    switch (effect.type) {
-      case 'peer-add': {
-        const peer = this.hooks.peerOf(effect.remoteKey)
-        if (peer !== null) this.listed.set(effect.connectionId, peer)
-        return
-      }
-      case 'peer-remove':
-        this.listed.delete(effect.connectionId)
-        return
-      case 'drop-connection': {
-        const peer = this.listed.get(effect.connectionId) ?? null
-        if (peer !== null) this.ownCloses.set(peer.stream, effect.reason)
-        if (effect.reason === 'closing') return
-        const drop = { remotePublicKey: toKey(effect.remoteKey), reason: effect.reason, peer }
-        // After the step that decided it, like every other event of ours.
-        queueMicrotask(() => this.hooks.dropped(drop))
-        return
-      }
-      default:
-        return
-    }
+    if (effect.type !== 'drop-connection') return
+    const peer = this.listedAt(effect.remoteKey, effect.connectionId)
+    if (peer !== null) this.ownCloses.set(peer.stream, effect.reason)
+    if (effect.reason === 'closing') return
+    const drop = { remotePublicKey: toKey(effect.remoteKey), reason: effect.reason, peer }
+    // After the step that decided it, like every other event of ours.
+    queueMicrotask(() => this.hooks.dropped(drop))
   }
 
   /** The connection table closed a connection itself (overflow, or the store refused it). */
@@ -208,6 +193,12 @@ export class PeerAwareness {
   /** Timers this holds (for diagnostics): reconnections, grace periods, the liveness check. */
   get timerCount(): number {
     return this.reconnector.pending + this.graceTimers.size + (this.liveness.size > 0 ? 1 : 0)
+  }
+
+  /** The peer listed now under this connection, if it is its key's listed peer. */
+  private listedAt(remoteKey: KeyHex, connectionId: ConnectionId): NetworkerPeer | null {
+    const peer = this.hooks.peerOf(remoteKey)
+    return peer !== null && connectionIdOf(peer) === connectionId ? peer : null
   }
 
   /**

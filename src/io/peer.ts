@@ -32,6 +32,7 @@ export type TopicsOf = (peer: NetworkerPeer) => Buffer[]
  * and written through the functions below, the only ones with access.
  */
 let access: {
+  connectionId(peer: ListedPeer): number
   info(peer: ListedPeer): SwarmPeerInfo | undefined
   listedAt(peer: ListedPeer): number | null
   setListedAt(peer: ListedPeer, at: number | null): void
@@ -44,6 +45,8 @@ let access: {
  * private fields, out of the user's sight (`Object.keys`, spread, `util.inspect`).
  */
 export class ListedPeer implements NetworkerPeer {
+  /** The connection table's id of its connection. */
+  #connectionId: number
   #info: SwarmPeerInfo | undefined
   /** When the networker listed it, on its clock; null once unlisted. */
   #listedAt: number | null = null
@@ -55,8 +58,10 @@ export class ListedPeer implements NetworkerPeer {
     public type: TransportType,
     public stream: SwarmConnection,
     info: SwarmPeerInfo | undefined,
+    connectionId: number,
   ) {
     this.#info = info
+    this.#connectionId = connectionId
   }
 
   /** Until the networker's topic bookkeeping takes the peer over (before 'peer-add'): none. */
@@ -66,6 +71,7 @@ export class ListedPeer implements NetworkerPeer {
 
   static {
     access = {
+      connectionId: (peer) => peer.#connectionId,
       info: (peer) => peer.#info,
       listedAt: (peer) => peer.#listedAt,
       setListedAt: (peer, at) => {
@@ -76,6 +82,11 @@ export class ListedPeer implements NetworkerPeer {
       },
     }
   }
+}
+
+/** The connection table's id of the peer's connection (null for a peer of no networker). */
+export function connectionIdOf(peer: NetworkerPeer): number | null {
+  return peer instanceof ListedPeer ? access.connectionId(peer) : null
 }
 
 /** The swarm's record of the peer, as the swarm handed its connection over. */
