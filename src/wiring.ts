@@ -211,6 +211,7 @@ export function wireNetworker(
         awareness.added(peer)
         adopter.peerAdded(peer)
         transports.added(peer)
+        swarmRetries.added(peer)
         emitUser(() => face.emit('peer-add', peer))
       },
       peerRemoved: (peer) => {

@@ -2,9 +2,20 @@ import { bytesToHex, type KeyHex } from '../core/keys.js'
 import type { NetworkerPeer } from './peer.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
 
-/** Hyperswarm's record of a remote key: `reconnect(false)` stops its retries of the key. */
+/**
+ * Hyperswarm's record of a remote key (its PeerInfo): `reconnect(false)` stops its retries of
+ * the key; `ban(true)` stops it dialing the key at all and makes its firewall refuse the key's
+ * incoming connections, until `ban(false)`.
+ */
 interface PeerInfoLike {
   reconnect(value: boolean): void
+  ban(value: boolean): void
+}
+
+/** Hyperswarm's own way to make a record for a key it has not met (as for a server connection). */
+interface SwarmRecords {
+  peers?: unknown
+  _upsertPeer?: (publicKey: Uint8Array, relayAddresses: null) => unknown
 }
 
 export interface SwarmRetryHooks {
@@ -50,18 +61,47 @@ export class SwarmRetries {
     this.quieted.add(key)
   }
 
-  /** A peer was unlisted: if it was the connection from elsewhere, the swarm may retry again. */
+  /**
+   * A peer is listed over a connection from elsewhere (direct TCP, LAN, adopted): while it
+   * is, the swarm neither dials its key over UDX nor lets the key's UDX dials in. Without
+   * this, a key found by a DHT lookup after it was kept over TCP (the LAN finds peers before
+   * the DHT does) is dialed anyway — the swarm only knows its own connections — and each
+   * dial is a duplicate held as a candidate, dropped, and dialed again: churn the peer list
+   * never shows. A record is made for a key the swarm has not met yet, as Hyperswarm does
+   * for a server connection, so a later lookup finds the key banned.
+   */
+  added(peer: NetworkerPeer): void {
+    if (!this.hooks.isAdopted(peer.stream)) return
+    const key = bytesToHex(peer.remotePublicKey)
+    const info = this.peerInfo(key) ?? this.record(peer.remotePublicKey, key)
+    if (info === null) return
+    info.ban(true)
+    this.quieted.add(key)
+  }
+
+  /** A peer was unlisted: if it was the connection from elsewhere, the swarm may dial again. */
   removed(peer: NetworkerPeer): void {
     if (this.quieted.size === 0) return
     const key = bytesToHex(peer.remotePublicKey)
     if (!this.quieted.delete(key)) return
-    this.peerInfo(key)?.reconnect(true)
+    const info = this.peerInfo(key)
+    info?.ban(false)
+    info?.reconnect(true)
   }
 
   private peerInfo(key: KeyHex): PeerInfoLike | null {
-    const peers = (this.hooks.swarm() as { peers?: unknown } | null)?.peers
+    const peers = (this.hooks.swarm() as SwarmRecords | null)?.peers
     if (!(peers instanceof Map)) return null
     const info = peers.get(key) as Partial<PeerInfoLike> | undefined
-    return typeof info?.reconnect === 'function' ? (info as PeerInfoLike) : null
+    return typeof info?.reconnect === 'function' && typeof info.ban === 'function'
+      ? (info as PeerInfoLike)
+      : null
+  }
+
+  private record(publicKey: Uint8Array, key: KeyHex): PeerInfoLike | null {
+    const swarm = this.hooks.swarm() as SwarmRecords | null
+    if (typeof swarm?._upsertPeer !== 'function') return null
+    swarm._upsertPeer(publicKey, null)
+    return this.peerInfo(key)
   }
 }

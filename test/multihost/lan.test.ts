@@ -225,7 +225,22 @@ describe('LAN discovery across real hosts', () => {
       const transports = Object.fromEntries(
         now.flatMap((r, i) => peersOf(r).map((p) => [`P${i + 1}-${p.remote}`, p.type])),
       )
-      // Open connections beside the peers: a duplicate still being dropped, a swarm's redial.
+      // One connection per pair, open ones counted too: once a duplicate still being dropped
+      // is gone (within the 10 s candidate deadline), each host holds exactly its two, and
+      // keeps holding two — the swarm does not redial over UDX a key kept over TCP.
+      const openConnections = async (): Promise<number[]> =>
+        (await Promise.all(peers.map(peersNow))).map((r) => Number(r.connections))
+      const countsFrom = Date.now()
+      let counts = await openConnections()
+      while (counts.some((c) => c !== 2)) {
+        if (Date.now() - countsFrom > 15_000) {
+          throw new Error(`open connections per host still ${JSON.stringify(counts)} after 15 s`)
+        }
+        await new Promise((r) => setTimeout(r, 250))
+        counts = await openConnections()
+      }
+      await new Promise((r) => setTimeout(r, SETTLE_MS))
+      expect(await openConnections()).toEqual([2, 2, 2])
       const connections = now.map((r) => r.connections)
       console.log(
         `multihost lan (b): ${JSON.stringify({ settledAfterMs, transports, connections, duplicates: now.map((r) => r.duplicatesDropped) })}`,
