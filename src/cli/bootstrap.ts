@@ -20,6 +20,9 @@ export function parseBootstrap(value: string | undefined): BootstrapNode[] | nul
   return nodes
 }
 
+/** How long a command whose peers may come from elsewhere (--lan, --peer) waits for the DHT. */
+const OPTIONAL_DHT_WAIT_MS = 3000
+
 /**
  * A DHT node that knows no other and sends nothing anywhere, bound to loopback: the swarm
  * of a networker whose peers come only from the LAN or from addresses given (`demo --lan`,
@@ -62,7 +65,18 @@ export async function openDht(
     nodes !== undefined && local
       ? localDht(nodes)
       : new DHT({ ...(nodes === undefined ? {} : { bootstrap: nodes }), ephemeral: true })
-  await dht.fullyBootstrapped()
+  if (opts.required) {
+    await dht.fullyBootstrapped()
+  } else {
+    // With no internet a DHT takes 10–15 s to give up on its bootstrap nodes; the LAN needs
+    // none of it, so wait a little only, and let the DHT go on bootstrapping behind.
+    let timer: NodeJS.Timeout | undefined
+    const patience = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, OPTIONAL_DHT_WAIT_MS)
+    })
+    await Promise.race([dht.fullyBootstrapped(), patience])
+    clearTimeout(timer)
+  }
   const table = (dht as unknown as { table: { size?: number; toArray?: () => unknown[] } }).table
   const size = table.size ?? table.toArray?.().length ?? 0
   if (size === 0 && !opts.required) {
