@@ -38,7 +38,9 @@ function stopCounting(networker: Networker): void {
     parts: { extensions: { links: Map<unknown, object> } }
   }
   const links = parts.extensions.links
-  for (const link of links.values()) (link as { tally: unknown }).tally = NOT_COUNTED
+  // The tally lives in what the link has learnt (made on first use: `k`).
+  for (const link of links.values())
+    (link as unknown as { k: { tally: unknown } }).k.tally = NOT_COUNTED
 }
 
 /** Two networkers over one in-memory Noise pair with extension 'bench' open both ways. */
