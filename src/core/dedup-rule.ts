@@ -25,7 +25,9 @@ export function keepNewConnection(
 }
 
 /**
- * The rule for two connections neither of which is known to be kept by the remote. Two
+ * The static order of connections, the same at both ends: whether `incoming` ranks above
+ * `existing`. It settles two connections neither of which the remote is known to keep, and
+ * tells whether a held candidate's data proves the remote keeps it (peer-machine.ts). Two
  * connections dialed by different ends: the key rule. Two dialed by the same end — possible
  * once a key can be reached over several transports (a direct TCP dial while the swarm dials
  * over UDX) — cannot be told apart by the key rule: it would keep whichever arrived second

@@ -7,13 +7,22 @@ import type { ConnectionId, CoreEffect } from './protocol.js'
  * One remote Noise key: at most one kept connection. A connection reaches this machine
  * once it is authenticated ("admitted").
  *
- * A second connection while the kept one is not yet active (it has not carried data both
- * ways) is settled at once by the larger-initiator-key rule, which both ends compute alike.
- * While the kept one is active, the newcomer is held as a candidate: it replaces the kept
- * one only when the remote proves it keeps the newcomer (its first data arrives on it), and
- * is dropped if it closes or stays silent past a deadline. That is Hyperswarm's "newer wins
- * when the older has carried data both ways", made safe for a late dial the remote already
- * dropped: acting on it at once would leave both ends with nothing.
+ * A second connection while the kept one is not yet active (the remote has not written on
+ * it) is settled at once by the static order of dedup-rule.ts (`settleKeepsNew`), which both
+ * ends compute alike. While the kept one is active, the newcomer is held as a candidate: the
+ * remote may have lost the kept one and be reconnecting (Hyperswarm's "newer wins when the
+ * older has carried data"), or it may be a late or crossed dial the remote drops.
+ *
+ * What the candidate's data proves is only that the remote kept it at some point: data it
+ * wrote before switching away still arrives after the switch, ahead of the close. So data
+ * promotes a candidate at once only when the static order prefers it to the kept one too: the
+ * remote leaves a kept connection for a lower-ranked one only when the one it leaves is active
+ * there (it carried our data), and a candidate of ours never carried our data. A candidate
+ * that carried data but ranks lower waits for its close (the remote moved on), the kept one's
+ * close (the remote dropped that), or the deadline, which promotes it: the remote still keeps
+ * it after a whole deadline, so the kept one is what it lost (a silent candidate is dropped
+ * then). Between two candidates, the static order keeps one, as the remote decides between
+ * them. test/core/dedup-in-flight.test.ts explores every interleaving with data in flight.
  */
 export interface ConnectionSlot {
   connectionId: ConnectionId
@@ -86,6 +95,18 @@ export const peerMachine = setup({
       assertEvent(event, 'admit')
       return settleKeepsNew(keptOf(context), event, context.localKey, context.remoteKey)
     },
+    // A newcomer while contested: the static order picks one of it and the candidate.
+    outranksCandidate: ({ context, event }) => {
+      assertEvent(event, 'admit')
+      return settleKeepsNew(candidateOf(context), event, context.localKey, context.remoteKey)
+    },
+    candidateCarriedData: ({ context }) => candidateOf(context).remoteData,
+    // The remote kept the candidate and cannot have left it for the lower-ranked kept one.
+    candidateWins: ({ context }) => {
+      const candidate = candidateOf(context)
+      const { localKey, remoteKey } = context
+      return candidate.remoteData && settleKeepsNew(keptOf(context), candidate, localKey, remoteKey)
+    },
   },
   actions: {
     keepIncoming: enqueueActions(({ context, event, enqueue }) => {
@@ -114,7 +135,7 @@ export const peerMachine = setup({
       })
       enqueue.assign({ kept: null })
     }),
-    // Replaced by a newer candidate, or silent past its deadline.
+    // Outranked by a newer candidate, or silent past its deadline.
     dropCandidate: enqueueActions(({ context, enqueue }) => {
       const old = context.candidate
       if (old === null) return
@@ -165,11 +186,8 @@ export const peerMachine = setup({
     connected: {
       on: {
         admit: [
-          {
-            guard: 'keptIsActive',
-            actions: ['dropCandidate', 'holdCandidate'],
-            target: '.contested',
-          },
+          // Only from `settled`: `contested` takes its own admits.
+          { guard: 'keptIsActive', actions: 'holdCandidate', target: '.contested' },
           { guard: 'keyRuleKeepsNew', actions: ['dropKept', 'keepIncoming'] },
           { actions: 'dropIncoming' },
         ],
@@ -182,20 +200,36 @@ export const peerMachine = setup({
       states: {
         settled: {},
         contested: {
+          // Promoted as active: a later duplicate is contested, not settled by key.
           always: {
-            guard: ({ context }) => candidateOf(context).remoteData,
+            guard: 'candidateWins',
             actions: ['dropKept', 'promoteCandidate'],
             target: 'settled',
           },
-          after: { candidateTimeout: { actions: 'dropCandidate', target: 'settled' } },
+          after: {
+            candidateTimeout: [
+              {
+                guard: 'candidateCarriedData',
+                actions: ['dropKept', 'promoteCandidate'],
+                target: 'settled',
+              },
+              { actions: 'dropCandidate', target: 'settled' },
+            ],
+          },
           on: {
-            // Data on the kept one falls through to `connected`.
-            'connection-data': {
-              guard: 'isCandidate',
-              // Promoted as active: a later duplicate is contested, not settled by key.
-              actions: ['markCandidateData', 'dropKept', 'promoteCandidate'],
-              target: 'settled',
-            },
+            // The loser of the two is dropped; a new candidate gets a whole deadline.
+            admit: [
+              {
+                guard: 'outranksCandidate',
+                actions: ['dropCandidate', 'holdCandidate'],
+                target: 'contested',
+                reenter: true,
+              },
+              { actions: 'dropIncoming' },
+            ],
+            // Data on the kept one falls through to `connected`; on the candidate it is
+            // noted, and `always` promotes it if the static order agrees.
+            'connection-data': { guard: 'isCandidate', actions: 'markCandidateData' },
             'connection-closed': [
               { guard: 'isCandidate', actions: 'forgetCandidate', target: 'settled' },
               {

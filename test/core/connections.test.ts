@@ -104,8 +104,29 @@ describe('authentication verdicts', () => {
   })
 
   it('data that arrived during authentication counts once the connection is admitted', () => {
-    // R1's kept connection 1 is active; a second one, 2, already carried the remote's data
-    // while it was being authenticated: the remote keeps it, so it replaces 1 at once.
+    // R1's kept connection 1 is active; a second one, 2, which this end dialed too (it ranks
+    // higher: see dedup-rule.ts), already carried the remote's data while it was being
+    // authenticated: the remote keeps it, so it replaces 1 at once.
+    const c = core({ authenticate: true })
+    c.handle(open(1, R1), 0)
+    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0)
+    c.handle({ type: 'connection-data', connectionId: 1 }, 0)
+    c.handle(open(2, R1), 0)
+    expect(c.handle({ type: 'connection-data', connectionId: 2 }, 0)).toEqual([])
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true }, 0),
+    ).toEqual([
+      { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      ...kept(2, R1),
+    ])
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 2 }])
+  })
+
+  it('data during authentication on a lower-ranked newcomer holds it until its deadline', () => {
+    // As above, but R1 dialed 2, which the key rule ranks below 1. Its data shows R1 kept 2
+    // at some point, and R1 may have switched to 1 since (its close of 2 on the way): 2 is
+    // held. Still open at its deadline, R1 keeps it after all: it replaces 1 then.
     const c = core({ authenticate: true })
     c.handle(open(1, R1), 0)
     c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0)
@@ -114,7 +135,10 @@ describe('authentication verdicts', () => {
     expect(c.handle({ type: 'connection-data', connectionId: 2 }, 0)).toEqual([])
     expect(
       c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true }, 0),
-    ).toEqual([
+    ).toEqual([])
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
+    expect(c.nextDeadline()).toBe(10_000)
+    expect(c.handle({ type: 'tick' }, 10_000)).toEqual([
       { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       ...kept(2, R1),
@@ -200,19 +224,50 @@ describe('contested duplicates', () => {
   })
 
   it('more data on the kept connection changes nothing; data on the candidate promotes it', () => {
+    // Connection 3, which this end dialed, ranks above 1 (LOCAL is the larger key and, with no
+    // handshake hashes, the later of two it dialed wins).
     const c = contested()
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 0)).toEqual([])
+    expect(c.handle(open(3, R1), 0)).toEqual([])
     expect(c.handle({ type: 'connection-data', connectionId: 1 }, 0)).toEqual([])
-    expect(c.handle({ type: 'connection-data', connectionId: 2 }, 0)).toEqual([
+    expect(c.handle({ type: 'connection-data', connectionId: 3 }, 0)).toEqual([
+      { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      ...kept(3, R1),
+    ])
+    // The new kept connection has carried data: a further duplicate is contested again.
+    expect(c.handle(open(4, R1), 0)).toEqual([])
+    expect(c.handle({ type: 'connection-closed', connectionId: 4 }, 0)).toEqual([])
+  })
+
+  it('data on a candidate the static order ranks lower waits for a close or the deadline', () => {
+    // 2 (R1 dialed it) ranks below 1: its data may predate R1 switching to 1.
+    const c = contested()
+    expect(c.handle({ type: 'connection-data', connectionId: 2 }, 0)).toEqual([])
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
+    // R1 had moved on: 2's close follows its data, and 1 stays.
+    expect(c.handle({ type: 'connection-closed', connectionId: 2 }, 5)).toEqual([])
+    expect(c.nextDeadline()).toBeNull()
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
+    // R1 had lost 1 instead: 1 closes and the candidate takes its place.
+    const d = contested()
+    d.handle({ type: 'connection-data', connectionId: 2 }, 0)
+    expect(d.handle({ type: 'connection-closed', connectionId: 1 }, 5)).toEqual([
+      { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
+      ...kept(2, R1),
+    ])
+    // Neither closes (1 died silently at R1's end): the deadline promotes the one with data.
+    const e = contested()
+    e.handle({ type: 'connection-data', connectionId: 2 }, 0)
+    expect(e.handle({ type: 'tick' }, 9_999)).toEqual([])
+    expect(e.handle({ type: 'tick' }, 10_000)).toEqual([
       { type: 'drop-connection', connectionId: 1, remoteKey: R1, reason: 'duplicate' },
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       ...kept(2, R1),
     ])
-    // The new kept connection has carried data: a further duplicate is contested again.
-    expect(c.handle(open(3, R1), 0)).toEqual([])
-    expect(c.handle({ type: 'connection-closed', connectionId: 3 }, 0)).toEqual([])
   })
 
-  it('a newer candidate replaces the older one', () => {
+  it('a newer candidate that outranks the held one replaces it', () => {
     const c = contested()
     expect(c.handle(open(3, R1), 0)).toEqual([
       { type: 'drop-connection', connectionId: 2, remoteKey: R1, reason: 'duplicate' },
@@ -222,6 +277,26 @@ describe('contested duplicates', () => {
       { type: 'peer-remove', connectionId: 1, remoteKey: R1 },
       ...kept(3, R1),
     ])
+  })
+
+  it('a newer candidate the held one outranks is dropped, whatever it carried', () => {
+    // 3 was dialed by R1 like 2; with no handshake hashes the key rule keeps the older of two
+    // R1 dialed. Its data, arrived before it was admitted, does not change that.
+    const c = core({ authenticate: true })
+    c.handle(open(1, R1), 0)
+    c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0)
+    c.handle({ type: 'connection-data', connectionId: 1 }, 0)
+    c.handle(open(2, R1, false), 0)
+    c.handle({ type: 'connection-authenticated', connectionId: 2, accepted: true }, 0)
+    c.handle(open(3, R1, false), 100)
+    c.handle({ type: 'connection-data', connectionId: 3 }, 100)
+    expect(
+      c.handle({ type: 'connection-authenticated', connectionId: 3, accepted: true }, 100),
+    ).toEqual([{ type: 'drop-connection', connectionId: 3, remoteKey: R1, reason: 'duplicate' }])
+    // The held one keeps its deadline, and is still the candidate.
+    expect(c.nextDeadline()).toBe(10_000)
+    expect(c.handle({ type: 'connection-data', connectionId: 2 }, 200)).toEqual([])
+    expect(c.peers()).toEqual([{ remoteKey: R1, connectionId: 1 }])
   })
 
   it('a candidate dropped at its deadline is gone: a forced close drops only the kept one', () => {

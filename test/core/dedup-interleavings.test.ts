@@ -195,6 +195,35 @@ describe('duplicate connections between two keys', () => {
     ])
     // A holds c2 as a candidate until B shows it keeps c2.
     expect([...world.kept.A]).toEqual([1])
+    // B's data on c2 shows B kept c2, but not that it still does: c1 ranks higher (A, the
+    // larger key, dialed it), and a B that had kept c2 and then switched to c1 would have sent
+    // the same data (dedup-in-flight.test.ts). A waits for a close, or the deadline.
+    expect(world.cores.A.handle({ type: 'connection-data', connectionId: 2 }, 0)).toEqual([])
+    expect(world.cores.A.nextDeadline()).toBe(10_000)
+    // c1 is silent for good and c2 has not closed in all that time: B keeps c2.
+    const effects = world.cores.A.handle({ type: 'tick' }, 10_000)
+    expect(effects.map((e) => e.type)).toEqual([
+      'drop-connection',
+      'peer-remove',
+      'keep-connection',
+      'peer-add',
+    ])
+    expect(world.cores.A.peers()).toEqual([{ remoteKey: KEY_LOW, connectionId: 2 }])
+  })
+
+  it('a reconnect on a connection that outranks the active one replaces it on its data', () => {
+    // As above, with B the larger key: c2, which B dialed, ranks higher than c1. B cannot have
+    // left c2 for c1 (it never had A's data on c2), so its data means B keeps it now.
+    const world = run(KEY_LOW, KEY_HIGH, [
+      { kind: 'open', end: 'A', conn: 1 },
+      { kind: 'open', end: 'B', conn: 1 },
+      { kind: 'data', end: 'A', conn: 1 },
+      { kind: 'data', end: 'B', conn: 1 },
+      { kind: 'close', end: 'B', conn: 1 },
+      { kind: 'open', end: 'B', conn: 2 },
+      { kind: 'open', end: 'A', conn: 2 },
+    ])
+    expect([...world.kept.A]).toEqual([1])
     const effects = world.cores.A.handle({ type: 'connection-data', connectionId: 2 }, 0)
     expect(effects.map((e) => e.type)).toEqual([
       'drop-connection',
@@ -202,6 +231,7 @@ describe('duplicate connections between two keys', () => {
       'keep-connection',
       'peer-add',
     ])
+    expect(world.cores.A.nextDeadline()).toBeNull()
   })
 
   it('drops a silent candidate at its deadline and keeps the active connection', () => {
