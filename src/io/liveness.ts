@@ -14,14 +14,44 @@ export interface LivenessOptions {
   dead(conn: SwarmConnection, silentMs: number): void
 }
 
-/** One watched connection (the map's key). */
-interface Watched {
-  heard: number
-  heardAt: number
-  written: number
-  writtenAt: number
-  /** The stream's own keep-alive is off or slower than ours must be: we send them. */
-  ownKeepAlive: boolean
+/** A watched connection's four readings, at `slot * FIELDS` in `Readings.data`. */
+const HEARD = 0
+const HEARD_AT = 1
+const WRITTEN = 2
+const WRITTEN_AT = 3
+const FIELDS = 4
+const FIRST_SLOTS = 64
+
+/**
+ * The readings of every watched connection in one array of numbers, a slot each: an object
+ * per connection, with its two times as number objects of their own, cost three times as
+ * much. Freed slots are reused; the array shrinks back once nothing is watched.
+ */
+class Readings {
+  data = new Float64Array(FIRST_SLOTS * FIELDS)
+  private free: number[] = []
+  private used = 0
+
+  /** A slot for a new connection; its readings are the caller's to write. */
+  take(): number {
+    const slot = this.free.pop() ?? this.used++
+    if ((slot + 1) * FIELDS > this.data.length) {
+      const grown = new Float64Array(this.data.length * 2)
+      grown.set(this.data)
+      this.data = grown
+    }
+    return slot
+  }
+
+  give(slot: number): void {
+    this.free.push(slot)
+  }
+
+  reset(): void {
+    if (this.data.length > FIRST_SLOTS * FIELDS) this.data = new Float64Array(FIRST_SLOTS * FIELDS)
+    this.free = []
+    this.used = 0
+  }
 }
 
 /**
@@ -40,7 +70,12 @@ interface Watched {
  * nothing per packet, and the simulator's virtual time drives it like any other timer.
  */
 export class LivenessMonitor {
-  private readonly watched = new Map<SwarmConnection, Watched>()
+  /**
+   * Each watched connection's slot in `readings`, times two, plus one when the stream's own
+   * keep-alive is off or slower than ours must be, so we send them.
+   */
+  private readonly watched = new Map<SwarmConnection, number>()
+  private readonly readings = new Readings()
   private timer: unknown = null
   private readonly interval: number
   private readonly keepAliveEvery: number
@@ -63,22 +98,24 @@ export class LivenessMonitor {
     if (!this.enabled || this.watched.has(conn) || conn.destroyed) return
     const now = this.opts.clock.now()
     const keepAlive = (conn as { keepAlive?: unknown }).keepAlive
-    this.watched.set(conn, {
-      heard: heardCount(conn),
-      heardAt: now,
-      written: writtenCount(conn),
-      writtenAt: now,
-      ownKeepAlive: !(
-        typeof keepAlive === 'number' &&
-        keepAlive > 0 &&
-        keepAlive <= this.keepAliveEvery
-      ),
-    })
+    const ownKeepAlive = !(
+      typeof keepAlive === 'number' &&
+      keepAlive > 0 &&
+      keepAlive <= this.keepAliveEvery
+    )
+    const slot = this.readings.take()
+    const r = this.readings.data
+    const at = slot * FIELDS
+    r[at + HEARD] = heardCount(conn)
+    r[at + HEARD_AT] = now
+    r[at + WRITTEN] = writtenCount(conn)
+    r[at + WRITTEN_AT] = now
+    this.watched.set(conn, slot * 2 + (ownKeepAlive ? 1 : 0))
     if (this.timer === null) this.arm()
   }
 
   unwatch(conn: SwarmConnection): void {
-    this.watched.delete(conn)
+    this.forget(conn)
     if (this.watched.size === 0) this.stop()
   }
 
@@ -90,7 +127,16 @@ export class LivenessMonitor {
   /** Forgets every connection and stops (the networker closes). */
   clear(): void {
     this.watched.clear()
+    this.readings.reset()
     this.stop()
+  }
+
+  private forget(conn: SwarmConnection): void {
+    const entry = this.watched.get(conn)
+    if (entry === undefined) return
+    this.watched.delete(conn)
+    if (this.watched.size === 0) this.readings.reset()
+    else this.readings.give(entry >> 1)
   }
 
   private arm(): void {
@@ -108,29 +154,35 @@ export class LivenessMonitor {
     // and never before the bound less one interval.
     const deadAfter = this.opts.timeout - this.interval
     const keepAliveAfter = this.keepAliveEvery - this.interval
-    for (const [conn, w] of [...this.watched]) {
+    for (const [conn, entry] of [...this.watched]) {
+      // Unwatched meanwhile (by a `dead` call before it in this look): nothing to do.
+      if (this.watched.get(conn) !== entry) continue
       if (conn.destroyed) {
-        this.watched.delete(conn)
+        this.forget(conn)
         continue
       }
+      // Read afresh each time: a `dead` call may have replaced the array.
+      const at = (entry >> 1) * FIELDS
       const heard = heardCount(conn)
-      if (heard !== w.heard) {
-        w.heard = heard
-        w.heardAt = now
-      } else if (now - w.heardAt >= deadAfter) {
-        this.watched.delete(conn)
-        this.opts.dead(conn, now - w.heardAt)
+      const r = this.readings.data
+      if (heard !== r[at + HEARD]) {
+        r[at + HEARD] = heard
+        r[at + HEARD_AT] = now
+      } else if (now - (r[at + HEARD_AT] as number) >= deadAfter) {
+        const silent = now - (r[at + HEARD_AT] as number)
+        this.forget(conn)
+        this.opts.dead(conn, silent)
         continue
       }
-      if (!w.ownKeepAlive) continue
+      if ((entry & 1) === 0) continue
       const written = writtenCount(conn)
-      if (written !== w.written) {
-        w.written = written
-        w.writtenAt = now
-      } else if (now - w.writtenAt >= keepAliveAfter) {
+      if (written !== r[at + WRITTEN]) {
+        r[at + WRITTEN] = written
+        r[at + WRITTEN_AT] = now
+      } else if (now - (r[at + WRITTEN_AT] as number) >= keepAliveAfter) {
         sendKeepAlive(conn)
-        w.written = writtenCount(conn)
-        w.writtenAt = now
+        r[at + WRITTEN] = writtenCount(conn)
+        r[at + WRITTEN_AT] = now
       }
     }
   }
