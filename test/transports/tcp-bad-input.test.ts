@@ -14,6 +14,9 @@ const HANDSHAKE_TIMEOUT = 500
 async function rawSocket(port: number, from = '127.0.0.1'): Promise<Socket> {
   const socket = connect({ host: '127.0.0.1', port, localAddress: from })
   socket.on('error', () => {})
+  // Read (and drop) what the listener answers: a client that never reads never sees the
+  // close behind an answer it left unread (the listener's Noise reply to a valid first message).
+  socket.resume()
   await once(socket, 'connect')
   return socket
 }
