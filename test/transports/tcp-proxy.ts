@@ -24,7 +24,8 @@ export async function freezableProxy(
       })
       from.on('close', () => {
         sockets.delete(from)
-        to.destroy()
+        // Frozen, a close is as silent as data: the other end must find out for itself.
+        if (!frozen) to.destroy()
       })
     }
   })
