@@ -31,6 +31,22 @@ function gauge(name: string, help: string, read: (s: MetricsSample) => number): 
   return { name, help, type: 'gauge', labels: [], values: (s) => one(read(s)) }
 }
 
+/** One counter with a `result` label: a series per result, each read from the sample. */
+function byResult(
+  name: string,
+  help: string,
+  results: Record<string, (s: MetricsSample) => number>,
+): Family {
+  const entries = Object.entries(results)
+  return {
+    name,
+    help,
+    type: 'counter',
+    labels: ['result'],
+    values: (s) => entries.map(([result, read]) => [{ result }, read(s)]),
+  }
+}
+
 /** One counter per registered extension name. */
 function perExtension(
   name: string,
@@ -97,16 +113,14 @@ export const FAMILIES: readonly Family[] = [
     labels: ['reason'],
     values: (s) => CLOSE_REASONS.map((reason) => [{ reason }, s.totals.connectionsClosed[reason]]),
   },
-  {
-    name: 'authentications_total',
-    help: 'onauthenticate verdicts: accepted, or rejected (including timeouts).',
-    type: 'counter',
-    labels: ['result'],
-    values: (s) => [
-      [{ result: 'accepted' }, s.totals.authenticationsAccepted],
-      [{ result: 'rejected' }, s.totals.authenticationRejections],
-    ],
-  },
+  byResult(
+    'authentications_total',
+    'onauthenticate verdicts: accepted, or rejected (including timeouts).',
+    {
+      accepted: (s) => s.totals.authenticationsAccepted,
+      rejected: (s) => s.totals.authenticationRejections,
+    },
+  ),
   counter(
     'reconnects_total',
     'Peers listed again after they had been removed.',
@@ -175,17 +189,15 @@ export const FAMILIES: readonly Family[] = [
     'Malformed frames on the extensions channel, ignored.',
     (s) => s.totals.extensionFramesMalformed,
   ),
-  {
-    name: 'handshakes_unfinished_total',
-    help: 'Noise handshakes over adopted streams and direct TCP that did not finish: failed (not Noise, too many bytes, closed), timeout, or refused (past the caps on unfinished handshakes).',
-    type: 'counter',
-    labels: ['result'],
-    values: (s) => [
-      [{ result: 'failed' }, s.totals.handshakesFailed],
-      [{ result: 'timeout' }, s.totals.handshakeTimeouts],
-      [{ result: 'refused' }, s.totals.handshakesRefused],
-    ],
-  },
+  byResult(
+    'handshakes_unfinished_total',
+    'Noise handshakes over adopted streams and direct TCP that did not finish: failed (not Noise, too many bytes, closed), timeout, or refused (past the caps on unfinished handshakes).',
+    {
+      failed: (s) => s.totals.handshakesFailed,
+      timeout: (s) => s.totals.handshakeTimeouts,
+      refused: (s) => s.totals.handshakesRefused,
+    },
+  ),
   counter('lan_queries_sent_total', 'mDNS query packets sent.', (s) => s.totals.lanQueriesSent),
   counter('lan_answers_sent_total', 'mDNS answer packets sent.', (s) => s.totals.lanAnswersSent),
   counter(
@@ -193,16 +205,14 @@ export const FAMILIES: readonly Family[] = [
     'mDNS queries left unanswered, in whole or part, by the answer rate limits.',
     (s) => s.totals.lanQueriesThrottled,
   ),
-  {
-    name: 'lan_answers_total',
-    help: 'mDNS answers for our service: accepted (MAC verified, for a topic we look up) or rejected (malformed, or a MAC that does not verify).',
-    type: 'counter',
-    labels: ['result'],
-    values: (s) => [
-      [{ result: 'accepted' }, s.totals.lanAnswersAccepted],
-      [{ result: 'rejected' }, s.totals.lanAnswersRejected],
-    ],
-  },
+  byResult(
+    'lan_answers_total',
+    'mDNS answers for our service: accepted (MAC verified, for a topic we look up) or rejected (malformed, or a MAC that does not verify).',
+    {
+      accepted: (s) => s.totals.lanAnswersAccepted,
+      rejected: (s) => s.totals.lanAnswersRejected,
+    },
+  ),
   counter(
     'lan_packets_malformed_total',
     'Datagrams on the mDNS port that did not decode as DNS.',
