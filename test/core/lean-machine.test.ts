@@ -242,6 +242,7 @@ const sink = setup({
   },
   actions: {
     add: assign({ n: ({ context, event }) => context.n + (event.type === 'go' ? event.by : 1) }),
+    bump: assign({ n: ({ context }) => context.n + 1 }),
     note: assign(({ context }, params: { what: string }) => ({
       seen: [...context.seen, params.what],
     })),
@@ -303,7 +304,9 @@ const sink = setup({
               },
               target: 'three',
             },
-            { guard: ({ context }) => context.n < 0, actions: 'add' },
+            // +1 whatever the event: 'add' would add a 'go' event's `by` (≤ 0 on the way in
+            // here) on every microstep, an eventless loop without end (an OOM, XState's too).
+            { guard: ({ context }) => context.n < 0, actions: 'bump' },
           ],
           on: { again: { target: 'two', reenter: true } },
         },
