@@ -20,11 +20,14 @@ interface CoreTracker {
   get(id: string): { replicator?: { peers?: ReplicatorPeer[] } } | null | undefined
 }
 
-/** The keys of `remoteKeys` that do not replicate the store's core of `topic` yet. */
+/**
+ * The keys of the peers found (`remoteKeys()`, listed only for a store that holds the core)
+ * that do not replicate the store's core of `topic` yet.
+ */
 export function notReplicating(
   store: unknown,
   topic: KeyHex,
-  remoteKeys: Uint8Array[],
+  remoteKeys: () => Uint8Array[],
 ): Uint8Array[] {
   const cores = (store as { cores?: Partial<CoreTracker> } | null)?.cores
   if (typeof cores?.get !== 'function') return []
@@ -32,7 +35,7 @@ export function notReplicating(
   // A store that does not hold the core has nothing to wait for.
   if (core === null || core === undefined) return []
   const peers = core.replicator?.peers ?? []
-  return remoteKeys.filter(
+  return remoteKeys().filter(
     (key) =>
       !peers.some((p) => p.remotePublicKey !== undefined && b4a.equals(p.remotePublicKey, key)),
   )
@@ -64,7 +67,7 @@ export function waitForReplication(wait: ReplicationWait): Promise<void> {
   const done = (): boolean =>
     wait.cancelled() ||
     clock.now() >= deadline ||
-    notReplicating(wait.store, wait.topic, wait.peers()).length === 0
+    notReplicating(wait.store, wait.topic, wait.peers).length === 0
   if (done()) return Promise.resolve()
   return new Promise<void>((resolve) => {
     const look = (): void => {
@@ -115,6 +118,19 @@ export class FlushBarriers {
 
   /** The core flushed `topic`: wait for replication, then `replicated()` if still current. */
   start(topic: KeyHex, replicated: () => void): void {
+    const opts = this.opts
+    // Most flushes have nothing to wait for (the store does not hold the topic's core, or
+    // every peer found replicates it): replicated at once, and no barrier is kept, nor the
+    // closures and timers of one. An older flush's wait is moot all the same.
+    if (
+      opts.closing() ||
+      opts.timeout <= 0 ||
+      notReplicating(opts.store, topic, () => opts.peersFoundFor(topic)).length === 0
+    ) {
+      this.barriers.delete(topic)
+      replicated()
+      return
+    }
     const epoch = ++this.epoch
     const current = (): boolean => this.barriers.get(topic)?.epoch === epoch
     const barrier: Barrier = { epoch, promise: Promise.resolve(), deadlines: new Set() }
