@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events'
+import b4a from 'b4a'
 import { publicKeyToHex } from './core/keys.js'
 import { NetworkerCore } from './core/networker-core.js'
 import type { CoreEvent } from './core/protocol.js'
@@ -222,7 +223,11 @@ export function wireNetworker(
         swarmRetries.removed(peer)
         emitUser(() => face.emit('peer-remove', peer))
       },
-      topic: (event, discoveryKey) => emitUser(() => face.emit(event, discoveryKey)),
+      topic: (event, topic) => {
+        // Every configure joins and flushes: with no one listening, no key is made for it.
+        if (face.listenerCount(event) === 0) return
+        emitUser(() => face.emit(event, b4a.from(topic, 'hex')))
+      },
     },
     dispatch,
     stopDriver: () => driver.stop(),

@@ -1,5 +1,4 @@
-import b4a from 'b4a'
-import { hexToBytes, type KeyHex } from '../core/keys.js'
+import type { KeyHex } from '../core/keys.js'
 import type { CoreEffect, CoreEvent, TopicNotice } from '../core/protocol.js'
 import type { ConnectionTable } from './connections.js'
 import type { DriverHooks } from './core-driver.js'
@@ -17,7 +16,8 @@ import type { SwarmAdapter } from './swarm-adapter.js'
 export interface UserNotices {
   peerAdded(peer: NetworkerPeer): void
   peerRemoved(peer: NetworkerPeer): void
-  topic(event: TopicNotice['type'], discoveryKey: Buffer): void
+  /** A topic event, with the topic's key as hex: the key's bytes are made only for a listener. */
+  topic(event: TopicNotice['type'], topic: KeyHex): void
 }
 
 /** What the effects are carried out on. */
@@ -110,21 +110,20 @@ export class EffectRunner implements DriverHooks {
     const { topic } = notice
     const { barriers, observer, user } = this.to
     observer.topicNotice(notice)
-    const discoveryKey = (): Buffer => b4a.from(hexToBytes(topic))
     if (notice.type === 'joined') {
-      user.topic('joined', discoveryKey())
+      user.topic('joined', topic)
       return
     }
     if (notice.type === 'left') {
       barriers.forget(topic)
-      user.topic('left', discoveryKey())
+      user.topic('left', topic)
       return
     }
     // Flushed: the swarm flushed and every connection it found is settled. The flush also
     // covers replication: 'flushed' waits until the peers found for the topic replicate its
     // core. A flush undone meanwhile (the topic reconfigured) is not news.
     barriers.start(topic, () => {
-      if (this.to.flushed(topic)) user.topic('flushed', discoveryKey())
+      if (this.to.flushed(topic)) user.topic('flushed', topic)
     })
   }
 
