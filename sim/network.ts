@@ -57,6 +57,8 @@ export interface NetworkOptions {
    * without `'udx'` there is no DHT at all, only the segments.
    */
   transports?: readonly SimTransport[]
+  /** Tasks the clock runs per event-loop turn (VirtualClockOptions): the run is the same whatever it is. */
+  tasksPerTurn?: number
 }
 
 /** Counts of injected faults, by kind. */
@@ -67,7 +69,7 @@ export type FaultCounts = Record<string, number>
  * crashes. One seeded PRNG decides everything; one virtual clock orders everything.
  */
 export class SimNetwork {
-  readonly clock = new VirtualClock()
+  readonly clock: VirtualClock
   readonly prng: Prng
   readonly dht: SimDht
   readonly faults: FaultPlan
@@ -100,6 +102,7 @@ export class SimNetwork {
   private nextLink = 0
 
   constructor(opts: NetworkOptions) {
+    this.clock = new VirtualClock({ tasksPerTurn: opts.tasksPerTurn })
     this.prng = new Prng(opts.seed)
     this.faults = { ...NO_FAULTS, ...opts.faults }
     this.refreshInterval = opts.refreshInterval ?? 5000

@@ -35,6 +35,8 @@ export interface ScenarioOptions {
    * quiet, a checked one (checkLanPartition). Needs `'tcp'`. Default false.
    */
   lanPartition?: boolean
+  /** Tasks the virtual clock runs per event-loop turn: the run is the same whatever it is. */
+  tasksPerTurn?: number
 }
 
 export interface ScenarioResult {
@@ -99,6 +101,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     faults: plan,
     realNoise: opts.realNoise ?? false,
     transports,
+    tasksPerTurn: opts.tasksPerTurn,
   })
   const stepMs = opts.stepMs ?? 250
   const rates = {

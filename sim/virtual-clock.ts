@@ -15,8 +15,8 @@ function before(a: Task, b: Task): boolean {
 
 /**
  * Virtual time and the simulation's only scheduler. `setTimeout` work and simulated I/O are
- * tasks ordered by (time, creation order); `step()` runs the next one and then lets the
- * promise jobs it started finish, so a run is a pure function of its seed.
+ * tasks ordered by (time, creation order); each runs only once the promise jobs and
+ * next-ticks the one before started have all run, so a run is a pure function of its seed.
  *
  * The tasks are a binary min-heap on (time, creation order): a thousand nodes keep tens of
  * thousands of tasks pending (refreshes, deliveries, deadlines), and a sorted array paid for
@@ -24,12 +24,17 @@ function before(a: Task, b: Task): boolean {
  * marked, until it comes up.
  */
 export class VirtualClock implements DriverClock {
+  private readonly tasksPerTurn: number
   private current = 0
   private seq = 0
   private readonly tasks: Task[] = []
   private live = 0
   /** Tasks run so far. */
   events = 0
+
+  constructor(opts: VirtualClockOptions = {}) {
+    this.tasksPerTurn = Math.max(1, Math.floor(opts.tasksPerTurn ?? TASKS_PER_TURN))
+  }
 
   now(): number {
     return this.current
@@ -81,16 +86,23 @@ export class VirtualClock implements DriverClock {
 
   /** Runs the next task, if any, then drains the promise jobs it caused. */
   async step(): Promise<boolean> {
-    const task = this.peek()
+    const task = this.take()
     if (task === undefined) return false
+    task.fn()
+    await drain()
+    return true
+  }
+
+  /** Takes the next task off the heap and moves the time to it: it is about to run. */
+  private take(): Task | undefined {
+    const task = this.peek()
+    if (task === undefined) return undefined
     this.pop()
     task.done = true
     this.live--
     this.current = task.at
     this.events++
-    task.fn()
-    await drain()
-    return true
+    return task
   }
 
   /** The next task to run, with the cancelled ones before it dropped. */
@@ -126,14 +138,18 @@ export class VirtualClock implements DriverClock {
    * absolute virtual time in milliseconds (the clock starts at 0), not a duration: see runFor.
    */
   async runUntil(until: number, stop: () => boolean = () => false): Promise<void> {
-    // Work started outside a task (a call from the scenario) schedules its tasks from
-    // promise jobs: let those run before looking for the next task.
-    await drain()
-    for (let at = this.nextAt(); at !== null && at <= until; at = this.nextAt()) {
-      await this.step()
-      if (stop()) return
-    }
-    if (this.current < until) this.current = until
+    let stopped = false
+    let first = true
+    await this.drive(() => {
+      if (!first && stop()) {
+        stopped = true
+        return false
+      }
+      first = false
+      const at = this.nextAt()
+      return at !== null && at <= until
+    })
+    if (!stopped && this.current < until) this.current = until
   }
 
   /** Runs the clock for `duration` virtual milliseconds from now. */
@@ -151,7 +167,9 @@ export class VirtualClock implements DriverClock {
    */
   async settle<T>(promise: PromiseLike<T>, opts: { within?: number } = {}): Promise<T> {
     const within = opts.within ?? 60_000
-    let outcome: { ok: true; value: T } | { ok: false; error: unknown } | null = null
+    type Outcome = { ok: true; value: T } | { ok: false; error: unknown }
+    // Set from promise jobs: typed so that the checks below are not narrowed to `null`.
+    let outcome = null as Outcome | null
     promise.then(
       (value) => {
         outcome = { ok: true, value }
@@ -161,8 +179,8 @@ export class VirtualClock implements DriverClock {
       },
     )
     const deadline = this.current + within
-    await drain()
-    while (outcome === null) {
+    await this.drive(() => {
+      if (outcome !== null) return false
       const at = this.nextAt()
       if (at === null) {
         throw new UnsettledError(
@@ -172,13 +190,78 @@ export class VirtualClock implements DriverClock {
       if (at > deadline) {
         throw new UnsettledError(`the promise did not settle within ${within} virtual ms`)
       }
-      await this.step()
-    }
-    const settled = outcome as { ok: true; value: T } | { ok: false; error: unknown }
+      return true
+    })
+    const settled = outcome as Outcome
     if (settled.ok) return settled.value
     throw settled.error
   }
+
+  /**
+   * Runs tasks while `next()` says so; `next` is asked before each, once the one before and
+   * all the promise jobs and next-ticks it started have run, and may throw to end the run.
+   *
+   * Waiting a whole event-loop turn (setImmediate) after each task, to be sure its jobs have
+   * all run, made idle time and loop overhead a large part of a simulated run. Node runs
+   * every promise job and next-tick between two immediates of one turn, so a turn queues up
+   * to `tasksPerTurn` immediates and runs one task in each: the same tasks, in the same order,
+   * with the same jobs between them, for a fraction of the turns. Real I/O and real timers
+   * (which a simulated run has none of, or it would not replay) wait for the turn's end.
+   */
+  private drive(next: () => boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let over = false
+      let queued = 0
+      const fail = (err: unknown): void => {
+        over = true
+        reject(err)
+      }
+      const slot = (): void => {
+        queued--
+        if (over) return
+        let go: boolean
+        try {
+          go = next()
+        } catch (err) {
+          fail(err)
+          return
+        }
+        if (!go) {
+          over = true
+          resolve()
+          return
+        }
+        const task = this.take() as Task
+        // As a promise job, as when each task resumed an awaiting loop: the jobs it starts
+        // run before the next-ticks it queues, as they did then.
+        Promise.resolve().then(() => {
+          try {
+            task.fn()
+          } catch (err) {
+            fail(err)
+          }
+        })
+        // Immediates queued while a turn runs its own wait for the next turn.
+        if (queued === 0) turn()
+      }
+      const turn = (): void => {
+        for (; queued < this.tasksPerTurn; queued++) setImmediate(slot)
+      }
+      turn()
+    })
+  }
 }
+
+export interface VirtualClockOptions {
+  /**
+   * Tasks run in one event-loop turn at most. Any number runs the same tasks in the same
+   * order with the same promise jobs between them (see drive); 1 is a turn per task.
+   */
+  tasksPerTurn?: number
+}
+
+/** Enough that a turn's own cost is small beside its tasks', few enough that real I/O is polled. */
+const TASKS_PER_TURN = 64
 
 /** What `settle` reports when the promise cannot settle: nothing left to run, or too late. */
 export class UnsettledError extends Error {
