@@ -1,4 +1,5 @@
 import { Duplex } from 'streamx'
+import { STREAM_DESTROYED } from './stream-destroyed.js'
 import type { VirtualClock } from './virtual-clock.js'
 
 /**
@@ -22,6 +23,11 @@ export class SimRawStream extends Duplex {
     super()
     this.transport = link.transport
     this.remoteAddress = remoteAddress
+  }
+
+  /** Without a cause, the shared one (see STREAM_DESTROYED). */
+  override destroy(err?: Error | null): void {
+    super.destroy(err || STREAM_DESTROYED)
   }
 
   override _write(data: Buffer, cb: (err: Error | null) => void): void {

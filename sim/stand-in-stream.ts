@@ -3,6 +3,7 @@ import b4a from 'b4a'
 import { Duplex } from 'streamx'
 import type { KeyPair } from '../src/io/swarm.js'
 import type { SimRawStream } from './link.js'
+import { STREAM_DESTROYED } from './stream-destroyed.js'
 
 const HELLO = 1
 const REPLY = 2
@@ -63,6 +64,11 @@ export class StandInSecretStream extends Duplex {
     this.rawStream.on('data', (data) => this.onraw(data as Buffer))
     this.rawStream.on('end', () => this.push(null))
     if (this.isInitiator) this.send(HELLO)
+  }
+
+  /** Without a cause, the shared one (see STREAM_DESTROYED). */
+  override destroy(err?: Error | null): void {
+    super.destroy(err || STREAM_DESTROYED)
   }
 
   override _write(data: Buffer, cb: (err: Error | null) => void): void {

@@ -1,4 +1,5 @@
 import fc from 'fast-check'
+import { getStreamError } from 'streamx'
 import { describe, expect, it } from 'vitest'
 import {
   Link,
@@ -107,6 +108,31 @@ describe('the stand-in secret stream', () => {
     await early.clock.runUntil(100)
     expect(await early.a.opened).toBe(false)
     expect(await early.b.opened).toBe(false)
+  })
+
+  it("is destroyed without a cause as streamx's own streams are: no error, a destroyed one inside", async () => {
+    const { clock, link, a, b } = pair()
+    await clock.runUntil(100)
+    const errors: unknown[] = []
+    for (const s of [a, b, link.a, link.b]) s.on('error', (err) => errors.push(err))
+    a.destroy()
+    await clock.runUntil(200)
+    const streams = [a, b, link.a, link.b]
+    expect(streams.map((s) => s.destroyed)).toEqual([true, true, true, true])
+    expect(errors).toEqual([])
+    for (const s of streams) {
+      expect(getStreamError(s)).toBeNull()
+      expect(getStreamError(s, { all: true })).toMatchObject({ code: 'STREAM_DESTROYED' })
+    }
+    // One cause made once, not one with a stack trace per destroy.
+    expect(new Set(streams.map((s) => getStreamError(s, { all: true }))).size).toBe(1)
+    // A cause given is kept.
+    const other = pair()
+    other.b.on('error', (err) => errors.push(err))
+    other.b.destroy(new Error('given'))
+    await other.clock.runUntil(100)
+    expect(getStreamError(other.b)?.message).toBe('given')
+    expect(errors).toEqual([getStreamError(other.b)])
   })
 
   it('sends a keep-alive as an empty message, which the other end hears', async () => {
