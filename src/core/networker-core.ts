@@ -45,6 +45,8 @@ interface FlushWaiter {
 // Compiled once; the networker's life is only its state and context (lean-machine.ts).
 const lives = new LeanMachine(lifeMachine)
 
+const NO_NOTICES: readonly TopicNotice[] = Object.freeze([])
+
 const closedError: ErrorInfo = {
   code: ErrorCode.NETWORKER_CLOSED,
   message: 'the networker is closed',
@@ -129,8 +131,10 @@ export class NetworkerCore {
   }
 
   /** What changed in topics since the last call: joined, flushed, left, in order. */
-  takeNotices(): TopicNotice[] {
+  takeNotices(): readonly TopicNotice[] {
     const out = this.topics.notices
+    // Asked after every event, and most change no topic: no new list for those.
+    if (out.length === 0) return NO_NOTICES
     this.topics.notices = []
     return out
   }
@@ -167,34 +171,35 @@ export class NetworkerCore {
   private dispatch(event: Exclude<CoreEvent, { type: 'tick' }>): void {
     switch (event.type) {
       case 'configure': {
-        const { requestId, topic, announce, lookup, flush, timeout } = event
+        const { requestId, topic, timeout } = event
         if (this.lifeState !== 'open') {
           this.outbox.push({ type: 'settle', requestId, error: closedError })
           return
         }
         // Set before the topic steps: a request settled at once cancels it at once.
         if (timeout !== undefined) this.expire(requestId, topic, timeout)
-        this.topics.send(topic, { type: 'configure', requestId, announce, lookup, flush })
+        // The event is the topic's as it is (its topic and timeout are not read there): a
+        // configure and each of its results are sent on without a copy.
+        this.topics.send(topic, event)
         return
       }
       case 'topic-joined':
       case 'topic-left':
-        this.topics.send(event.topic, { type: event.type, op: event.op })
-        return
       case 'topic-join-failed':
       case 'topic-leave-failed':
-        this.topics.send(event.topic, { type: event.type, op: event.op, error: event.error })
+        this.topics.send(event.topic, event)
         return
       case 'swarm-flushed': {
+        // Nothing pending (most flushes): done at once, a stale op discarded by the topic.
+        if (!this.peerTable.hasPending()) {
+          this.topics.send(event.topic, { type: 'flush-done', op: event.op })
+          return
+        }
         // A stale flush (an earlier op) must not replace the current flush's waiter.
         if (this.topics.opOf(event.topic) !== event.op) return
         // Wait for every connection the swarm produced before its flush completed.
         const unprocessed = new Set(this.peerTable.pending())
-        if (unprocessed.size === 0) {
-          this.topics.send(event.topic, { type: 'flush-done', op: event.op })
-        } else {
-          this.flushWaiters.set(event.topic, { op: event.op, unprocessed })
-        }
+        this.flushWaiters.set(event.topic, { op: event.op, unprocessed })
         return
       }
       case 'swarm-flush-failed':

@@ -93,6 +93,12 @@ export class PeerTable {
     return out
   }
 
+  /** Whether any connection is not settled yet: `pending()` without making the list. */
+  hasPending(): boolean {
+    for (const c of this.connections.values()) if (!c.admitted) return true
+    return false
+  }
+
   /** Connections not yet settled (awaiting their verdict). */
   pending(): ConnectionId[] {
     const out: ConnectionId[] = []

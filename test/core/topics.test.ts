@@ -791,6 +791,33 @@ describe('flush and connections', () => {
     ])
   })
 
+  it('a stale flush, with a connection pending or none, neither finishes nor replaces the current one', () => {
+    for (const pending of [false, true]) {
+      const c = flushing(true)
+      expect(c.handle(configure(2, true, false), 0)).toEqual([
+        { type: 'join-topic', topic: T, op: 3, announce: true, lookup: false },
+      ])
+      expect(c.handle({ type: 'topic-joined', topic: T, op: 3 }, 0)).toEqual([
+        { type: 'flush-swarm', topic: T, op: 4 },
+      ])
+      if (pending) c.handle(opened(1, R1), 0)
+      expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 }, 0)).toEqual(
+        pending ? [] : [{ type: 'settle', requestId: 1 }, { type: 'settle', requestId: 2 }],
+      )
+      // The flush of op 2 answers late: it must not wait in the place of op 4's.
+      expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([])
+      if (!pending) continue
+      expect(
+        c.handle({ type: 'connection-authenticated', connectionId: 1, accepted: true }, 0),
+      ).toEqual([
+        { type: 'keep-connection', connectionId: 1, remoteKey: R1 },
+        { type: 'peer-add', connectionId: 1, remoteKey: R1 },
+        { type: 'settle', requestId: 1 },
+        { type: 'settle', requestId: 2 },
+      ])
+    }
+  })
+
   it('a connection authenticated before the flush does not hold it', () => {
     const c = flushing(true)
     c.handle(opened(1, R1), 0)
