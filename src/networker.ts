@@ -114,7 +114,12 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     opts: ConfigureOptions = {},
     cb?: (err: Error | null) => void,
   ): Promise<void> {
-    const done = this.configureTopic(discoveryKey, opts)
+    let done: Promise<void>
+    try {
+      done = this.configureTopic(discoveryKey, opts)
+    } catch (err) {
+      done = Promise.reject(err)
+    }
     if (typeof cb === 'function') {
       done.then(
         () => cb(null),
@@ -124,10 +129,11 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     return done
   }
 
-  private async configureTopic(
-    discoveryKey: Uint8Array | string,
-    opts: ConfigureOptions,
-  ): Promise<void> {
+  /**
+   * Not async: a configure is the networker's most frequent call, and an async function
+   * would add a promise and a turn to each. What it throws, `configure` rejects with.
+   */
+  private configureTopic(discoveryKey: Uint8Array | string, opts: ConfigureOptions): Promise<void> {
     const topic = discoveryKeyToHex(discoveryKey)
     const { announce, lookup, flush, signal, timeout } = configureRequestOf(opts)
     if (signal?.aborted === true) {
@@ -156,16 +162,14 @@ export class Networker extends EventEmitter<NetworkerEvents> {
           }
     const done = flush ? settled.then(() => this.parts.barriers.wait(topic, deadline)) : settled
     this.parts.awareness.configured(topic, announce, lookup)
-    this.parts.driver.dispatch({
-      type: 'configure',
-      requestId,
-      topic,
-      announce,
-      lookup,
-      flush,
-      ...(timeout === undefined ? {} : { timeout }),
-    })
-    await (signal === undefined ? done : this.parts.requests.bounded(requestId, done, signal))
+    this.parts.driver.dispatch(
+      timeout === undefined
+        ? { type: 'configure', requestId, topic, announce, lookup, flush }
+        : { type: 'configure', requestId, topic, announce, lookup, flush, timeout },
+    )
+    return (
+      signal === undefined ? done : this.parts.requests.bounded(requestId, done, signal)
+    ) as Promise<void>
   }
 
   /**
