@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { getStreamError } from 'streamx'
 import { describe, expect, it } from 'vitest'
@@ -59,6 +60,16 @@ describe('the stand-in secret stream', () => {
     await one.clock.runUntil(100)
     await clock.runUntil(100)
     expect(other.handshakeHash).not.toEqual(one.a.handshakeHash)
+  })
+
+  it("hashes the initiator's key, the responder's and the link's id with BLAKE2b-512", async () => {
+    // The bytes a run's dedup order depends on: the same whatever computes them.
+    const { clock, keys, link, a } = pair()
+    await clock.runUntil(100)
+    const id = Buffer.alloc(4)
+    id.writeUInt32BE(link.id)
+    const expected = createHash('blake2b512').update(keys[0]).update(keys[1]).update(id).digest()
+    expect(a.handshakeHash).toEqual(expected)
   })
 
   it('carries every write as one message, in order, both ways, counting raw bytes', async () => {
