@@ -95,6 +95,9 @@ describe('direct TCP', () => {
     b.on('peer-add', (peer) => added.push(peer))
     await eventually(() => added.length === 1, 'the fixed peer is dialed')
     expect(added[0]?.type).toBe('tcp')
+    // The dialer lists the peer once its own end is done; the listener may list it a moment
+    // later (its end authenticates on its own turn).
+    await eventually(() => a.networker.getPeer(b.keyPair.publicKey) !== null, 'a lists b')
     // The listener ends the connection: the dialer's fixed peer is dialed again.
     listed(a.networker, b).stream.destroy()
     await eventually(() => added.length === 2 && b.peers.size === 1, 'dialed again', 10_000)
