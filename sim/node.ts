@@ -62,6 +62,7 @@ export class SimNode {
   private readonly peerCount = new Map<string, number>()
   /** Keys whose peer-add and peer-remove events leave them listed. */
   private listedKeys = 0
+  private readonly checkedKeys = new Set<string>()
   /**
    * For the flush invariant: how many connections the swarm emitted, and those not settled
    * yet by their emission index (a Map keeps them in emission order).
@@ -150,7 +151,9 @@ export class SimNode {
       swarm,
       clock: this.net.clock,
       onauthenticate: (remote: Buffer, done: (err?: Error | null) => void, context) => {
-        const reject = this.rejects.has(hex(remote))
+        // A fresh key object per connection: hexed only when someone is turned away at all,
+        // and not kept (see hex).
+        const reject = this.rejects.size > 0 && this.rejects.has(b4a.toString(remote, 'hex'))
         // Asked at once about the connection the swarm just emitted; an adopted one is not
         // the swarm's, and the flush invariant counts only the swarm's.
         const stream = context.type === 'tcp' ? undefined : this.lastEmitted
@@ -270,7 +273,9 @@ export class SimNode {
   /** At most one peer per key, and `peers` equals adds minus removes. */
   checkPeers(): void {
     const now = this.net.clock.now()
-    const keys = new Set<string>()
+    // One set for every check (each node checks after every step and every peer event).
+    const keys = this.checkedKeys
+    keys.clear()
     let unlisted = 0
     for (const peer of this.networker.peers) {
       const key = hex(peer.remotePublicKey)
