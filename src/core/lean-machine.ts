@@ -215,7 +215,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     const context = instance.context
     this.run(plan.steps, instance, event, host)
     instance.state = plan.to ?? from
-    // Every assign makes a new context, so an unchanged one means no assign ran.
+    // The first assign of a run makes a new context, so an unchanged one means none ran.
     return instance.context !== context || instance.state !== from
   }
 
@@ -230,14 +230,21 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     event: EventObject,
     host: Host<TMachine>,
   ): void {
+    // The context the last action, an assign of this run, made: no other action has seen it
+    // yet, so an assign right after it may write into it instead of copying it again. XState
+    // copies at every assign; one copy per run of assigns cannot be told apart from that.
+    let fresh: unknown = null
     for (const action of steps) {
       const context = instance.context
+      const reuse = context === fresh
+      fresh = null
       const args = { context, event }
       const params = action.dynamic ? (action.params as Fn)(args) : action.params
       const payload = action.payload
       switch (action.kind) {
         case 'assign':
-          instance.context = assigned(context as object, payload as Assigner, args, params)
+          fresh = assigned(context as object, payload as Assigner, args, params, reuse)
+          instance.context = fresh
           break
         case 'emit':
           host.emit(
@@ -377,23 +384,40 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   }
 }
 
-/** An assign's fields, listed once: an object of assigners as its keys and values. */
-type Assigner = Fn | { keys: string[]; values: unknown[] }
+/**
+ * An assign's fields, listed once: an object of assigners as its keys and values. `direct`:
+ * no field is computed after another is written (one field, or none computed), so it may
+ * be written into a context in place.
+ */
+type Assigner = Fn | { keys: string[]; values: unknown[]; direct: boolean }
 
 function assigner(assignment: unknown): Assigner {
   if (typeof assignment === 'function') return assignment as Fn
-  return { keys: Object.keys(assignment as object), values: Object.values(assignment as object) }
+  const keys = Object.keys(assignment as object)
+  const values = Object.values(assignment as object)
+  const direct = keys.length === 1 || values.every((v) => typeof v !== 'function')
+  return { keys, values, direct }
 }
 
 /**
  * XState's assign: a new context with the assigned fields, each computed from the context
  * as it was. An object of assigners fills the copy directly: no partial object between.
+ * With `reuse` (the context is one no one but this run has seen), written into it instead,
+ * once every field is computed.
  */
-function assigned(context: object, assignment: Assigner, args: object, params: unknown): object {
-  if (typeof assignment === 'function')
-    return { ...context, ...(assignment(args, params) as object) }
-  const next: Record<string, unknown> = { ...context }
+function assigned(
+  context: object,
+  assignment: Assigner,
+  args: object,
+  params: unknown,
+  reuse: boolean,
+): object {
+  if (typeof assignment === 'function') {
+    const partial = assignment(args, params) as object
+    return reuse ? Object.assign(context, partial) : { ...context, ...partial }
+  }
   const { keys, values } = assignment
+  const next = (reuse && assignment.direct ? context : { ...context }) as Record<string, unknown>
   for (let i = 0; i < keys.length; i++) {
     const value = values[i]
     next[keys[i] as string] = typeof value === 'function' ? (value as Fn)(args, params) : value
