@@ -4,6 +4,7 @@ import type { ConnectionId, CoreEvent, DropReason } from '../core/protocol.js'
 import { type AuthenticateHook, runAuthenticate } from './authenticate.js'
 import type { DriverClock } from './core-driver.js'
 import { guardInbound, type InboundGuard, streamxCountsUnread } from './inbound-guard.js'
+import { heard } from './lazy-mux.js'
 import type { NetworkerObserver } from './observer.js'
 import { ListedPeer, type NetworkerPeer } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
@@ -97,7 +98,7 @@ export class ConnectionTable {
     // The stream's own key when it is a Buffer (secret-stream's is): it holds it anyway.
     const key = conn.remotePublicKey as Uint8Array
     const remotePublicKey = b4a.isBuffer(key) ? key : b4a.from(key)
-    const guard = guardInbound(conn, this.opts.maxInboundBuffer, this.overflowed)
+    const guard = guardInbound(conn, this.opts.maxInboundBuffer, this.overflowed, this.heardFrom)
     const entry: ConnectionEntry = {
       connectionId,
       conn,
@@ -166,7 +167,13 @@ export class ConnectionTable {
       entry.conn.destroy(asError(err))
       return
     }
-    if (!entry.sawData) entry.conn.on('data', this.ondata)
+    // A reader (the store's Protomux, the user's) makes the stream flow, and a flowing stream
+    // may not say 'readable'. The guard hears every push anyway; without it, the first data
+    // is heard as 'data' (which reads the stream: the Protomux is then made at once, below).
+    if (!entry.sawData && !entry.guard.hears) {
+      heard(entry.conn)
+      entry.conn.on('data', this.ondata)
+    }
   }
 
   /** Closes a connection the core dropped; the reason is what its close is counted under. */
@@ -233,15 +240,24 @@ export class ConnectionTable {
     this.entries.delete(entry.connectionId)
   })
 
-  /** The remote's first data ('readable', or 'data' once the store reads). */
-  private readonly ondata = streamListener((conn) => {
+  /** The remote's first data: 'readable', or the guard's first push (or 'data' without one). */
+  private readonly ondata = streamListener((conn) => this.heardFrom(conn))
+
+  private readonly heardFrom = (conn: SwarmConnection): void => {
     const entry = this.byStream.get(conn)
     if (entry === undefined || entry.sawData) return
     entry.sawData = true
     conn.removeListener('readable', this.ondata)
     conn.removeListener('data', this.ondata)
-    this.opts.dispatch({ type: 'connection-data', connectionId: entry.connectionId })
-  })
+    // Its pairings, if any wait for a Protomux, get one now, before the bytes are read.
+    heard(conn)
+    // The guard hears from inside the stream's push: the core is told a job later, as it
+    // was by 'readable', so nothing it decides (a drop, a listing) runs inside the stream.
+    queueMicrotask(() => {
+      if (this.byStream.get(conn) !== entry) return
+      this.opts.dispatch({ type: 'connection-data', connectionId: entry.connectionId })
+    })
+  }
 
   /** The connection holds more unread than `maxInboundBuffer`: closed here. */
   private readonly overflowed = (conn: SwarmConnection): void => {

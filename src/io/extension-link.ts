@@ -1,5 +1,5 @@
 import b4a from 'b4a'
-import Protomux, { type Channel, type Message } from 'protomux'
+import type { Channel, Message } from 'protomux'
 import type { Extension } from './extension.js'
 import { LinkTally } from './extension-tally.js'
 import {
@@ -14,6 +14,7 @@ import {
   rawEncoding,
   WireError,
 } from './extension-wire.js'
+import { muxOf, type PairTarget, pairWhenMuxed, unpair } from './lazy-mux.js'
 import type { NetworkerPeer } from './peer.js'
 import { rethrowLater } from './util.js'
 
@@ -85,12 +86,11 @@ interface Known {
  * Protomux pairing); its flags share one number, and every set, map and counter is made on
  * first use.
  */
-export class PeerLink {
+export class PeerLink implements PairTarget {
   /** When the grace period ends, while it runs (see extension-grace.ts); null otherwise. */
   graceEnds: number | null = null
   /** The answer, whether the grace is over, the channel made and a malformed frame reported. */
   private bits = 0
-  private readonly mux: Protomux | null = null
   private wire: Wire | null = null
   private known: Known | null = null
 
@@ -106,9 +106,8 @@ export class PeerLink {
     }
     // A remote with extensions opens its channel even while we have none: ours answers it,
     // so it learns our (empty) list and may hold for us until we register within the grace.
-    // Bound, not a closure: one small function per connection.
-    this.mux = Protomux.from(peer.stream)
-    this.mux.pair({ protocol: EXTENSIONS_PROTOCOL }, this.paired.bind(this))
+    // The Protomux is made once either end says something (lazy-mux.ts).
+    pairWhenMuxed(peer.stream, EXTENSIONS_PROTOCOL, this)
   }
 
   /** What we know of the remote's extensions. */
@@ -157,10 +156,10 @@ export class PeerLink {
 
   /** Opens our channel with `hello` as its handshake, unless it was opened once already. */
   open(hello: readonly Announced[]): void {
-    if (this.made || this.mux === null) return
+    if (this.made) return
     this.bits |= MADE
     const owner = this.owner
-    const channel = this.mux.createChannel({
+    const channel = muxOf(this.peer.stream).createChannel({
       protocol: EXTENSIONS_PROTOCOL,
       handshake: rawEncoding,
       onopen: (bytes) => guard(() => owner.onhello(this, bytes as Uint8Array)),
@@ -397,7 +396,7 @@ export class PeerLink {
   /** The peer is gone: a channel the remote opens from now on is refused. */
   unpair(): void {
     this.bits |= MADE
-    this.mux?.unpair({ protocol: EXTENSIONS_PROTOCOL })
+    unpair(this.peer.stream, EXTENSIONS_PROTOCOL)
   }
 
   /** Closes our side of the channel (the networker is closing; the stream may live on briefly). */
@@ -407,7 +406,7 @@ export class PeerLink {
   }
 
   /** The remote opened its channel: ours answers it, if it was never opened. */
-  private paired(): void {
+  remoteOpened(): void {
     guard(() => this.open(this.owner.hello()))
   }
 }

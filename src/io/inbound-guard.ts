@@ -21,6 +21,8 @@ export interface InboundGuard {
   release(): void
   /** Every layer of the connection is capped: none lacked the unread-byte count. */
   readonly complete: boolean
+  /** It reports the remote's first bytes: a layer of the connection is guarded. */
+  readonly hears: boolean
 }
 
 let streamxCounts: boolean | null = null
@@ -58,6 +60,7 @@ export function guardInbound(
   conn: SwarmConnection,
   cap: number,
   onOverflow: (conn: SwarmConnection) => void,
+  onFirstPush: ((conn: SwarmConnection) => void) | null = null,
 ): InboundGuard {
   const candidates = [conn as unknown as BufferedReadable, conn.rawStream as unknown]
   let readable = 0
@@ -72,7 +75,7 @@ export function guardInbound(
     if (first === null) first = layer
     else second = layer
   }
-  const guard = new Guard(conn, cap, onOverflow, first, second, readable)
+  const guard = new Guard(conn, cap, onOverflow, onFirstPush, first, second, readable)
   guard.install(first)
   guard.install(second)
   return guard
@@ -81,6 +84,8 @@ export function guardInbound(
 /** One connection's guard: its capped layers, the push each had, and whether it tripped. */
 class Guard implements InboundGuard {
   private tripped = false
+  /** The first push on the outer guarded layer was reported (see `hears`). */
+  private heard = false
   /**
    * Each layer's own push before ours, or undefined when it used its prototype's (as
    * streams do): its pushes go on to that one.
@@ -92,11 +97,21 @@ class Guard implements InboundGuard {
     private readonly conn: SwarmConnection,
     private readonly cap: number,
     private readonly onOverflow: (conn: SwarmConnection) => void,
+    private readonly onFirstPush: ((conn: SwarmConnection) => void) | null,
     private readonly first: GuardedLayer | null,
     private readonly second: GuardedLayer | null,
     /** Layers that take pushes: all of them capped means the guard is complete. */
     private readonly readable: number,
   ) {}
+
+  /**
+   * The guard reports the remote's first bytes (`onFirstPush`, once, after they are queued
+   * and before anyone can have read them): every push passes here, whether the stream flows
+   * or not, which 'readable' cannot promise once some reader makes it flow.
+   */
+  get hears(): boolean {
+    return this.first !== null && this.onFirstPush !== null
+  }
 
   get complete(): boolean {
     return (this.first === null ? 0 : 1) + (this.second === null ? 0 : 1) === this.readable
@@ -121,6 +136,10 @@ class Guard implements InboundGuard {
     if (!this.tripped && this.unread() > this.cap) {
       this.tripped = true
       this.onOverflow(this.conn)
+    }
+    if (!this.heard && layer === this.first && this.onFirstPush !== null) {
+      this.heard = true
+      this.onFirstPush(this.conn)
     }
     return result
   }

@@ -1,9 +1,10 @@
-import Protomux, { type Channel, type Message } from 'protomux'
+import type { Channel, Message } from 'protomux'
 import type { Clock } from '../core/clock.js'
 import type { KeyHex } from '../core/keys.js'
 import { hexToBytes } from '../core/keys.js'
 import { guard } from './extension-link.js'
 import { rawEncoding } from './extension-wire.js'
+import { muxOf, type PairTarget, pairWhenMuxed, unpair } from './lazy-mux.js'
 import type { NetworkerPeer } from './peer.js'
 import { proofKey, proveTopic } from './topic-proof-crypto.js'
 import {
@@ -89,14 +90,13 @@ const MALFORMED_REPORTED = 32
  * networker that has joined nothing never need it); its flags share one number, and every
  * set and map is made on first use: a connection nobody proves anything on keeps a few fields.
  */
-export class TopicLink {
+export class TopicLink implements PairTarget {
   /** The topics this peer shares with us, as last told (see TopicProofs.refresh). */
   shared: Set<KeyHex> | null = null
   /** The state, what the remote said of listening, and whether a malformed message was reported. */
   private bits = 0
   private known: Known | null = null
   private readonly handshakeHash: Uint8Array | null
-  private readonly mux: Protomux | null = null
   private wire: Wire | null = null
 
   constructor(
@@ -111,9 +111,8 @@ export class TopicLink {
     }
     // A remote that opens its channel while ours is not open (we had nothing to prove, it
     // was not ready when we opened, or it closed its earlier one) is answered with a new
-    // channel of ours. Bound, not a closure: one small function per connection.
-    this.mux = Protomux.from(peer.stream)
-    this.mux.pair({ protocol: TOPICS_PROTOCOL }, this.reopen.bind(this))
+    // channel of ours. The Protomux is made once either end says something (lazy-mux.ts).
+    pairWhenMuxed(peer.stream, TOPICS_PROTOCOL, this)
   }
 
   get state(): TopicLinkState {
@@ -260,13 +259,14 @@ export class TopicLink {
   /** Stops for good: the connection is gone, or the remote flooded the channel. */
   shutdown(): void {
     this.state = 'off'
-    this.mux?.unpair({ protocol: TOPICS_PROTOCOL })
+    if (this.handshakeHash !== null) unpair(this.peer.stream, TOPICS_PROTOCOL)
     const channel = this.wire?.channel
     this.wire = null
     if (channel !== undefined && !channel.closed) channel.close()
   }
 
-  private reopen(): void {
+  /** The remote opened its channel: ours answers it, unless ours is open or given up. */
+  remoteOpened(): void {
     guard(() => {
       if (this.state === 'off' || this.live) return
       this.open()
@@ -275,7 +275,7 @@ export class TopicLink {
 
   private open(): void {
     const owner = this.owner
-    const channel = this.mux?.createChannel({
+    const channel = muxOf(this.peer.stream).createChannel({
       protocol: TOPICS_PROTOCOL,
       handshake: rawEncoding,
       onopen: (bytes, ch) =>

@@ -3,6 +3,7 @@ import Protomux from 'protomux'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Networker, type NetworkerPeer, type SwarmConnection } from '../../src/index.js'
 import { EXTENSIONS_PROTOCOL } from '../../src/io/extension-wire.js'
+import { muxIfMade } from '../../src/io/lazy-mux.js'
 import { TOPICS_PROTOCOL } from '../../src/io/topic-proof-wire.js'
 import { hex } from '../helpers/assertions.js'
 import { MemorySwarm } from '../helpers/memory-swarm.js'
@@ -135,5 +136,66 @@ describe('channels opened when there is something to say', () => {
     await eventually(() => pb!.topics.length === 1, 'shared')
     const [pa] = [...a.peers]
     await eventually(() => pa!.topics.length === 1, 'shared both ways')
+  })
+
+  it('a connection nobody says anything on has no Protomux at either end; the first bytes make one, which reads them', async () => {
+    const { a, b, pa, pb } = await pair()
+    await settle()
+    expect(muxIfMade(pa.stream)).toBeNull()
+    expect(muxIfMade(pb.stream)).toBeNull()
+    const got: string[] = []
+    a.registerExtension('chat', { encoding: 'utf8', onmessage: (m: string) => got.push(m) })
+    const extB = b.registerExtension('chat', { encoding: 'utf8' })
+    await eventually(() => extB.peers.length === 1, 'b learned that a has it')
+    expect(muxIfMade(pa.stream)).not.toBeNull()
+    expect(muxIfMade(pb.stream)).not.toBeNull()
+    extB.send('hello', pb)
+    await eventually(() => got.length === 1, 'delivered')
+    expect(got).toEqual(['hello'])
+  })
+
+  it("a Protomux the user makes on the peer's stream before the remote speaks gets the networker's pairings", async () => {
+    const { b, pa, pb } = await pair()
+    await settle()
+    // The user runs a protocol of their own on a's end; nothing of the networker's is paired on it yet.
+    const userMux = Protomux.from(pa.stream)
+    const echoed: string[] = []
+    const mine = userMux.createChannel({ protocol: 'user/echo' })
+    const theirs = Protomux.from(pb.stream).createChannel({ protocol: 'user/echo' })
+    expect(mine).not.toBeNull()
+    expect(theirs).not.toBeNull()
+    const msgA = mine!.addMessage({ encoding: { preencode() {}, encode() {}, decode: () => 'x' } })
+    theirs!.addMessage({
+      encoding: { preencode() {}, encode() {}, decode: () => 'x' },
+      onmessage: () => echoed.push('b'),
+    })
+    mine!.open()
+    theirs!.open()
+    msgA.send(null)
+    await eventually(() => echoed.length === 1, 'user protocol works')
+    // b's extension channel reaches a through the user's Protomux: a's pairing answers it.
+    b.registerExtension('chat', { encoding: 'utf8' })
+    await eventually(() => opened(pa.stream, EXTENSIONS_PROTOCOL), 'a answered')
+    expect(userMux).toBe(muxIfMade(pa.stream))
+  })
+
+  it('a store that replicates over Protomux makes it on every connection, and the pairings go on it at once', async () => {
+    const muxing = { replicate: (stream: SwarmConnection) => Protomux.from(stream) }
+    const sa = new MemorySwarm()
+    const sb = new MemorySwarm()
+    const a = new Networker(muxing, { swarm: sa })
+    const b = new Networker(store, { swarm: sb })
+    open.push(a, b)
+    MemorySwarm.connect(sa, sb)
+    await eventually(() => a.peers.size === 1 && b.peers.size === 1, 'connected')
+    const [pa] = [...a.peers]
+    expect(muxIfMade(pa!.stream)).not.toBeNull()
+    const got: string[] = []
+    a.registerExtension('chat', { encoding: 'utf8', onmessage: (m: string) => got.push(m) })
+    const extB = b.registerExtension('chat', { encoding: 'utf8' })
+    await eventually(() => extB.peers.length === 1, 'b learned that a has it')
+    extB.send('over the store mux', [...b.peers][0]!)
+    await eventually(() => got.length === 1, 'delivered')
+    expect(got).toEqual(['over the store mux'])
   })
 })
