@@ -260,7 +260,7 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
         'peer',
         many.peerBytes,
         corePeer,
-        `The core's share is one peer record (its machine's state and context) and one connection record; the I/O side's is the connection entry, the peer object, the listeners on the stream, what each feature keeps per connection (the extensions' and topics' links and their Protomux pairings — their channels open only once either end has something to say, so none here —, liveness, the inbound guard) and the Protomux those pairings need, ${fmt(many.peerBytes - muxed.peerBytes)} B of it: the networker makes it here, as the store replicates nothing; Corestore's replicate makes it on every connection (next row).`,
+        `The core's share is one peer record (its machine's state and context) and one connection record; the I/O side's is the connection entry, the peer object, the listeners on the stream, and what each feature keeps per connection (the extensions' and topics' links, liveness, the inbound guard). Nothing is said on these connections, so none has a Protomux: the links' pairings wait for one (src/io/lazy-mux.ts), made once the store makes it, the remote speaks or a channel of ours opens. Corestore's replicate makes it on every connection; the next row gives it to each connection first, and the networker's pairings on it then cost ${fmt(muxed.peerBytes - many.peerBytes)} B more per peer.`,
       ),
     },
     {
