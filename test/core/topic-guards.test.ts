@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest'
+import { type TopicContext, topicMachine } from '../../src/core/topic-machine.js'
+
+/*
+ * The topic machine's guards and actions are written for the events of their transitions;
+ * given any other event (a mistake in the machine's definition), they throw instead of
+ * reading fields it does not have, as XState's assertEvent would.
+ */
+type Impl = (args: { context: TopicContext; event: { type: string } }, params?: unknown) => unknown
+
+const context: TopicContext = {
+  topic: '01'.repeat(32),
+  announce: true,
+  lookup: true,
+  flushWanted: true,
+  waiting: [],
+  op: 2,
+  joined: false,
+  flushed: false,
+  closing: false,
+  leaveFailed: false,
+}
+const guards = topicMachine.implementations.guards as unknown as Record<string, Impl>
+
+describe('the topic machine given an event its transition does not take', () => {
+  it('throws from the guards that read a configure, an expiry or a result', () => {
+    const close = { type: 'close' }
+    for (const name of ['wantsJoin', 'sameSubscription', 'sameSubscriptionWithFlush']) {
+      expect(() => guards[name]?.({ context, event: close })).toThrow(
+        "topic machine: expected 'configure' event, got 'close'",
+      )
+    }
+    expect(() => guards.waitsFor?.({ context, event: close })).toThrow(
+      "topic machine: expected 'expire' event, got 'close'",
+    )
+    for (const name of ['currentOp', 'currentOpAndFlushWanted']) {
+      expect(() => guards[name]?.({ context, event: close })).toThrow(
+        "topic machine: expected a result event, got 'close'",
+      )
+    }
+  })
+
+  it('reads the op of every result', () => {
+    for (const type of [
+      'topic-joined',
+      'topic-join-failed',
+      'topic-left',
+      'topic-leave-failed',
+      'flush-done',
+      'flush-failed',
+    ]) {
+      expect(guards.currentOp?.({ context, event: { type, op: 2 } as { type: string } })).toBe(true)
+      expect(guards.currentOp?.({ context, event: { type, op: 1 } as { type: string } })).toBe(
+        false,
+      )
+    }
+  })
+})
