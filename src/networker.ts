@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { ErrorCode, NetworkerError } from './core/errors.js'
-import { discoveryKeyToHex, publicKeyToHex } from './core/keys.js'
+import { discoveryKeyToHex, type KeyHex, publicKeyToHex } from './core/keys.js'
 import type { NetworkerEvents } from './events.js'
 import { type AdoptCallOptions, adoptOptionsOf } from './io/adopt-options.js'
 import type { ReplicatingStore } from './io/connections.js'
@@ -134,7 +134,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
    * would add a promise and a turn to each. What it throws, `configure` rejects with.
    */
   private configureTopic(discoveryKey: Uint8Array | string, opts: ConfigureOptions): Promise<void> {
-    const topic = discoveryKeyToHex(discoveryKey)
+    const topic = topicOf(discoveryKey)
     const { announce, lookup, flush, signal, timeout } = configureRequestOf(opts)
     if (signal?.aborted === true) {
       throw new NetworkerError(ErrorCode.ABORTED, 'configure was aborted before it started')
@@ -222,16 +222,16 @@ export class Networker extends EventEmitter<NetworkerEvents> {
   }
 
   joined(discoveryKey: Uint8Array | string): boolean {
-    return this.parts.core.status(discoveryKeyToHex(discoveryKey))?.joined ?? false
+    return this.parts.core.status(topicOf(discoveryKey))?.joined ?? false
   }
 
   flushed(discoveryKey: Uint8Array | string): boolean {
-    return this.parts.core.status(discoveryKeyToHex(discoveryKey))?.flushed ?? false
+    return this.parts.core.status(topicOf(discoveryKey))?.flushed ?? false
   }
 
   /** The topic's configuration and progress, or null if it was never configured. */
   status(discoveryKey: Uint8Array | string): TopicStatusInfo | null {
-    const topic = discoveryKeyToHex(discoveryKey)
+    const topic = topicOf(discoveryKey)
     const s = this.parts.core.status(topic)
     return s === null ? (this.parts.records?.status(topic) ?? null) : publicStatus(s)
   }
@@ -305,7 +305,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
 
   /** The peers that share this topic with us now: each has it in `peer.topics`. */
   peersOf(discoveryKey: Uint8Array | string): NetworkerPeer[] {
-    return this.parts.awareness.proofs.peersOf(discoveryKeyToHex(discoveryKey))
+    return this.parts.awareness.proofs.peersOf(topicOf(discoveryKey))
   }
 
   /** The peer for a remote public key (Buffer or hex), if connected. */
@@ -374,4 +374,16 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       throw new NetworkerError(ErrorCode.NETWORKER_CLOSED, 'the networker is closed')
     }
   }
+}
+
+/**
+ * A discovery key as the core's hex. A Buffer of 32 bytes (what configure is given almost
+ * always) by Node's own encoder: one flat string and nothing else made, where the core's
+ * pure conversion (keys.ts) spreads 64 character codes into a call. Anything else is checked
+ * and converted there.
+ */
+function topicOf(discoveryKey: Uint8Array | string): KeyHex {
+  return Buffer.isBuffer(discoveryKey) && discoveryKey.byteLength === 32
+    ? discoveryKey.toString('hex')
+    : discoveryKeyToHex(discoveryKey)
 }
