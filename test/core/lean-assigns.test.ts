@@ -20,14 +20,13 @@ interface Ctx {
 const host: LeanHost<never, unknown> = { emit: () => {} }
 
 function consecutive(seen: object[]) {
-  const rec = assign(({ context }: { context: Ctx }) => {
-    seen.push(context)
-    return {}
-  })
   return setup({
     types: { context: {} as Ctx, events: {} as { type: 'go' } },
     actions: {
-      rec,
+      rec: assign(({ context }) => {
+        seen.push(context)
+        return {}
+      }),
       bump: assign(({ context }) => ({ n: context.n + 1 })),
       constants: assign({ x: 1, y: 2 }),
       count: assign({
