@@ -155,9 +155,12 @@ class Guard implements InboundGuard {
 
   private restore(layer: GuardedLayer | null, own: Push | undefined): void {
     if (layer === null || layer[GUARD] !== this) return
-    delete layer[GUARD]
+    // In the reverse of the order install added them: V8 takes back the last property added
+    // to an object cheaply, but deleting any other turns the object (a stream, with dozens
+    // of properties) into a slow dictionary, a copy of all of them on every close.
     if (own === undefined) delete (layer as Partial<BufferedReadable>).push
     else layer.push = own
+    delete layer[GUARD]
   }
 }
 
