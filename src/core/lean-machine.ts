@@ -111,6 +111,10 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     context: null,
     event: { type: '' },
   }
+  private readonly guardArgs: { context: unknown; event: EventObject } = {
+    context: null,
+    event: { type: '' },
+  }
   private readonly checkNow = (guard: unknown): boolean =>
     this.check(this.guard(guard), this.checking.context, this.checking.event)
   private readonly enqueue: ((action: unknown) => void) & Record<string, unknown>
@@ -220,8 +224,12 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   }
 
   private check(guard: Guard, context: unknown, event: EventObject): boolean {
-    const params = guard.dynamic ? (guard.params as Fn)({ context, event }) : guard.params
-    return guard.fn({ context, event }, params) === true
+    // One object for every guard: a guard reads what it is given and keeps none of it.
+    const args = this.guardArgs
+    args.context = context
+    args.event = event
+    const params = guard.dynamic ? (guard.params as Fn)(args) : guard.params
+    return guard.fn(args, params) === true
   }
 
   private run(
@@ -234,11 +242,14 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     // yet, so an assign right after it may write into it instead of copying it again. XState
     // copies at every assign; one copy per run of assigns cannot be told apart from that.
     let fresh: unknown = null
+    // One object for the run's actions, its context kept current: an action reads what it
+    // is given and keeps none of it (an enqueueActions collect gets its own).
+    const args = { context: instance.context, event }
     for (const action of steps) {
       const context = instance.context
       const reuse = context === fresh
       fresh = null
-      const args = { context, event }
+      args.context = context
       const params = action.dynamic ? (action.params as Fn)(args) : action.params
       const payload = action.payload
       switch (action.kind) {
