@@ -122,7 +122,7 @@ export const topicMachine = setup({
         announce: event.announce,
         lookup: event.lookup,
         flushWanted: context.flushWanted || (joins && event.flush),
-        waiting: [...context.waiting, event.requestId],
+        waiting: context.waiting.concat(event.requestId),
       }
     }),
     nextOp: assign({ op: ({ context }) => context.op + 1 }),
