@@ -43,6 +43,9 @@ export type TopicEvent =
   /** A request's own deadline passed: it settles with `error`; the configuration goes on. */
   | { type: 'expire'; requestId: RequestId; error: ErrorInfo }
 
+/** What a topic waits on once every request settled: shared, and never written to. */
+const NO_REQUESTS = Object.freeze([]) as unknown as RequestId[]
+
 const closedError: ErrorInfo = {
   code: ErrorCode.NETWORKER_CLOSED,
   message: 'the networker closed before this configure completed',
@@ -150,10 +153,13 @@ export const topicMachine = setup({
       topic: context.topic,
       op: context.op,
     })),
+    // Settling and forgetting the waiting requests are two actions, always listed together
+    // (settleAll or failAll, then clearWaiting): a plain assign after the emits lets the
+    // lean runner fold it into the transition's other assigns (one copy of the context).
     settleAll: enqueueActions(({ context, enqueue }) => {
       for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId })
-      enqueue.assign({ waiting: [], flushWanted: false })
     }),
+    clearWaiting: assign({ waiting: NO_REQUESTS, flushWanted: false }),
     expire: enqueueActions(({ context, event, enqueue }) => {
       assertType(event, 'expire')
       const { requestId, error } = event
@@ -163,7 +169,6 @@ export const topicMachine = setup({
     failAll: enqueueActions(({ context, event, enqueue }) => {
       const error = errorOf(event)
       for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId, error })
-      enqueue.assign({ waiting: [], flushWanted: false })
     }),
   },
 }).createMachine({
@@ -190,7 +195,7 @@ export const topicMachine = setup({
       on: {
         configure: [
           { guard: 'wantsJoin', actions: 'record', target: 'joining' },
-          { actions: ['record', 'settleAll'] },
+          { actions: ['record', 'settleAll', 'clearWaiting'] },
         ],
         // Nothing waits here (every request settles on the way in) and nothing is announced.
         close: { target: 'closed' },
@@ -206,15 +211,22 @@ export const topicMachine = setup({
         ],
         'topic-joined': [
           { guard: 'currentOpAndFlushWanted', actions: 'markJoined', target: 'flushing' },
-          { guard: 'currentOp', actions: ['markJoined', 'settleAll'], target: 'joined' },
+          {
+            guard: 'currentOp',
+            actions: ['settleAll', 'markJoined', 'clearWaiting'],
+            target: 'joined',
+          },
         ],
         'topic-join-failed': {
           guard: 'currentOp',
-          actions: ['failAll', 'forgetSubscription'],
+          actions: ['failAll', 'clearWaiting', 'forgetSubscription'],
           // Clean up whatever part of the join the swarm did.
           target: 'leaving',
         },
-        close: { actions: ['failAll', 'markClosing', 'forgetSubscription'], target: 'leaving' },
+        close: {
+          actions: ['failAll', 'clearWaiting', 'markClosing', 'forgetSubscription'],
+          target: 'leaving',
+        },
       },
     },
     flushing: {
@@ -227,18 +239,25 @@ export const topicMachine = setup({
         ],
         'flush-done': {
           guard: 'currentOp',
-          actions: ['markFlushed', 'settleAll'],
+          actions: ['settleAll', 'markFlushed', 'clearWaiting'],
           target: 'joined',
         },
-        'flush-failed': { guard: 'currentOp', actions: 'failAll', target: 'joined' },
-        close: { actions: ['failAll', 'markClosing', 'forgetSubscription'], target: 'leaving' },
+        'flush-failed': {
+          guard: 'currentOp',
+          actions: ['failAll', 'clearWaiting'],
+          target: 'joined',
+        },
+        close: {
+          actions: ['failAll', 'clearWaiting', 'markClosing', 'forgetSubscription'],
+          target: 'leaving',
+        },
       },
     },
     joined: {
       on: {
         configure: [
           { guard: 'sameSubscriptionWithFlush', actions: 'record', target: 'flushing' },
-          { guard: 'sameSubscription', actions: ['record', 'settleAll'] },
+          { guard: 'sameSubscription', actions: ['record', 'settleAll', 'clearWaiting'] },
           { guard: 'wantsJoin', actions: 'record', target: 'joining' },
           { actions: 'record', target: 'leaving' },
         ],
@@ -263,18 +282,22 @@ export const topicMachine = setup({
               opOf(event) === context.op && (context.announce || context.lookup),
             target: 'joining',
           },
-          { guard: 'currentOp', actions: ['markLeaveFailed', 'failAll'], target: 'afterLeave' },
+          {
+            guard: 'currentOp',
+            actions: ['failAll', 'markLeaveFailed', 'clearWaiting'],
+            target: 'afterLeave',
+          },
         ],
         // Only sent while the networker closes, so this topic is closing too.
         'force-close': { actions: 'markLeaveFailed', target: 'closed' },
-        close: { actions: ['failAll', 'markClosing', 'forgetSubscription'] },
+        close: { actions: ['failAll', 'clearWaiting', 'markClosing', 'forgetSubscription'] },
       },
     },
     afterLeave: {
       always: [
         { guard: 'closing', target: 'closed' },
         { guard: 'desiresJoin', target: 'joining' },
-        { actions: 'settleAll', target: 'left' },
+        { actions: ['settleAll', 'clearWaiting'], target: 'left' },
       ],
     },
     // The networker answers configures itself once it is closing, so none reach here.
