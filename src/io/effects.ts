@@ -122,9 +122,12 @@ export class EffectRunner implements DriverHooks {
     // Flushed: the swarm flushed and every connection it found is settled. The flush also
     // covers replication: 'flushed' waits until the peers found for the topic replicate its
     // core. A flush undone meanwhile (the topic reconfigured) is not news.
-    barriers.start(topic, () => {
-      if (this.to.flushed(topic)) user.topic('flushed', topic)
-    })
+    barriers.start(topic, this.replicated)
+  }
+
+  /** A flush's replication wait is over: news unless a later configure undid the flush. */
+  private readonly replicated = (topic: KeyHex): void => {
+    if (this.to.flushed(topic)) this.to.user.topic('flushed', topic)
   }
 
   /** The swarm is destroyed (or could not be): the close completes. */

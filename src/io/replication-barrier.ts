@@ -116,8 +116,11 @@ export class FlushBarriers {
 
   constructor(private readonly opts: FlushBarrierOptions) {}
 
-  /** The core flushed `topic`: wait for replication, then `replicated()` if still current. */
-  start(topic: KeyHex, replicated: () => void): void {
+  /**
+   * The core flushed `topic`: wait for replication, then `replicated(topic)` if still
+   * current (given the topic, so one callback serves every flush).
+   */
+  start(topic: KeyHex, replicated: (topic: KeyHex) => void): void {
     const opts = this.opts
     // Most flushes have nothing to wait for (the store does not hold the topic's core, or
     // every peer found replicates it): replicated at once, and no barrier is kept, nor the
@@ -128,7 +131,7 @@ export class FlushBarriers {
       notReplicating(opts.store, topic, () => opts.peersFoundFor(topic)).length === 0
     ) {
       this.barriers.delete(topic)
-      replicated()
+      replicated(topic)
       return
     }
     const epoch = ++this.epoch
@@ -152,7 +155,7 @@ export class FlushBarriers {
     }).then(() => {
       if (!current()) return
       this.barriers.delete(topic)
-      replicated()
+      replicated(topic)
     })
   }
 
