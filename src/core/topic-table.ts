@@ -1,5 +1,5 @@
 import type { KeyHex } from './keys.js'
-import { type Instance, type LeanHost, LeanMachine } from './lean-machine.js'
+import { type Instance, type LeanHost, LeanMachine, type LeanState } from './lean-machine.js'
 import type { CoreEffect, TopicNotice, TopicState, TopicStatus } from './protocol.js'
 import { type TopicContext, type TopicEvent, topicMachine } from './topic-machine.js'
 
@@ -7,6 +7,8 @@ import { type TopicContext, type TopicEvent, topicMachine } from './topic-machin
 const machine = new LeanMachine(topicMachine)
 
 type TopicRecord = Instance<TopicContext>
+/** A topic's record: made by one function for every topic, not a closure per topic. */
+const makeRecord = (state: LeanState, context: TopicContext): TopicRecord => ({ state, context })
 const NONE: readonly KeyHex[] = []
 
 /**
@@ -37,7 +39,7 @@ export class TopicTable {
     if (record === undefined) {
       if (event.type !== 'configure') return
       const input = { topic, firstOp: this.opFloor }
-      record = machine.start(input, (state, context) => ({ state, context }), this.host)
+      record = machine.start(input, makeRecord, this.host)
       this.records.set(topic, record)
       this.unclosed++
     }
