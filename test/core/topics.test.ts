@@ -802,7 +802,12 @@ describe('flush and connections', () => {
       ])
       if (pending) c.handle(opened(1, R1), 0)
       expect(c.handle({ type: 'swarm-flushed', topic: T, op: 4 }, 0)).toEqual(
-        pending ? [] : [{ type: 'settle', requestId: 1 }, { type: 'settle', requestId: 2 }],
+        pending
+          ? []
+          : [
+              { type: 'settle', requestId: 1 },
+              { type: 'settle', requestId: 2 },
+            ],
       )
       // The flush of op 2 answers late: it must not wait in the place of op 4's.
       expect(c.handle({ type: 'swarm-flushed', topic: T, op: 2 }, 0)).toEqual([])
