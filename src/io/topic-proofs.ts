@@ -61,8 +61,11 @@ export class TopicProofs implements TopicLinkOwner {
 
   /** We joined `topic` (or are joining it): prove it to every peer from now on. */
   claim(topic: KeyHex): void {
-    if (this.claims.has(topic)) return
+    // Every configure claims: one lookup in the set of every topic (an add that may find
+    // it there already), not a has and then an add.
+    const before = this.claims.size
     this.claims.add(topic)
+    if (this.claims.size === before) return
     for (const link of this.links.values()) {
       const proof = link.claim(topic)
       // The remote may have discarded an earlier proof of ours: it asks for its own back.
