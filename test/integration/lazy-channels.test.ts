@@ -2,7 +2,7 @@ import crypto from 'hypercore-crypto'
 import Protomux from 'protomux'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Networker, type NetworkerPeer, type SwarmConnection } from '../../src/index.js'
-import { EXTENSIONS_PROTOCOL } from '../../src/io/extension-wire.js'
+import { EXTENSIONS_PROTOCOL, rawEncoding } from '../../src/io/extension-wire.js'
 import { muxIfMade } from '../../src/io/lazy-mux.js'
 import { TOPICS_PROTOCOL } from '../../src/io/topic-proof-wire.js'
 import { hex } from '../helpers/assertions.js'
@@ -164,15 +164,16 @@ describe('channels opened when there is something to say', () => {
     const theirs = Protomux.from(pb.stream).createChannel({ protocol: 'user/echo' })
     expect(mine).not.toBeNull()
     expect(theirs).not.toBeNull()
-    const msgA = mine!.addMessage({ encoding: { preencode() {}, encode() {}, decode: () => 'x' } })
+    const msgA = mine!.addMessage({ encoding: rawEncoding })
     theirs!.addMessage({
-      encoding: { preencode() {}, encode() {}, decode: () => 'x' },
-      onmessage: () => echoed.push('b'),
+      encoding: rawEncoding,
+      onmessage: (m: Uint8Array) => echoed.push(Buffer.from(m).toString()),
     })
     mine!.open()
     theirs!.open()
-    msgA.send(null)
+    msgA.send(Buffer.from('echo'))
     await eventually(() => echoed.length === 1, 'user protocol works')
+    expect(echoed).toEqual(['echo'])
     // b's extension channel reaches a through the user's Protomux: a's pairing answers it.
     b.registerExtension('chat', { encoding: 'utf8' })
     await eventually(() => opened(pa.stream, EXTENSIONS_PROTOCOL), 'a answered')
