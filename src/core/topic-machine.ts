@@ -1,4 +1,4 @@
-import { assign, emit, enqueueActions, setup } from 'xstate'
+import { assertEvent, assign, emit, enqueueActions, setup } from 'xstate'
 import { ErrorCode, type ErrorInfo } from './errors.js'
 import type { KeyHex } from './keys.js'
 import type { CoreEffect, OpId, RequestId } from './protocol.js'
@@ -66,23 +66,8 @@ const RESULTS = [
   'flush-failed',
 ] as const
 function opOf(event: TopicEvent): OpId {
-  if (!(RESULTS as readonly string[]).includes(event.type)) throw unexpected(event, 'a result')
-  return (event as Extract<TopicEvent, { op: OpId }>).op
-}
-
-/**
- * XState's assertEvent, less the list and the closure it makes at each call: the guards
- * and actions here run several times per configure.
- */
-function assertType<T extends TopicEvent['type']>(
-  event: TopicEvent,
-  type: T,
-): asserts event is Extract<TopicEvent, { type: T }> {
-  if (event.type !== type) throw unexpected(event, `'${type}'`)
-}
-
-function unexpected(event: TopicEvent, wanted: string): Error {
-  return new Error(`topic machine: expected ${wanted} event, got '${event.type}'`)
+  assertEvent(event, RESULTS)
+  return event.op
 }
 
 export const topicMachine = setup({
@@ -94,15 +79,15 @@ export const topicMachine = setup({
   },
   guards: {
     wantsJoin: ({ event }) => {
-      assertType(event, 'configure')
+      assertEvent(event, 'configure')
       return event.announce || event.lookup
     },
     sameSubscription: ({ context, event }) => {
-      assertType(event, 'configure')
+      assertEvent(event, 'configure')
       return event.announce === context.announce && event.lookup === context.lookup
     },
     sameSubscriptionWithFlush: ({ context, event }) => {
-      assertType(event, 'configure')
+      assertEvent(event, 'configure')
       return event.announce === context.announce && event.lookup === context.lookup && event.flush
     },
     currentOp: ({ context, event }) => opOf(event) === context.op,
@@ -110,14 +95,14 @@ export const topicMachine = setup({
       opOf(event) === context.op && context.flushWanted,
     desiresJoin: ({ context }) => context.announce || context.lookup,
     waitsFor: ({ context, event }) => {
-      assertType(event, 'expire')
+      assertEvent(event, 'expire')
       return context.waiting.includes(event.requestId)
     },
     closing: ({ context }) => context.closing,
   },
   actions: {
     record: assign(({ context, event }) => {
-      assertType(event, 'configure')
+      assertEvent(event, 'configure')
       // Every waiting join that asked for a flush gets one, even when a later request
       // without flush supersedes it; a leave has nothing to flush.
       const joins = event.announce || event.lookup
@@ -161,7 +146,7 @@ export const topicMachine = setup({
     }),
     clearWaiting: assign({ waiting: NO_REQUESTS, flushWanted: false }),
     expire: enqueueActions(({ context, event, enqueue }) => {
-      assertType(event, 'expire')
+      assertEvent(event, 'expire')
       const { requestId, error } = event
       enqueue.emit({ type: 'settle', requestId, error })
       enqueue.assign({ waiting: context.waiting.filter((id) => id !== requestId) })

@@ -4,7 +4,7 @@ import { type TopicContext, topicMachine } from '../../src/core/topic-machine.js
 /*
  * The topic machine's guards and actions are written for the events of their transitions;
  * given any other event (a mistake in the machine's definition), they throw instead of
- * reading fields it does not have, as XState's assertEvent would.
+ * reading fields it does not have (XState's assertEvent).
  */
 type Impl = (args: { context: TopicContext; event: { type: string } }, params?: unknown) => unknown
 
@@ -27,15 +27,15 @@ describe('the topic machine given an event its transition does not take', () => 
     const close = { type: 'close' }
     for (const name of ['wantsJoin', 'sameSubscription', 'sameSubscriptionWithFlush']) {
       expect(() => guards[name]?.({ context, event: close })).toThrow(
-        "topic machine: expected 'configure' event, got 'close'",
+        'Expected event {"type":"close"} to have type matching "configure"',
       )
     }
     expect(() => guards.waitsFor?.({ context, event: close })).toThrow(
-      "topic machine: expected 'expire' event, got 'close'",
+      'Expected event {"type":"close"} to have type matching "expire"',
     )
     for (const name of ['currentOp', 'currentOpAndFlushWanted']) {
       expect(() => guards[name]?.({ context, event: close })).toThrow(
-        "topic machine: expected a result event, got 'close'",
+        'Expected event {"type":"close"} to have one of types matching "topic-joined", "topic-join-failed"',
       )
     }
   })
