@@ -14,7 +14,7 @@ export interface TopicContext {
   announce: boolean
   lookup: boolean
   flushWanted: boolean
-  waiting: RequestId[]
+  waiting: readonly RequestId[]
   op: OpId
   joined: boolean
   flushed: boolean
@@ -44,7 +44,7 @@ export type TopicEvent =
   | { type: 'expire'; requestId: RequestId; error: ErrorInfo }
 
 /** What a topic waits on once every request settled: shared, and never written to. */
-const NO_REQUESTS = Object.freeze([]) as unknown as RequestId[]
+const NO_REQUESTS: readonly RequestId[] = Object.freeze([])
 
 const closedError: ErrorInfo = {
   code: ErrorCode.NETWORKER_CLOSED,
