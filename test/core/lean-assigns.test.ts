@@ -111,4 +111,27 @@ describe('assigns in the lean runner', () => {
     expect(one.context).not.toBe(two.context)
     expect(initial.n).toBe(0)
   })
+
+  it('an assign of a constant and a field computed from the context, right after another, computes from the context as it was', () => {
+    const mixed = () =>
+      setup({
+        types: { context: {} as Ctx, events: {} as { type: 'go' } },
+        actions: {
+          bump: assign({ n: ({ context }) => context.n + 1 }),
+          // x is written before y is computed: y must still read the x of before the assign.
+          mix: assign({ x: 7, y: ({ context }) => context.x }),
+        },
+      }).createMachine({
+        context: { n: 1, x: 3, y: 0, a: 'A', b: 'B' },
+        on: { go: { actions: ['bump', 'mix'] } },
+      })
+    const lean = new LeanMachine(mixed())
+    const instance = lean.start(undefined, (state, context) => ({ state, context }), host)
+    lean.send(instance, { type: 'go' }, host)
+    const actor = createActor(mixed()).start()
+    actor.send({ type: 'go' })
+    // Strict: no field but the machine's own (an assign writes exactly its keys).
+    expect(instance.context).toStrictEqual(actor.getSnapshot().context)
+    expect(instance.context).toStrictEqual({ n: 2, x: 7, y: 3, a: 'A', b: 'B' })
+  })
 })
