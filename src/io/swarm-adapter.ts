@@ -105,65 +105,30 @@ export class SwarmAdapter {
     // On the LAN at once, whatever the DHT takes.
     this.lan?.link.join(topic, announce, lookup)
     // Every configure joins: no async function, no wait for a swarm that already exists.
-    if (this.swarm !== null) this.joinOn(this.swarm, topic, op, opts)
-    else
-      this.ready.then(
-        (swarm) => this.joinOn(swarm, topic, op, opts),
-        (err: unknown) => this.joinFailed(topic, op, err),
-      )
-  }
-
-  private joinOn(
-    swarm: SwarmLike,
-    topic: KeyHex,
-    op: OpId,
-    opts: { server: boolean; client: boolean },
-  ): void {
-    let joined: Promise<unknown>
-    try {
+    this.onSwarm((swarm) => {
       const session = this.sessions.get(topic)
       if (session?.refresh !== undefined) {
-        joined = Promise.resolve(session.refresh(opts)).then(() =>
-          this.besideLan(session.flushed()),
-        )
-      } else {
-        const fresh = swarm.join(keyOf(topic), opts)
-        this.sessions.set(topic, fresh)
-        joined = this.besideLan(Promise.resolve(fresh.flushed()))
+        return Promise.resolve(session.refresh(opts)).then(() => this.besideLan(session.flushed()))
       }
-    } catch (err) {
-      // A swarm that throws is answered on a later turn, as one that rejects is.
-      joined = Promise.reject(err)
-    }
-    joined.then(
+      const fresh = swarm.join(keyOf(topic), opts)
+      this.sessions.set(topic, fresh)
+      return this.besideLan(Promise.resolve(fresh.flushed()))
+    }).then(
       () => this.hooks.dispatch({ type: 'topic-joined', topic, op }),
-      (err: unknown) => this.joinFailed(topic, op, err),
+      (err: unknown) =>
+        this.hooks.dispatch({
+          type: 'topic-join-failed',
+          topic,
+          op,
+          error: failure(ErrorCode.TOPIC_JOIN_FAILED, 'joining the topic failed', err),
+        }),
     )
-  }
-
-  private joinFailed(topic: KeyHex, op: OpId, err: unknown): void {
-    this.hooks.dispatch({
-      type: 'topic-join-failed',
-      topic,
-      op,
-      error: failure(ErrorCode.TOPIC_JOIN_FAILED, 'joining the topic failed', err),
-    })
   }
 
   leave(topic: KeyHex, op: OpId): void {
     this.sessions.delete(topic)
     this.lan?.link.leave(topic)
-    const swarm = this.swarm
-    let left: Promise<unknown>
-    if (swarm === null) left = this.ready.then((ready) => ready.leave(keyOf(topic)))
-    else {
-      try {
-        left = Promise.resolve(swarm.leave(keyOf(topic)))
-      } catch (err) {
-        left = Promise.reject(err)
-      }
-    }
-    left.then(
+    this.onSwarm((swarm) => swarm.leave(keyOf(topic))).then(
       () => this.hooks.dispatch({ type: 'topic-left', topic, op }),
       (err: unknown) =>
         this.hooks.dispatch({
@@ -181,20 +146,11 @@ export class SwarmAdapter {
    */
   flush(topic: KeyHex, op: OpId): void {
     const lan = this.lan?.link.flush(topic)
-    const swarm = this.swarm
-    let flushed: Promise<unknown>
-    if (swarm === null) {
-      flushed = this.ready.then((ready) => Promise.all([this.besideLan(ready.flush()), lan]))
-    } else {
-      try {
-        const own = this.besideLan(Promise.resolve(swarm.flush()))
-        // Without LAN discovery (most networkers), the swarm's flush alone: no list to wait on.
-        flushed = lan === undefined ? own : Promise.all([own, lan])
-      } catch (err) {
-        flushed = Promise.reject(err)
-      }
-    }
-    flushed.then(
+    this.onSwarm((swarm) => {
+      const own = this.besideLan(Promise.resolve(swarm.flush()))
+      // Without LAN discovery (most networkers), the swarm's flush alone: no list to wait on.
+      return lan === undefined ? own : Promise.all([own, lan])
+    }).then(
       () => this.hooks.dispatch({ type: 'swarm-flushed', topic, op }),
       (err: unknown) =>
         this.hooks.dispatch({
@@ -220,7 +176,7 @@ export class SwarmAdapter {
       if (lan === undefined) done()
       else lan.then(done)
     }
-    this.withSwarm((swarm) => swarm.destroy().then(finish, finish), finish)
+    this.onSwarm((swarm) => swarm.destroy()).then(finish, finish)
   }
 
   /** Stops listening to the swarm and its DHT (the networker is closed). */
@@ -276,10 +232,18 @@ export class SwarmAdapter {
     })
   }
 
-  /** Runs `use` with the swarm now if it exists, else once it does (never after a failure). */
-  private withSwarm(use: (swarm: SwarmLike) => void, failed: (err: unknown) => void): void {
-    if (this.swarm !== null) use(this.swarm)
-    else this.ready.then(use, failed)
+  /**
+   * `use(swarm)` as a promise: called at once on a swarm that exists, else once it does (never
+   * if it could not be made). A throw is a rejection, answered on a later turn like one.
+   */
+  private onSwarm(use: (swarm: SwarmLike) => unknown): Promise<unknown> {
+    const swarm = this.swarm
+    if (swarm === null) return this.ready.then(use)
+    try {
+      return Promise.resolve(use(swarm))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 }
 
