@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import b4a from 'b4a'
-import { publicKeyToHex } from './core/keys.js'
+import { bytesToHex, publicKeyToHex } from './core/keys.js'
 import { NetworkerCore } from './core/networker-core.js'
 import type { CoreEvent } from './core/protocol.js'
 import { emitIsolated, type NetworkerEvents } from './events.js'
@@ -98,8 +98,10 @@ export function wireNetworker(
   })
   // Where every connection enters, the swarm's and adopted ones alike.
   const admit = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
-    swarmRetries.accepted(conn)
-    connections.accept(conn, info)
+    // The remote key in hex, made once for both.
+    const hex = bytesToHex(conn.remotePublicKey)
+    swarmRetries.accepted(conn, hex)
+    connections.accept(conn, info, hex)
   }
   const awareness: PeerAwareness = new PeerAwareness(settings.awareness, {
     clock,

@@ -91,8 +91,11 @@ export class ConnectionTable {
     return this.guardComplete ? 'active' : 'unavailable'
   }
 
-  /** The swarm's 'connection' listener: where every connection is accepted. */
-  readonly accept = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
+  /**
+   * The swarm's 'connection' listener: where every connection is accepted. `hex` is the
+   * remote key in hex when the caller made it already.
+   */
+  readonly accept = (conn: SwarmConnection, info?: { topics?: unknown }, hex?: KeyHex): void => {
     const { dispatch, observer } = this.opts
     const connectionId = this.nextConnectionId++
     // The stream's own key when it is a Buffer (secret-stream's is): it holds it anyway.
@@ -103,7 +106,7 @@ export class ConnectionTable {
       connectionId,
       conn,
       remotePublicKey,
-      key: bytesToHex(remotePublicKey),
+      key: hex ?? bytesToHex(remotePublicKey),
       peer: null,
       sawData: false,
       info,
@@ -195,8 +198,8 @@ export class ConnectionTable {
     const entry = this.entries.get(connectionId)
     if (entry === undefined || entry.failed) return null
     const { type, remoteAddress } = describeTransport(entry.conn)
-    const { remotePublicKey, conn, info } = entry
-    const peer = new ListedPeer(remotePublicKey, remoteAddress, type, conn, info, connectionId)
+    const { remotePublicKey, conn, info, key } = entry
+    const peer = new ListedPeer(remotePublicKey, remoteAddress, type, conn, info, connectionId, key)
     entry.peer = peer
     this.peers.add(peer)
     this.peersByKey.set(entry.key, peer)

@@ -1,7 +1,7 @@
 import { bytesToHex, type KeyHex } from '../core/keys.js'
 import type { CoreEffect, DropReason, TopicNotice } from '../core/protocol.js'
 import { log, nextNetworkerTag, short } from './debug-log.js'
-import { listedAtOf, type NetworkerPeer, setListedAt } from './peer.js'
+import { listedAtOf, type NetworkerPeer, peerKeyHex, setListedAt } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import {
   addCumulative,
@@ -145,7 +145,7 @@ export class NetworkerObserver {
     // Kept on the peer (a map entry per peer here would cost more than the number), in whole
     // milliseconds: a fraction would be a number object of its own.
     setListedAt(peer, Math.floor(this.now()))
-    const key = bytesToHex(peer.remotePublicKey)
+    const key = peerKeyHex(peer)
     const again = this.removed.delete(key)
     if (again) this.counts.reconnects++
     if (log.peer.enabled) {
@@ -162,7 +162,7 @@ export class NetworkerObserver {
 
   peerRemoved(peer: NetworkerPeer): void {
     setListedAt(peer, null)
-    const key = bytesToHex(peer.remotePublicKey)
+    const key = peerKeyHex(peer)
     this.removed.set(key, true)
     // Bounded: a long-running seeder meets keys without end; the oldest are forgotten.
     if (this.removed.size > REMEMBERED_REMOVED_KEYS) {

@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js'
 import { bytesToHex, hexToBytes, type KeyHex } from '../core/keys.js'
 import type { ConnectionId, CoreEffect } from '../core/protocol.js'
 import { LivenessMonitor } from './liveness.js'
-import { connectionIdOf, type NetworkerPeer, setTopicsOf, swarmInfoOf } from './peer.js'
+import { connectionIdOf, type NetworkerPeer, peerKeyHex, setTopicsOf, swarmInfoOf } from './peer.js'
 import { Reconnector } from './reconnect.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
 import { type TopicProofError, TopicProofs } from './topic-proofs.js'
@@ -159,7 +159,7 @@ export class PeerAwareness {
   /** A peer is listed: its topics channel opens and its liveness is watched (before 'peer-add'). */
   added(peer: NetworkerPeer): void {
     setTopicsOf(peer, this.topicsOf)
-    this.reconnector.found(bytesToHex(peer.remotePublicKey))
+    this.reconnector.found(peerKeyHex(peer))
     this.proofs.attach(peer)
     this.liveness.watch(peer.stream)
   }
@@ -175,7 +175,7 @@ export class PeerAwareness {
     if (!this.settings.reconnect || !this.hooks.open()) return
     // Closed by us on purpose (replaced, unneeded, dead, closing): not lost.
     if (this.ownCloses.has(peer.stream)) return
-    this.reconnector.lost(bytesToHex(peer.remotePublicKey), topics, {
+    this.reconnector.lost(peerKeyHex(peer), topics, {
       weListen: this.listening,
       remoteListens,
     })

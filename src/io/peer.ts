@@ -1,3 +1,4 @@
+import { bytesToHex, type KeyHex } from '../core/keys.js'
 import type { SwarmConnection } from './swarm.js'
 import type { TransportType } from './transport.js'
 
@@ -33,6 +34,7 @@ export type TopicsOf = (peer: NetworkerPeer) => Buffer[]
  */
 let access: {
   connectionId(peer: ListedPeer): number
+  key(peer: ListedPeer): KeyHex
   info(peer: ListedPeer): SwarmPeerInfo | undefined
   listedAt(peer: ListedPeer): number | null
   setListedAt(peer: ListedPeer, at: number | null): void
@@ -47,6 +49,8 @@ let access: {
 export class ListedPeer implements NetworkerPeer {
   /** The connection table's id of its connection. */
   #connectionId: number
+  /** The remote key in hex, as the connection table made it: one string per peer, not one per use. */
+  #key: KeyHex
   #info: SwarmPeerInfo | undefined
   /** When the networker listed it, on its clock; null once unlisted. */
   #listedAt: number | null = null
@@ -59,9 +63,11 @@ export class ListedPeer implements NetworkerPeer {
     public stream: SwarmConnection,
     info: SwarmPeerInfo | undefined,
     connectionId: number,
+    key: KeyHex,
   ) {
     this.#info = info
     this.#connectionId = connectionId
+    this.#key = key
   }
 
   /** Until the networker's topic bookkeeping takes the peer over (before 'peer-add'): none. */
@@ -72,6 +78,7 @@ export class ListedPeer implements NetworkerPeer {
   static {
     access = {
       connectionId: (peer) => peer.#connectionId,
+      key: (peer) => peer.#key,
       info: (peer) => peer.#info,
       listedAt: (peer) => peer.#listedAt,
       setListedAt: (peer, at) => {
@@ -87,6 +94,11 @@ export class ListedPeer implements NetworkerPeer {
 /** The connection table's id of the peer's connection (null for a peer of no networker). */
 export function connectionIdOf(peer: NetworkerPeer): number | null {
   return peer instanceof ListedPeer ? access.connectionId(peer) : null
+}
+
+/** The peer's remote key in hex: kept on a listed peer, made afresh for any other. */
+export function peerKeyHex(peer: NetworkerPeer): KeyHex {
+  return peer instanceof ListedPeer ? access.key(peer) : bytesToHex(peer.remotePublicKey)
 }
 
 /** The swarm's record of the peer, as the swarm handed its connection over. */

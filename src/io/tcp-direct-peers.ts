@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import { bytesToHex, type KeyHex } from '../core/keys.js'
-import type { NetworkerPeer } from './peer.js'
+import { type NetworkerPeer, peerKeyHex } from './peer.js'
 import type { TcpTarget } from './tcp-options.js'
 
 /** The first wait before dialing a fixed peer again (ms); it doubles per failed dial. */
@@ -77,7 +77,9 @@ export class DirectPeers {
 
   /** A peer was listed: a fixed peer's connection (over any transport) stops its backoff. */
   added(peer: NetworkerPeer): void {
-    const key = bytesToHex(peer.remotePublicKey)
+    // Most networkers have no fixed peers: nothing to look up.
+    if (this.entries.length === 0) return
+    const key = peerKeyHex(peer)
     for (const entry of this.entries) {
       if (entry.key !== key) continue
       entry.upSince = this.hooks.clock.now()
@@ -87,8 +89,8 @@ export class DirectPeers {
 
   /** A peer was unlisted: a fixed peer with no other connection is dialed again. */
   removed(peer: NetworkerPeer): void {
-    if (!this.started || this.stopped) return
-    const key = bytesToHex(peer.remotePublicKey)
+    if (!this.started || this.stopped || this.entries.length === 0) return
+    const key = peerKeyHex(peer)
     for (const entry of this.entries) {
       if (entry.key !== key || entry.dialing || entry.timer !== null) continue
       const lived = entry.upSince === null ? 0 : this.hooks.clock.now() - entry.upSince
@@ -112,7 +114,7 @@ export class DirectPeers {
     this.hooks.dial(entry.target).then(
       (peer) => {
         entry.dialing = false
-        entry.key ??= bytesToHex(peer.remotePublicKey)
+        entry.key ??= peerKeyHex(peer)
         // Listed, but gone again before we heard: dial as for any loss.
         if (!this.hooks.connected(entry.key)) this.failed(entry)
       },

@@ -1,5 +1,5 @@
 import { bytesToHex, type KeyHex } from '../core/keys.js'
-import type { NetworkerPeer } from './peer.js'
+import { type NetworkerPeer, peerKeyHex } from './peer.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
 
 /**
@@ -50,9 +50,8 @@ export class SwarmRetries {
    * any listener of ours hears of it — and whichever end drops it first, the dialer's swarm
    * must be told.
    */
-  accepted(conn: SwarmConnection): void {
+  accepted(conn: SwarmConnection, key: KeyHex = bytesToHex(conn.remotePublicKey)): void {
     if (this.hooks.isAdopted(conn)) return
-    const key = bytesToHex(conn.remotePublicKey)
     const kept = this.hooks.peerOf(key)
     if (kept === null || kept.stream === conn || !this.hooks.isAdopted(kept.stream)) return
     const info = this.peerInfo(key)
@@ -72,7 +71,7 @@ export class SwarmRetries {
    */
   added(peer: NetworkerPeer): void {
     if (!this.hooks.isAdopted(peer.stream)) return
-    const key = bytesToHex(peer.remotePublicKey)
+    const key = peerKeyHex(peer)
     const info = this.peerInfo(key) ?? this.record(peer.remotePublicKey, key)
     if (info === null) return
     info.ban(true)
@@ -82,7 +81,7 @@ export class SwarmRetries {
   /** A peer was unlisted: if it was the connection from elsewhere, the swarm may dial again. */
   removed(peer: NetworkerPeer): void {
     if (this.quieted.size === 0) return
-    const key = bytesToHex(peer.remotePublicKey)
+    const key = peerKeyHex(peer)
     if (!this.quieted.delete(key)) return
     const info = this.peerInfo(key)
     info?.ban(false)
