@@ -274,13 +274,14 @@ export class TopicLink implements PairTarget {
   }
 
   private open(): void {
-    const owner = this.owner
+    // The channel carries its link as its user data, and the handlers are the same five
+    // functions for every channel: none is made per connection.
     const channel = muxOf(this.peer.stream).createChannel({
+      userData: this,
       protocol: TOPICS_PROTOCOL,
       handshake: rawEncoding,
-      onopen: (bytes, ch) =>
-        guard(() => this.current(ch) && owner.onhello(this, bytes as Uint8Array)),
-      onclose: (_remote, ch) => guard(() => this.current(ch) && owner.onclosed(this)),
+      onopen: onhello,
+      onclose: onclosed,
     })
     if (channel === null || channel === undefined) {
       // The stream is already gone.
@@ -291,22 +292,52 @@ export class TopicLink implements PairTarget {
     this.state = 'pending'
     this.wire = {
       channel,
-      prove: channel.addMessage({
-        encoding: rawEncoding,
-        onmessage: (bytes, ch) => guard(() => this.current(ch) && owner.onprove(this, bytes)),
-      }),
-      withdraw: channel.addMessage({
-        encoding: rawEncoding,
-        onmessage: (bytes, ch) => guard(() => this.current(ch) && owner.onwithdraw(this, bytes)),
-      }),
-      flags: channel.addMessage({
-        encoding: rawEncoding,
-        onmessage: (bytes, ch) => guard(() => this.current(ch) && owner.onflags(this, bytes)),
-      }),
+      prove: channel.addMessage({ encoding: rawEncoding, onmessage: onprove }),
+      withdraw: channel.addMessage({ encoding: rawEncoding, onmessage: onwithdraw }),
+      flags: channel.addMessage({ encoding: rawEncoding, onmessage: onflags }),
     }
     // The handshake carries the first batch; the rest follow at once, in order.
     const all = this.allProofs()
-    channel.open(encodeHello(owner.flags(), all.slice(0, MAX_PROOFS_PER_MESSAGE)))
-    if (all.length > MAX_PROOFS_PER_MESSAGE) this.sendProve(0, all.slice(MAX_PROOFS_PER_MESSAGE))
+    if (all.length <= MAX_PROOFS_PER_MESSAGE) {
+      channel.open(encodeHello(this.owner.flags(), all))
+      return
+    }
+    channel.open(encodeHello(this.owner.flags(), all.slice(0, MAX_PROOFS_PER_MESSAGE)))
+    this.sendProve(0, all.slice(MAX_PROOFS_PER_MESSAGE))
   }
+
+  /**
+   * Hands what a channel said to the owner, if the channel is this link's current one (not
+   * an earlier one of this connection), inside a guard.
+   */
+  static deliver(ch: Channel, tell: Tell, bytes: Uint8Array): void {
+    const link = ch.userData as TopicLink
+    guard(() => link.current(ch) && tell(link.owner, link, bytes))
+  }
+}
+
+type Tell = (owner: TopicLinkOwner, link: TopicLink, bytes: Uint8Array) => void
+
+const NO_BYTES = new Uint8Array(0)
+const tellHello: Tell = (owner, link, bytes) => owner.onhello(link, bytes)
+const tellClosed: Tell = (owner, link) => owner.onclosed(link)
+const tellProve: Tell = (owner, link, bytes) => owner.onprove(link, bytes)
+const tellWithdraw: Tell = (owner, link, bytes) => owner.onwithdraw(link, bytes)
+const tellFlags: Tell = (owner, link, bytes) => owner.onflags(link, bytes)
+
+// The handlers every topics channel shares (see TopicLink.open).
+function onhello(bytes: unknown, ch: Channel): void {
+  TopicLink.deliver(ch, tellHello, bytes as Uint8Array)
+}
+function onclosed(_remote: boolean, ch: Channel): void {
+  TopicLink.deliver(ch, tellClosed, NO_BYTES)
+}
+function onprove(bytes: Uint8Array, ch: Channel): void {
+  TopicLink.deliver(ch, tellProve, bytes)
+}
+function onwithdraw(bytes: Uint8Array, ch: Channel): void {
+  TopicLink.deliver(ch, tellWithdraw, bytes)
+}
+function onflags(bytes: Uint8Array, ch: Channel): void {
+  TopicLink.deliver(ch, tellFlags, bytes)
 }
