@@ -154,36 +154,48 @@ export class LivenessMonitor {
     // and never before the bound less one interval.
     const deadAfter = this.opts.timeout - this.interval
     const keepAliveAfter = this.keepAliveEvery - this.interval
-    for (const [conn, entry] of [...this.watched]) {
-      // Unwatched meanwhile (by a `dead` call before it in this look): nothing to do.
-      if (this.watched.get(conn) !== entry) continue
-      if (conn.destroyed) {
-        this.forget(conn)
-        continue
-      }
-      // Read afresh each time: a `dead` call may have replaced the array.
-      const at = (entry >> 1) * FIELDS
-      const heard = heardCount(conn)
-      const r = this.readings.data
-      if (heard !== r[at + HEARD]) {
-        r[at + HEARD] = heard
-        r[at + HEARD_AT] = now
-      } else if (now - (r[at + HEARD_AT] as number) >= deadAfter) {
-        const silent = now - (r[at + HEARD_AT] as number)
-        this.forget(conn)
-        this.opts.dead(conn, silent)
-        continue
-      }
-      if ((entry & 1) === 0) continue
-      const written = writtenCount(conn)
-      if (written !== r[at + WRITTEN]) {
-        r[at + WRITTEN] = written
-        r[at + WRITTEN_AT] = now
-      } else if (now - (r[at + WRITTEN_AT] as number) >= keepAliveAfter) {
-        sendKeepAlive(conn)
-        r[at + WRITTEN] = writtenCount(conn)
-        r[at + WRITTEN_AT] = now
-      }
+    // The map itself is walked, not a copy of it (a look every interval at every connection
+    // would make an array per connection): a connection unwatched meanwhile, by a `dead`
+    // call before it in this look, is skipped by the walk; one watched meanwhile is visited,
+    // its readings just taken, so nothing is due for it.
+    this.watched.forEach((entry, conn) => {
+      this.look(conn, entry, now, deadAfter, keepAliveAfter)
+    })
+  }
+
+  private look(
+    conn: SwarmConnection,
+    entry: number,
+    now: number,
+    deadAfter: number,
+    keepAliveAfter: number,
+  ): void {
+    if (conn.destroyed) {
+      this.forget(conn)
+      return
+    }
+    // Read afresh each time: a `dead` call may have replaced the array.
+    const at = (entry >> 1) * FIELDS
+    const heard = heardCount(conn)
+    const r = this.readings.data
+    if (heard !== r[at + HEARD]) {
+      r[at + HEARD] = heard
+      r[at + HEARD_AT] = now
+    } else if (now - (r[at + HEARD_AT] as number) >= deadAfter) {
+      const silent = now - (r[at + HEARD_AT] as number)
+      this.forget(conn)
+      this.opts.dead(conn, silent)
+      return
+    }
+    if ((entry & 1) === 0) return
+    const written = writtenCount(conn)
+    if (written !== r[at + WRITTEN]) {
+      r[at + WRITTEN] = written
+      r[at + WRITTEN_AT] = now
+    } else if (now - (r[at + WRITTEN_AT] as number) >= keepAliveAfter) {
+      sendKeepAlive(conn)
+      r[at + WRITTEN] = writtenCount(conn)
+      r[at + WRITTEN_AT] = now
     }
   }
 }

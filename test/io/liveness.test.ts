@@ -111,4 +111,42 @@ describe('LivenessMonitor', () => {
     expect(m.size).toBe(0)
     expect(clock.pending).toBe(0)
   })
+
+  it('a look that drops one connection and watches or unwatches others meanwhile judges each on its own readings', async () => {
+    const clock = new VirtualClock()
+    const dead: SwarmConnection[] = []
+    const a = fake()
+    const b = fake()
+    const replacement = fake()
+    const m: LivenessMonitor = new LivenessMonitor({
+      clock,
+      timeout: 10_000,
+      // The first silent connection's drop unwatches the other one (before the look reaches
+      // it) and watches a new one (which the same look then visits).
+      dead: (conn) => {
+        dead.push(conn)
+        if (conn === a.conn) {
+          m.unwatch(b.conn)
+          m.watch(replacement.conn)
+        }
+      },
+    })
+    m.watch(a.conn)
+    m.watch(b.conn)
+    await clock.runUntil(10_000)
+    // b was silent too, but unwatched before its turn: only a is dropped; the new one, just
+    // watched, is not due.
+    expect(dead).toEqual([a.conn])
+    expect(m.size).toBe(1)
+    // Heard from, the new one stays; silent from then on, it is dropped within its own bound.
+    for (let t = 10_500; t <= 15_000; t += 500) {
+      await clock.runUntil(t)
+      replacement.hear()
+    }
+    expect(dead).toEqual([a.conn])
+    await clock.runUntil(26_000)
+    expect(dead).toEqual([a.conn, replacement.conn])
+    expect(m.size).toBe(0)
+    expect(clock.pending).toBe(0)
+  })
 })
