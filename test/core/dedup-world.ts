@@ -205,17 +205,15 @@ export interface Exploration {
 /**
  * Depth-first over every enabled step. The two cores are deterministic, so a state is fixed
  * by what each end has observed, in order: a pair of histories seen before is not explored
- * again (interleavings that differ only in how the ends' steps alternate).
+ * again (interleavings that differ only in how the ends' steps alternate). A step's history
+ * is known before it is taken, so a state seen before is not replayed to find that out; a
+ * state's last step is taken on the state itself, the others on a replay of it.
  */
 export function explore(setup: WorldSetup): Exploration {
   const seen = new Set<string>()
   let leaves = 0
   const failures: string[] = []
-  const visit = (prefix: Step[]): void => {
-    const world = run(setup, prefix)
-    const key = `${world.history.A.join(' ')}|${world.history.B.join(' ')}`
-    if (seen.has(key)) return
-    seen.add(key)
+  const visit = (world: World, prefix: Step[]): void => {
     const next = enabled(world)
     if (next.length === 0) {
       leaves++
@@ -223,10 +221,38 @@ export function explore(setup: WorldSetup): Exploration {
       if (problem !== null) failures.push(`${problem} after ${stepsText(prefix)}`)
       return
     }
-    for (const step of next) visit([...prefix, step])
+    next.forEach((step, i) => {
+      const key = keyAfter(world, step)
+      if (seen.has(key)) return
+      seen.add(key)
+      const child = i === next.length - 1 ? world : run(setup, prefix)
+      take(child, step)
+      // The prediction is what prunes: a wrong one would skip states, so it is checked.
+      if (keyOf(child) !== key) throw new Error(`predicted ${key}, reached ${keyOf(child)}`)
+      visit(child, [...prefix, step])
+    })
   }
-  visit([])
+  const start = run(setup, [])
+  seen.add(keyOf(start))
+  visit(start, [])
   return { leaves, failures }
+}
+
+function keyOf(world: World): string {
+  return `${world.history.A.join(' ')}|${world.history.B.join(' ')}`
+}
+
+/** The histories after `step`, without taking it: what `take` will record for it. */
+function keyAfter(world: World, step: Step): string {
+  const { end } = step
+  const seen =
+    step.kind === 'tick'
+      ? `tick@${world.cores[end].nextDeadline() ?? world.now[end]}`
+      : `${step.kind}${step.conn}`
+  world.history[end].push(seen)
+  const key = keyOf(world)
+  world.history[end].pop()
+  return key
 }
 
 /** Null when both ends keep the same single connection and list exactly it. */
