@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import b4a from 'b4a'
-import { bytesToHex, publicKeyToHex } from './core/keys.js'
+import { publicKeyToHex } from './core/keys.js'
 import { NetworkerCore } from './core/networker-core.js'
 import type { CoreEvent } from './core/protocol.js'
 import { emitIsolated, type NetworkerEvents } from './events.js'
@@ -22,7 +22,7 @@ import type { SwarmConnection } from './io/swarm.js'
 import { SwarmAdapter } from './io/swarm-adapter.js'
 import { SwarmRetries } from './io/tcp-swarm-retries.js'
 import { TcpTransports } from './io/tcp-transports.js'
-import { noop } from './io/util.js'
+import { hexOf, noop } from './io/util.js'
 import { attachMetrics, checkMetricsOption, type MetricsHandle } from './metrics/attach.js'
 import { sampleOf } from './metrics/sample.js'
 import { type NetworkerOptions, settingsOf } from './options.js'
@@ -99,7 +99,7 @@ export function wireNetworker(
   // Where every connection enters, the swarm's and adopted ones alike.
   const admit = (conn: SwarmConnection, info?: { topics?: unknown }): void => {
     // The remote key in hex, made once for both.
-    const hex = bytesToHex(conn.remotePublicKey)
+    const hex = hexOf(conn.remotePublicKey)
     swarmRetries.accepted(conn, hex)
     connections.accept(conn, info, hex)
   }

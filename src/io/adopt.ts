@@ -8,7 +8,7 @@ import type { HandshakeCounters } from './adopt-counters.js'
 import type { NetworkerPeer } from './peer.js'
 import type { KeyPair, SwarmConnection } from './swarm.js'
 import { labelTransport, type TransportType } from './transport.js'
-import { messageOf, noop } from './util.js'
+import { hexOf, messageOf, noop } from './util.js'
 
 /*
  * Bringing a stream the swarm did not make — a TCP socket, a WebSocket, a pipe, an
@@ -238,7 +238,7 @@ export class Adopter {
    * waits for its key's peer (resolved), or its close before there is one (rejected).
    */
   admit(conn: SwarmConnection, info: AdoptInfo | undefined): Promise<NetworkerPeer> {
-    const key = bytesToHex(conn.remotePublicKey)
+    const key = hexOf(conn.remotePublicKey)
     this.adopted.add(conn)
     return new Promise<NetworkerPeer>((resolve, reject) => {
       this.waiters.set(conn, { key, resolve })

@@ -1,5 +1,5 @@
 import b4a from 'b4a'
-import { bytesToHex, type KeyHex } from '../core/keys.js'
+import type { KeyHex } from '../core/keys.js'
 import type { ConnectionId, CoreEvent, DropReason } from '../core/protocol.js'
 import { type AuthenticateHook, runAuthenticate } from './authenticate.js'
 import type { DriverClock } from './core-driver.js'
@@ -9,7 +9,7 @@ import type { NetworkerObserver } from './observer.js'
 import { ListedPeer, type NetworkerPeer } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import { describeTransport } from './transport.js'
-import { asError, noop } from './util.js'
+import { asError, hexOf, noop } from './util.js'
 
 /** What the networker needs of a store: Corestore's `replicate(stream)`. */
 export interface ReplicatingStore {
@@ -106,7 +106,7 @@ export class ConnectionTable {
       connectionId,
       conn,
       remotePublicKey,
-      key: hex ?? bytesToHex(remotePublicKey),
+      key: hex ?? hexOf(remotePublicKey),
       peer: null,
       sawData: false,
       info,
@@ -132,7 +132,7 @@ export class ConnectionTable {
       connectionId,
       remoteKey: entry.key,
       isInitiator: conn.isInitiator,
-      ...(hash instanceof Uint8Array ? { handshakeHash: bytesToHex(hash) } : {}),
+      ...(hash instanceof Uint8Array ? { handshakeHash: hexOf(hash) } : {}),
     })
   }
 
@@ -276,7 +276,7 @@ export class ConnectionTable {
       if (entry.peer === null || !this.peers.has(entry.peer)) continue
       if (
         entry.alsoFound?.has(topic) === true ||
-        topicsOf(entry.info).some((t) => bytesToHex(t) === topic)
+        topicsOf(entry.info).some((t) => hexOf(t) === topic)
       )
         keys.push(entry.remotePublicKey)
     }
@@ -291,7 +291,7 @@ export class ConnectionTable {
     for (const entry of this.entries.values()) {
       if (entry.peer !== peer) continue
       entry.alsoFound ??= new Set()
-      for (const topic of topics) entry.alsoFound.add(bytesToHex(topic))
+      for (const topic of topics) entry.alsoFound.add(hexOf(topic))
       return
     }
   }

@@ -1,12 +1,13 @@
 import b4a from 'b4a'
 import type { Clock } from '../core/clock.js'
-import { bytesToHex, hexToBytes, type KeyHex } from '../core/keys.js'
+import { hexToBytes, type KeyHex } from '../core/keys.js'
 import type { ConnectionId, CoreEffect } from '../core/protocol.js'
 import { LivenessMonitor } from './liveness.js'
 import { connectionIdOf, type NetworkerPeer, peerKeyHex, setTopicsOf, swarmInfoOf } from './peer.js'
 import { Reconnector } from './reconnect.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
 import { type TopicProofError, TopicProofs } from './topic-proofs.js'
+import { hexOf } from './util.js'
 
 /**
  * Why the networker closed a connection on its own: `duplicate`, another connection to the
@@ -150,7 +151,7 @@ export class PeerAwareness {
     if (this.ownCloses.has(conn)) return
     this.ownCloses.set(conn, reason)
     const remotePublicKey = b4a.from(conn.remotePublicKey)
-    const listed = this.hooks.peerOf(bytesToHex(remotePublicKey))
+    const listed = this.hooks.peerOf(hexOf(remotePublicKey))
     const drop = { remotePublicKey, reason, peer: listed?.stream === conn ? listed : null }
     // Possibly inside a step of the core (a keep that failed): told after it, like the others.
     queueMicrotask(() => this.hooks.dropped(drop))
@@ -212,7 +213,7 @@ export class PeerAwareness {
   }
 
   private foundTopics(peer: NetworkerPeer): KeyHex[] {
-    return topicsOf(swarmInfoOf(peer)).map(bytesToHex)
+    return topicsOf(swarmInfoOf(peer)).map(hexOf)
   }
 
   /** After a leave: a networker peer sharing nothing with us is closed after the grace. */
@@ -231,7 +232,7 @@ export class PeerAwareness {
     if (conn.destroyed || this.ownCloses.has(conn)) return
     this.ownCloses.set(conn, reason)
     const remotePublicKey = b4a.from(conn.remotePublicKey)
-    const peer = this.hooks.peerOf(bytesToHex(remotePublicKey))
+    const peer = this.hooks.peerOf(hexOf(remotePublicKey))
     this.hooks.dropped({
       remotePublicKey,
       reason,

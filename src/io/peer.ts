@@ -1,6 +1,7 @@
-import { bytesToHex, type KeyHex } from '../core/keys.js'
+import type { KeyHex } from '../core/keys.js'
 import type { SwarmConnection } from './swarm.js'
 import type { TransportType } from './transport.js'
+import { hexOf } from './util.js'
 
 /** A connected remote peer: one per remote Noise key. */
 export interface NetworkerPeer {
@@ -98,7 +99,7 @@ export function connectionIdOf(peer: NetworkerPeer): number | null {
 
 /** The peer's remote key in hex: kept on a listed peer, made afresh for any other. */
 export function peerKeyHex(peer: NetworkerPeer): KeyHex {
-  return peer instanceof ListedPeer ? access.key(peer) : bytesToHex(peer.remotePublicKey)
+  return peer instanceof ListedPeer ? access.key(peer) : hexOf(peer.remotePublicKey)
 }
 
 /** The swarm's record of the peer, as the swarm handed its connection over. */

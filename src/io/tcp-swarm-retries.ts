@@ -1,6 +1,7 @@
-import { bytesToHex, type KeyHex } from '../core/keys.js'
+import type { KeyHex } from '../core/keys.js'
 import { type NetworkerPeer, peerKeyHex } from './peer.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
+import { hexOf } from './util.js'
 
 /**
  * Hyperswarm's record of a remote key (its PeerInfo): `reconnect(false)` stops its retries of
@@ -50,7 +51,7 @@ export class SwarmRetries {
    * any listener of ours hears of it — and whichever end drops it first, the dialer's swarm
    * must be told.
    */
-  accepted(conn: SwarmConnection, key: KeyHex = bytesToHex(conn.remotePublicKey)): void {
+  accepted(conn: SwarmConnection, key: KeyHex = hexOf(conn.remotePublicKey)): void {
     if (this.hooks.isAdopted(conn)) return
     const kept = this.hooks.peerOf(key)
     if (kept === null || kept.stream === conn || !this.hooks.isAdopted(kept.stream)) return

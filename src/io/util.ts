@@ -1,8 +1,20 @@
+import b4a from 'b4a'
+import type { KeyHex } from '../core/keys.js'
+
 /**
  * The small helpers the face and the I/O layer share, one copy each. Most deal with what
  * user code and libraries hand back: errors that may not be Errors, results that may be
  * promises. (The core has its own pure helpers in src/core; the core never imports this.)
  */
+
+/**
+ * Bytes as lower-case hex: the same string as the core's `bytesToHex`, made by Node. Keys are
+ * converted on every connection, in code that runs too seldom to be optimised, where the
+ * core's pure table loop is many times slower than one native call (the core keeps its own).
+ */
+export function hexOf(bytes: Uint8Array): KeyHex {
+  return b4a.toString(bytes, 'hex')
+}
 
 /** Does nothing: for `.catch(noop)` and listeners that only keep an error from being uncaught. */
 export function noop(): void {}
