@@ -95,6 +95,17 @@ type Host<T extends AnyStateMachine> = LeanHost<EventFromLogic<T>, EmittedFrom<T
 const unsupported = (what: string): Error =>
   new Error(`lean-machine: ${what} is not supported (see src/core/lean-machine.ts)`)
 
+/**
+ * `owned`: the holder owns its instances' contexts, and nothing (the holder between events,
+ * an action, a guard, an emit) keeps one past the moment it is given it. Every assign then
+ * writes into the context, as none can tell: an event changes no object but its instance's
+ * own context, and a table of thousands of idle instances makes no garbage and promotes no
+ * copy when every one of them steps (a close). Needs a context made per instance (a function).
+ */
+export interface LeanOptions {
+  owned?: boolean
+}
+
 export class LeanMachine<TMachine extends AnyStateMachine> {
   private readonly nodes = new Map<AnyStateNode, Node>()
   private readonly transitions = new Map<object, Transition>()
@@ -120,9 +131,19 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     this.check(this.guard(guard), this.checking.context, this.checking.event)
   private readonly enqueue: ((action: unknown) => void) & Record<string, unknown>
 
-  constructor(readonly machine: TMachine) {
+  private readonly owned: boolean
+
+  constructor(
+    readonly machine: TMachine,
+    options: LeanOptions = {},
+  ) {
     this.root = machine.root
     this.implementations = machine.implementations
+    this.owned = options.owned === true
+    // One context object shared by every instance cannot be written into.
+    if (this.owned && typeof machine.config.context !== 'function') {
+      throw unsupported('owned contexts without a context function')
+    }
     for (const sn of descendantsOf(this.root)) {
       if (sn.type !== 'atomic' && sn.type !== 'compound') throw unsupported(`a ${sn.type} state`)
       if (sn.invoke.length > 0) throw unsupported('invoke')
@@ -217,11 +238,10 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   ): boolean {
     const from = instance.state as Node
     const plan = t.targetless ?? t.plans.get(from) ?? this.plan(t, from)
-    const context = instance.context
-    this.run(plan.steps, instance, event, host)
+    const changed = this.run(plan.steps, instance, event, host)
     instance.state = plan.to ?? from
-    // The first assign of a run makes a new context, so an unchanged one means none ran.
-    return instance.context !== context || instance.state !== from
+    // XState's assign always makes a new context: any assign run is a change, even in place.
+    return changed || instance.state !== from
   }
 
   private check(guard: Guard, context: unknown, event: EventObject): boolean {
@@ -233,22 +253,24 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     return guard.fn(args, params) === true
   }
 
+  /** Runs actions in order; says whether any of them assigned. */
   private run(
     steps: readonly Action[],
     instance: Instance<unknown>,
     event: EventObject,
     host: Host<TMachine>,
-  ): void {
+  ): boolean {
     // The context the last action, an assign of this run, made: no other action has seen it
     // yet, so an assign right after it may write into it instead of copying it again. XState
     // copies at every assign; one copy per run of assigns cannot be told apart from that.
     let fresh: unknown = null
+    let didAssign = false
     // One object for the run's actions, its context kept current: an action reads what it
     // is given and keeps none of it (an enqueueActions collect gets its own).
     const args = { context: instance.context, event }
     for (const action of steps) {
       const context = instance.context
-      const reuse = context === fresh
+      const reuse = this.owned || context === fresh
       fresh = null
       args.context = context
       const params = action.dynamic ? (action.params as Fn)(args) : action.params
@@ -257,6 +279,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
         case 'assign':
           fresh = assigned(context as object, payload as Assigner, args, params, reuse)
           instance.context = fresh
+          didAssign = true
           break
         case 'emit':
           host.emit(
@@ -272,7 +295,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
           ;(payload as Fn)({ context, event, enqueue: this.enqueue, check: this.checkNow }, params)
           const queued = this.queued
           this.queued = outer
-          this.run(queued, instance, event, host)
+          if (this.run(queued, instance, event, host)) didAssign = true
           break
         }
         case 'raise': {
@@ -295,6 +318,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
           break
       }
     }
+    return didAssign
   }
 
   private delayOf(delay: unknown, args: object, params: unknown): unknown {

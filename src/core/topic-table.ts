@@ -3,8 +3,10 @@ import { type Instance, type LeanHost, LeanMachine, type LeanState } from './lea
 import type { CoreEffect, TopicNotice, TopicState, TopicStatus } from './protocol.js'
 import { type TopicContext, type TopicEvent, topicMachine } from './topic-machine.js'
 
-// Compiled once; a topic is only its state and context (lean-machine.ts).
-const machine = new LeanMachine(topicMachine)
+// Compiled once; a topic is only its state and context (lean-machine.ts), written in place:
+// the table keeps no context across a step (it reads what it compares before it), and the
+// core hands out copies of what it reads (statusOf). A close steps every topic: no copies.
+const machine = new LeanMachine(topicMachine, { owned: true })
 
 type TopicRecord = Instance<TopicContext>
 /** A topic's record: made by one function for every topic, not a closure per topic. */
@@ -89,15 +91,15 @@ export class TopicTable {
 
   /** Steps one topic, and notes what changed: notices, closed, left with nothing pending. */
   private step(record: TopicRecord, event: TopicEvent): void {
-    const before = record.context
+    const { joined, flushed } = record.context
     const wasLeft = record.state.top === 'left'
     const wasClosed = record.state.top === 'closed'
     machine.send(record, event, this.host)
     const { context, state } = record
     const { topic } = context
     if (state.top === 'closed' && !wasClosed) this.unclosed--
-    if (context.joined && !before.joined) this.notices.push({ type: 'joined', topic })
-    if (context.flushed && !before.flushed) this.notices.push({ type: 'flushed', topic })
+    if (context.joined && !joined) this.notices.push({ type: 'joined', topic })
+    if (context.flushed && !flushed) this.notices.push({ type: 'flushed', topic })
     const isLeft = state.top === 'left'
     if (isLeft && !wasLeft) this.notices.push({ type: 'left', topic })
     // Left, nothing waiting, nothing possibly still announced: nothing to remember.

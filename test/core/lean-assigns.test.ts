@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { assign, createActor, emit, setup } from 'xstate'
+import { assign, createActor, emit, enqueueActions, setup } from 'xstate'
 import { type LeanHost, LeanMachine } from '../../src/core/lean-machine.js'
 
 /*
@@ -133,5 +133,65 @@ describe('assigns in the lean runner', () => {
     // Strict: no field but the machine's own (an assign writes exactly its keys).
     expect(instance.context).toStrictEqual(actor.getSnapshot().context)
     expect(instance.context).toStrictEqual({ n: 2, x: 7, y: 3, a: 'A', b: 'B' })
+  })
+
+  describe('owned contexts (a holder that keeps none across a step)', () => {
+    const counting = () =>
+      setup({
+        types: { context: {} as Ctx, events: {} as { type: 'go' } | { type: 'mix' } },
+        actions: {
+          bump: assign({ n: ({ context }) => context.n + 1 }),
+          name: assign(({ context }) => ({ a: `n${context.n}` })),
+          bumpQueued: enqueueActions(({ enqueue }) => {
+            enqueue.assign({ x: ({ context }) => context.x + 1 })
+          }),
+          mix: assign({ x: 7, y: ({ context }) => context.x }),
+        },
+      }).createMachine({
+        context: () => ({ n: 0, x: 0, y: 0, a: '', b: '' }),
+        // Targetless eventless transitions that only assign: taken again while they assign.
+        always: [
+          { guard: ({ context }) => context.n < 3, actions: 'bump' },
+          { guard: ({ context }) => context.x < 2, actions: 'bumpQueued' },
+        ],
+        on: { go: { actions: ['bump', 'name', 'bump'] }, mix: { actions: 'mix' } },
+      })
+
+    it('every assign writes into the instance own context; values, and eventless steps, as in XState', () => {
+      const lean = new LeanMachine(counting(), { owned: true })
+      const instance = lean.start(undefined, (state, context) => ({ state, context }), host)
+      const own = instance.context
+      const actor = createActor(counting()).start()
+      // An assign in place is a change: the eventless transitions run until they assign no more.
+      expect(instance.context).toStrictEqual(actor.getSnapshot().context)
+      expect(instance.context).toStrictEqual({ n: 3, x: 2, y: 0, a: '', b: '' })
+      lean.send(instance, { type: 'go' }, host)
+      actor.send({ type: 'go' })
+      expect(instance.context).toBe(own)
+      expect(instance.context).toStrictEqual(actor.getSnapshot().context)
+      expect(instance.context).toStrictEqual({ n: 5, x: 2, y: 0, a: 'n4', b: '' })
+      // Two fields, one computed from a field the other writes: still from the context as it was.
+      lean.send(instance, { type: 'mix' }, host)
+      actor.send({ type: 'mix' })
+      expect(instance.context).toStrictEqual(actor.getSnapshot().context)
+      expect(instance.context).toMatchObject({ x: 7, y: 2 })
+    })
+
+    it('without the option, the context before an event is never written into', () => {
+      const lean = new LeanMachine(counting())
+      const instance = lean.start(undefined, (state, context) => ({ state, context }), host)
+      const before = instance.context
+      lean.send(instance, { type: 'go' }, host)
+      expect(instance.context).not.toBe(before)
+      expect(before).toStrictEqual({ n: 3, x: 2, y: 0, a: '', b: '' })
+    })
+
+    it('is refused for a machine whose one context object every instance would share', () => {
+      const shared = setup({ types: { context: {} as Ctx } }).createMachine({
+        context: { n: 0, x: 0, y: 0, a: '', b: '' },
+      })
+      expect(() => new LeanMachine(shared, { owned: true })).toThrow(/owned contexts/)
+      expect(() => new LeanMachine(shared)).not.toThrow()
+    })
   })
 })
