@@ -14,7 +14,7 @@ import type {
   TopicStatus,
 } from './protocol.js'
 import { type TimerHandle, TimerQueue } from './timer-queue.js'
-import { TopicTable } from './topic-table.js'
+import { NO_NOTICES, TopicTable } from './topic-table.js'
 
 export type { PeerEntry } from './peer-table.js'
 
@@ -45,8 +45,6 @@ interface FlushWaiter {
 // Compiled once; the networker's life is only its state and context (lean-machine.ts).
 const lives = new LeanMachine(lifeMachine)
 
-const NO_NOTICES: readonly TopicNotice[] = Object.freeze([])
-
 const closedError: ErrorInfo = {
   code: ErrorCode.NETWORKER_CLOSED,
   message: 'the networker is closed',
@@ -74,11 +72,16 @@ export class NetworkerCore {
   private readonly deadlines = new Map<RequestId, TimerHandle>()
   /** The earliest close deadline asked for, until the networker is closed. */
   private closeDeadline: TimerHandle | null = null
-  private outbox: CoreEffect[] = []
+  /**
+   * The effects of the event being handled; null until its first. Most events have one: an
+   * array of exactly one is made for it, where a push onto an empty one makes room for 17.
+   */
+  private outbox: CoreEffect[] | null = null
   /** Topics and the life have no delays: only the peer table's host keeps timers. */
   private readonly host: LeanHost<never, CoreEffect> = {
     emit: (effect) => {
-      this.outbox.push(effect)
+      if (this.outbox === null) this.outbox = [effect]
+      else this.outbox.push(effect)
       if (effect.type === 'settle' && this.deadlines.size > 0) {
         this.timers.clearTimeout(this.deadlines.get(effect.requestId))
         this.deadlines.delete(effect.requestId)
@@ -125,17 +128,15 @@ export class NetworkerCore {
     this.timers.advance(now)
     if (event.type !== 'tick') this.dispatch(event)
     this.afterEvent()
-    const out = this.outbox
-    this.outbox = []
+    const out = this.outbox ?? []
+    this.outbox = null
     return out
   }
 
   /** What changed in topics since the last call: joined, flushed, left, in order. */
   takeNotices(): readonly TopicNotice[] {
     const out = this.topics.notices
-    // Asked after every event, and most change no topic: no new list for those.
-    if (out.length === 0) return NO_NOTICES
-    this.topics.notices = []
+    this.topics.notices = NO_NOTICES
     return out
   }
 
@@ -173,7 +174,7 @@ export class NetworkerCore {
       case 'configure': {
         const { requestId, topic, timeout } = event
         if (this.lifeState !== 'open') {
-          this.outbox.push({ type: 'settle', requestId, error: closedError })
+          this.host.emit({ type: 'settle', requestId, error: closedError })
           return
         }
         // Set before the topic steps: a request settled at once cancels it at once.

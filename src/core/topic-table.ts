@@ -12,6 +12,8 @@ type TopicRecord = Instance<TopicContext>
 /** A topic's record: made by one function for every topic, not a closure per topic. */
 const makeRecord = (state: LeanState, context: TopicContext): TopicRecord => ({ state, context })
 const NONE: readonly KeyHex[] = []
+/** No notices: shared, and never written to (the first notice of an event replaces it). */
+export const NO_NOTICES: readonly TopicNotice[] = Object.freeze([])
 
 /**
  * Every configured topic, each an instance of the topic machine, and what follows from
@@ -26,7 +28,7 @@ export class TopicTable {
   /** Ops of forgotten topics stay below this, so a topic configured again never reuses one. */
   private opFloor = 0
   /** What changed since the face last took them: joined, flushed, left, in order. */
-  notices: TopicNotice[] = []
+  notices: readonly TopicNotice[] = NO_NOTICES
 
   constructor(private readonly host: LeanHost<never, CoreEffect>) {}
 
@@ -89,6 +91,15 @@ export class TopicTable {
     return out
   }
 
+  /**
+   * Notes a change for the face. Most events change one topic once: an array of exactly one
+   * is made for it, where a push onto an empty one makes room for 17.
+   */
+  private notice(notice: TopicNotice): void {
+    if (this.notices.length === 0) this.notices = [notice]
+    else (this.notices as TopicNotice[]).push(notice)
+  }
+
   /** Steps one topic, and notes what changed: notices, closed, left with nothing pending. */
   private step(record: TopicRecord, event: TopicEvent): void {
     const { joined, flushed } = record.context
@@ -98,10 +109,10 @@ export class TopicTable {
     const { context, state } = record
     const { topic } = context
     if (state.top === 'closed' && !wasClosed) this.unclosed--
-    if (context.joined && !joined) this.notices.push({ type: 'joined', topic })
-    if (context.flushed && !flushed) this.notices.push({ type: 'flushed', topic })
+    if (context.joined && !joined) this.notice({ type: 'joined', topic })
+    if (context.flushed && !flushed) this.notice({ type: 'flushed', topic })
     const isLeft = state.top === 'left'
-    if (isLeft && !wasLeft) this.notices.push({ type: 'left', topic })
+    if (isLeft && !wasLeft) this.notice({ type: 'left', topic })
     // Left, nothing waiting, nothing possibly still announced: nothing to remember.
     if (isLeft && context.waiting.length === 0 && !context.leaveFailed) {
       this.settledLeft.add(topic)
