@@ -61,8 +61,11 @@ export class TopicTable {
 
   /** Topics whose last leave failed: their announcement may still be out there. */
   unannounced(): KeyHex[] {
+    // Asked once every topic is closed: forEach makes no [topic, record] pair per topic.
     const out: KeyHex[] = []
-    for (const [topic, record] of this.records) if (record.context.leaveFailed) out.push(topic)
+    this.records.forEach((record, topic) => {
+      if (record.context.leaveFailed) out.push(topic)
+    })
     return out
   }
 
@@ -72,7 +75,9 @@ export class TopicTable {
   }
 
   statuses(): TopicStatus[] {
-    return [...this.records].map(([topic, record]) => statusOf(topic, record))
+    const out: TopicStatus[] = []
+    this.records.forEach((record, topic) => out.push(statusOf(topic, record)))
+    return out
   }
 
   /** Forgets the topics left with nothing pending; returns them. */
