@@ -1,13 +1,13 @@
 import b4a from 'b4a'
 import type { Clock } from '../core/clock.js'
-import { hexToBytes, type KeyHex } from '../core/keys.js'
+import type { KeyHex } from '../core/keys.js'
 import type { ConnectionId, CoreEffect } from '../core/protocol.js'
 import { LivenessMonitor } from './liveness.js'
 import { connectionIdOf, type NetworkerPeer, peerKeyHex, setTopicsOf, swarmInfoOf } from './peer.js'
 import { Reconnector } from './reconnect.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
 import { type TopicProofError, TopicProofs } from './topic-proofs.js'
-import { hexOf } from './util.js'
+import { bytesOf, hexOf } from './util.js'
 
 /**
  * Why the networker closed a connection on its own: `duplicate`, another connection to the
@@ -246,7 +246,7 @@ export class PeerAwareness {
 }
 
 function toKey(hex: KeyHex): Buffer {
-  return b4a.from(hexToBytes(hex))
+  return bytesOf(hex)
 }
 
 /** The topics a swarm's peer record lists (Hyperswarm's PeerInfo.topics), as bytes. */

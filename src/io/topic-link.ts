@@ -1,7 +1,6 @@
 import type { Channel, Message } from 'protomux'
 import type { Clock } from '../core/clock.js'
 import type { KeyHex } from '../core/keys.js'
-import { hexToBytes } from '../core/keys.js'
 import { guard } from './extension-link.js'
 import { rawEncoding } from './extension-wire.js'
 import { muxOf, type PairTarget, pairWhenMuxed, unpair } from './lazy-mux.js'
@@ -16,6 +15,7 @@ import {
   MAX_PROOFS_PER_MESSAGE,
   TOPICS_PROTOCOL,
 } from './topic-proof-wire.js'
+import { bytesOf } from './util.js'
 
 /** Where a link reports what arrives; each call is made inside a guard (see extension-link.ts). */
 export interface TopicLinkOwner {
@@ -175,7 +175,7 @@ export class TopicLink implements PairTarget {
     k.expected ??= new Map()
     const existing = k.ours.get(topic)
     if (existing !== undefined) return existing
-    const key = hexToBytes(topic)
+    const key = bytesOf(topic)
     const isInitiator = this.peer.stream.isInitiator
     const ours = proveTopic(key, this.handshakeHash, isInitiator)
     k.ours.set(topic, ours)
@@ -189,7 +189,7 @@ export class TopicLink implements PairTarget {
     const ours = k?.ours?.get(topic)
     if (k === null || ours === undefined || this.handshakeHash === null) return null
     k.ours?.delete(topic)
-    const key = hexToBytes(topic)
+    const key = bytesOf(topic)
     k.expected?.delete(proofKey(proveTopic(key, this.handshakeHash, !this.peer.stream.isInitiator)))
     this.deleteProven(topic)
     return ours

@@ -16,6 +16,11 @@ export function hexOf(bytes: Uint8Array): KeyHex {
   return b4a.toString(bytes, 'hex')
 }
 
+/** Hex (a key the core made) as bytes, made by Node: see `hexOf`. */
+export function bytesOf(hex: KeyHex): Buffer {
+  return b4a.from(hex, 'hex')
+}
+
 /** Does nothing: for `.catch(noop)` and listeners that only keep an error from being uncaught. */
 export function noop(): void {}
 
