@@ -44,9 +44,12 @@ export class CoreDriver {
     if (this.running) return
     this.running = true
     try {
+      // Index loops: for...of here made an iterator and a result object per effect and event.
       for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
-        for (const effect of this.core.handle(next, this.clock.now())) this.hooks.run(effect)
-        for (const notice of this.core.takeNotices()) this.hooks.notice?.(notice)
+        const effects = this.core.handle(next, this.clock.now())
+        for (let i = 0; i < effects.length; i++) this.hooks.run(effects[i] as CoreEffect)
+        const notices = this.core.takeNotices()
+        for (let i = 0; i < notices.length; i++) this.hooks.notice?.(notices[i] as TopicNotice)
       }
     } finally {
       this.running = false
