@@ -101,19 +101,10 @@ export class SwarmAdapter {
 
   /** Joins the topic, or changes how it is joined; reported once the DHT has been told. */
   join(topic: KeyHex, op: OpId, announce: boolean, lookup: boolean): void {
-    const opts = { server: announce, client: lookup }
     // On the LAN at once, whatever the DHT takes.
     this.lan?.link.join(topic, announce, lookup)
     // Every configure joins: no async function, no wait for a swarm that already exists.
-    this.onSwarm((swarm) => {
-      const session = this.sessions.get(topic)
-      if (session?.refresh !== undefined) {
-        return Promise.resolve(session.refresh(opts)).then(() => this.besideLan(session.flushed()))
-      }
-      const fresh = swarm.join(keyOf(topic), opts)
-      this.sessions.set(topic, fresh)
-      return this.besideLan(Promise.resolve(fresh.flushed()))
-    }).then(
+    this.onSwarm(this.joinOn, topic, joinOptions(announce, lookup)).then(
       () => this.hooks.dispatch({ type: 'topic-joined', topic, op }),
       (err: unknown) =>
         this.hooks.dispatch({
@@ -128,7 +119,7 @@ export class SwarmAdapter {
   leave(topic: KeyHex, op: OpId): void {
     this.sessions.delete(topic)
     this.lan?.link.leave(topic)
-    this.onSwarm((swarm) => swarm.leave(keyOf(topic))).then(
+    this.onSwarm(leaveOn, topic, null).then(
       () => this.hooks.dispatch({ type: 'topic-left', topic, op }),
       (err: unknown) =>
         this.hooks.dispatch({
@@ -146,11 +137,7 @@ export class SwarmAdapter {
    */
   flush(topic: KeyHex, op: OpId): void {
     const lan = this.lan?.link.flush(topic)
-    this.onSwarm((swarm) => {
-      const own = this.besideLan(Promise.resolve(swarm.flush()))
-      // Without LAN discovery (most networkers), the swarm's flush alone: no list to wait on.
-      return lan === undefined ? own : Promise.all([own, lan])
-    }).then(
+    this.onSwarm(this.flushOn, topic, lan).then(
       () => this.hooks.dispatch({ type: 'swarm-flushed', topic, op }),
       (err: unknown) =>
         this.hooks.dispatch({
@@ -176,7 +163,7 @@ export class SwarmAdapter {
       if (lan === undefined) done()
       else lan.then(done)
     }
-    this.onSwarm((swarm) => swarm.destroy()).then(finish, finish)
+    this.onSwarm(destroyOn, '', null).then(finish, finish)
   }
 
   /** Stops listening to the swarm and its DHT (the networker is closed). */
@@ -233,19 +220,63 @@ export class SwarmAdapter {
   }
 
   /**
-   * `use(swarm)` as a promise: called at once on a swarm that exists, else once it does (never
-   * if it could not be made). A throw is a rejection, answered on a later turn like one.
+   * `use(swarm, topic, arg)` as a promise: called at once on a swarm that exists, else once it
+   * does (never if it could not be made). A throw is a rejection, answered on a later turn
+   * like one. `use` is one function made once, given what it needs: an operation (one per
+   * configure and per topic left) makes no closure here.
    */
-  private onSwarm(use: (swarm: SwarmLike) => unknown): Promise<unknown> {
+  private onSwarm<A>(use: SwarmUse<A>, topic: KeyHex, arg: A): Promise<unknown> {
     const swarm = this.swarm
-    if (swarm === null) return this.ready.then(use)
+    if (swarm === null) return this.ready.then((ready) => use(ready, topic, arg))
     try {
-      return Promise.resolve(use(swarm))
+      return Promise.resolve(use(swarm, topic, arg))
     } catch (err) {
       return Promise.reject(err)
     }
   }
+
+  private readonly joinOn: SwarmUse<JoinOptions> = (swarm, topic, opts) => {
+    const session = this.sessions.get(topic)
+    if (session?.refresh !== undefined) {
+      return Promise.resolve(session.refresh(opts)).then(() => this.besideLan(session.flushed()))
+    }
+    const fresh = swarm.join(keyOf(topic), opts)
+    this.sessions.set(topic, fresh)
+    return this.besideLan(Promise.resolve(fresh.flushed()))
+  }
+
+  private readonly flushOn: SwarmUse<Promise<void> | undefined> = (swarm, _topic, lan) => {
+    const own = this.besideLan(Promise.resolve(swarm.flush()))
+    // Without LAN discovery (most networkers), the swarm's flush alone: no list to wait on.
+    return lan === undefined ? own : Promise.all([own, lan])
+  }
 }
+
+/** An operation on the swarm, made once: the topic and one more thing are its arguments. */
+type SwarmUse<A> = (swarm: SwarmLike, topic: KeyHex, arg: A) => unknown
+
+interface JoinOptions {
+  readonly server: boolean
+  readonly client: boolean
+}
+
+/**
+ * The swarm's join options, one object per combination, made once: the swarm reads them
+ * (Hyperswarm copies both flags into its session) and keeps none.
+ */
+const JOIN_OPTIONS: readonly JoinOptions[] = [
+  Object.freeze({ server: false, client: false }),
+  Object.freeze({ server: false, client: true }),
+  Object.freeze({ server: true, client: false }),
+  Object.freeze({ server: true, client: true }),
+]
+
+function joinOptions(announce: boolean, lookup: boolean): JoinOptions {
+  return JOIN_OPTIONS[(announce ? 2 : 0) + (lookup ? 1 : 0)] as JoinOptions
+}
+
+const leaveOn: SwarmUse<null> = (swarm, topic) => swarm.leave(keyOf(topic))
+const destroyOn: SwarmUse<null> = (swarm) => swarm.destroy()
 
 /** A topic's key as the swarm takes it: Node's own hex decoder, a third of a loop's time. */
 function keyOf(topic: KeyHex): Buffer {
