@@ -127,6 +127,10 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     context: null,
     event: { type: '' },
   }
+  private readonly actionArgs: { context: unknown; event: EventObject } = {
+    context: null,
+    event: { type: '' },
+  }
   private readonly checkNow = (guard: unknown): boolean =>
     this.check(this.guard(guard), this.checking.context, this.checking.event)
   private readonly enqueue: ((action: unknown) => void) & Record<string, unknown>
@@ -265,14 +269,16 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     // copies at every assign; one copy per run of assigns cannot be told apart from that.
     let fresh: unknown = null
     let didAssign = false
-    // One object for the run's actions, its context kept current: an action reads what it
-    // is given and keeps none of it (an enqueueActions collect gets its own).
-    const args = { context: instance.context, event }
+    // One object for every action of the machine, its context and event set before each (a
+    // run may nest, or an action send another event): an action reads what it is given and
+    // keeps none of it (an enqueueActions collect gets its own).
+    const args = this.actionArgs
     for (const action of steps) {
       const context = instance.context
       const reuse = this.owned || context === fresh
       fresh = null
       args.context = context
+      args.event = event
       const params = action.dynamic ? (action.params as Fn)(args) : action.params
       const payload = action.payload
       switch (action.kind) {
