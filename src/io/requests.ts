@@ -14,8 +14,15 @@ interface Pending {
  * `timeout` too, which are the core's — and a caller may stop waiting sooner with an
  * AbortSignal. Giving up on a wait never undoes what the request started.
  */
+/**
+ * Never settled: held under id 0 (no request's) so that the map of requests never empties. A
+ * map that empties gives up its table on the delete that empties it and makes a new one on
+ * the next set: one configure at a time did that on every configure.
+ */
+const KEEPER: Pending = { resolve: () => {}, reject: () => {} }
+
 export class PendingRequests {
-  private readonly pending = new Map<RequestId, Pending>()
+  private readonly pending = new Map<RequestId, Pending>([[0, KEEPER]])
   private nextRequestId = 1
 
   /** A new request: its id for the core, and the promise the core's `settle` resolves. */
