@@ -230,6 +230,7 @@ export function wireNetworker(
         if (face.listenerCount(event) === 0) return
         emitUser(() => face.emit(event, b4a.from(topic, 'hex')))
       },
+      listens: (event) => face.listenerCount(event) > 0,
     },
     dispatch,
     stopDriver: () => driver.stop(),

@@ -18,6 +18,8 @@ export interface UserNotices {
   peerRemoved(peer: NetworkerPeer): void
   /** A topic event, with the topic's key as hex: the key's bytes are made only for a listener. */
   topic(event: TopicNotice['type'], topic: KeyHex): void
+  /** Whether anyone listens for the topic event. */
+  listens(event: TopicNotice['type']): boolean
 }
 
 /** What the effects are carried out on. */
@@ -125,9 +127,13 @@ export class EffectRunner implements DriverHooks {
     barriers.start(topic, this.replicated)
   }
 
-  /** A flush's replication wait is over: news unless a later configure undid the flush. */
+  /**
+   * A flush's replication wait is over: news unless a later configure undid the flush. Every
+   * flushing configure ends here: the topic is looked up only for a listener.
+   */
   private readonly replicated = (topic: KeyHex): void => {
-    if (this.to.flushed(topic)) this.to.user.topic('flushed', topic)
+    const { user } = this.to
+    if (user.listens('flushed') && this.to.flushed(topic)) user.topic('flushed', topic)
   }
 
   /** The swarm is destroyed (or could not be): the close completes. */
