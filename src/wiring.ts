@@ -22,7 +22,7 @@ import type { SwarmConnection } from './io/swarm.js'
 import { SwarmAdapter } from './io/swarm-adapter.js'
 import { SwarmRetries } from './io/tcp-swarm-retries.js'
 import { TcpTransports } from './io/tcp-transports.js'
-import { hexOf, noop } from './io/util.js'
+import { bytesOf, hexOf, noop } from './io/util.js'
 import { attachMetrics, checkMetricsOption, type MetricsHandle } from './metrics/attach.js'
 import { sampleOf } from './metrics/sample.js'
 import { type NetworkerOptions, settingsOf } from './options.js'
@@ -109,8 +109,16 @@ export function wireNetworker(
     localKey: () => core.localKey,
     open,
     peerOf: (key) => connections.peerOf(key),
-    topicAdded: (peer, dk) => emitUser(() => face.emit('peer-topic-add', peer, dk)),
-    topicRemoved: (peer, dk) => emitUser(() => face.emit('peer-topic-remove', peer, dk)),
+    // Each peer's topics change on every topics handshake: with no one listening, no key's
+    // bytes are made for it.
+    topicAdded: (peer, topic) => {
+      if (face.listenerCount('peer-topic-add') === 0) return
+      emitUser(() => face.emit('peer-topic-add', peer, bytesOf(topic)))
+    },
+    topicRemoved: (peer, topic) => {
+      if (face.listenerCount('peer-topic-remove') === 0) return
+      emitUser(() => face.emit('peer-topic-remove', peer, bytesOf(topic)))
+    },
     dropped: (drop) => {
       // Counted under its reason when it closes (the core's own drops are marked already).
       if (drop.peer !== null) observer.closing(drop.peer.stream, drop.reason)

@@ -50,8 +50,9 @@ export interface AwarenessHooks {
   /** The networker is open (nothing is started while it closes). */
   open(): boolean
   peerOf(remoteKey: KeyHex): NetworkerPeer | null
-  topicAdded(peer: NetworkerPeer, discoveryKey: Buffer): void
-  topicRemoved(peer: NetworkerPeer, discoveryKey: Buffer): void
+  /** The peer shares this topic with us now (its key as hex: made bytes only for a listener). */
+  topicAdded(peer: NetworkerPeer, topic: KeyHex): void
+  topicRemoved(peer: NetworkerPeer, topic: KeyHex): void
   dropped(drop: ConnectionDrop): void
   proofError(err: TopicProofError, peer: NetworkerPeer): void
 }
@@ -88,8 +89,8 @@ export class PeerAwareness {
       clock,
       listening: () => this.listening,
       foundTopics: (peer) => this.foundTopics(peer),
-      gained: (peer, topic) => hooks.topicAdded(peer, toKey(topic)),
-      lost: (peer, topic) => hooks.topicRemoved(peer, toKey(topic)),
+      gained: (peer, topic) => hooks.topicAdded(peer, topic),
+      lost: (peer, topic) => hooks.topicRemoved(peer, topic),
       report: (err, peer) => hooks.proofError(err, peer),
     })
     this.liveness = new LivenessMonitor({

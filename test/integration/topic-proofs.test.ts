@@ -149,4 +149,25 @@ describe('topic-aware peers', () => {
     expect(a.peers.size).toBe(1)
     expect(b.peers.size).toBe(1)
   })
+
+  it('with no one listening for topic events, peer.topics still follows; a listener added later hears what changes next', async () => {
+    const { networker: a } = await testnet().networker()
+    const { networker: b } = await testnet().networker()
+    const [t1, t2] = [0, 1].map(() => crypto.randomBytes(32)) as [Buffer, Buffer]
+    const [h1, h2] = [t1, t2].map((t) => hex(t)) as [string, string]
+    // Neither side listens: the changes are made, their events are not.
+    await a.configure(t1, { announce: true, lookup: false })
+    await b.configure(t1, { announce: false, lookup: true })
+    await eventually(() => topicsOf(a, b).length === 1 && topicsOf(b, a).length === 1, 'proven')
+    expect(topicsOf(a, b)).toEqual([h1])
+    // From now on a listens: it hears t2 come and t1 go, with their keys as bytes.
+    const eventsA = record(a)
+    await b.configure(t2, { announce: false, lookup: true, flush: false })
+    await a.configure(t2, { announce: false, lookup: true, flush: false })
+    await eventually(() => topicsOf(a, b).length === 2, 't2 shared')
+    await b.configure(t1, { announce: false, lookup: false })
+    await eventually(() => topicsOf(a, b).length === 1, 't1 withdrawn')
+    expect(topicsOf(a, b)).toEqual([h2])
+    expect(eventsA).toEqual([`+${h2.slice(0, 6)}`, `-${h1.slice(0, 6)}`])
+  })
 })
