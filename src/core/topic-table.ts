@@ -76,7 +76,9 @@ export class TopicTable {
 
   statuses(): TopicStatus[] {
     const out: TopicStatus[] = []
-    this.records.forEach((record, topic) => out.push(statusOf(topic, record)))
+    this.records.forEach((record, topic) => {
+      out.push(statusOf(topic, record))
+    })
     return out
   }
 
