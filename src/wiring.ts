@@ -1,5 +1,4 @@
 import type { EventEmitter } from 'node:events'
-import b4a from 'b4a'
 import { publicKeyToHex } from './core/keys.js'
 import { NetworkerCore } from './core/networker-core.js'
 import type { CoreEvent } from './core/protocol.js'
@@ -236,7 +235,7 @@ export function wireNetworker(
       topic: (event, topic) => {
         // Every configure joins and flushes: with no one listening, no key is made for it.
         if (face.listenerCount(event) === 0) return
-        emitUser(() => face.emit(event, b4a.from(topic, 'hex')))
+        emitUser(() => face.emit(event, bytesOf(topic)))
       },
       listens: (event) => face.listenerCount(event) > 0,
     },

@@ -78,7 +78,7 @@ export class PeerAwareness {
   private listenCalled = false
   /** What every listed peer's `topics` reads: one function for all of them. */
   private readonly topicsOf = (peer: NetworkerPeer): Buffer[] =>
-    this.proofs.topicsOf(peer).map(toKey)
+    this.proofs.topicsOf(peer).map(bytesOf)
 
   constructor(
     private readonly settings: AwarenessSettings,
@@ -142,7 +142,7 @@ export class PeerAwareness {
     const peer = this.listedAt(effect.remoteKey, effect.connectionId)
     if (peer !== null) this.ownCloses.set(peer.stream, effect.reason)
     if (effect.reason === 'closing') return
-    const drop = { remotePublicKey: toKey(effect.remoteKey), reason: effect.reason, peer }
+    const drop = { remotePublicKey: bytesOf(effect.remoteKey), reason: effect.reason, peer }
     // After the step that decided it, like every other event of ours.
     queueMicrotask(() => this.hooks.dropped(drop))
   }
@@ -244,10 +244,6 @@ export class PeerAwareness {
     // users (a bench, a plain pair) may not listen for one, and crash them.
     conn.destroy()
   }
-}
-
-function toKey(hex: KeyHex): Buffer {
-  return bytesOf(hex)
 }
 
 /** The topics a swarm's peer record lists (Hyperswarm's PeerInfo.topics), as bytes. */

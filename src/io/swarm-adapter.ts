@@ -1,4 +1,3 @@
-import b4a from 'b4a'
 import type { Clock } from '../core/clock.js'
 import { ErrorCode, type ErrorInfo } from '../core/errors.js'
 import { bytesToHex, type KeyHex } from '../core/keys.js'
@@ -11,7 +10,7 @@ import {
   type SwarmConnection,
   type SwarmLike,
 } from './swarm.js'
-import { messageOf, noop } from './util.js'
+import { bytesOf, messageOf, noop } from './util.js'
 
 /** Which swarm to use: the caller's, or a Hyperswarm made with these options. */
 export interface SwarmPlan {
@@ -240,7 +239,7 @@ export class SwarmAdapter {
     if (session?.refresh !== undefined) {
       return Promise.resolve(session.refresh(opts)).then(() => this.besideLan(session.flushed()))
     }
-    const fresh = swarm.join(keyOf(topic), opts)
+    const fresh = swarm.join(bytesOf(topic), opts)
     this.sessions.set(topic, fresh)
     return this.besideLan(Promise.resolve(fresh.flushed()))
   }
@@ -275,13 +274,8 @@ function joinOptions(announce: boolean, lookup: boolean): JoinOptions {
   return JOIN_OPTIONS[(announce ? 2 : 0) + (lookup ? 1 : 0)] as JoinOptions
 }
 
-const leaveOn: SwarmUse<null> = (swarm, topic) => swarm.leave(keyOf(topic))
+const leaveOn: SwarmUse<null> = (swarm, topic) => swarm.leave(bytesOf(topic))
 const destroyOn: SwarmUse<null> = (swarm) => swarm.destroy()
-
-/** A topic's key as the swarm takes it: Node's own hex decoder, a third of a loop's time. */
-function keyOf(topic: KeyHex): Buffer {
-  return b4a.from(topic, 'hex')
-}
 
 /** The error a swarm operation's failure is reported to the core with. */
 function failure(code: ErrorInfo['code'], what: string, err: unknown): ErrorInfo {
