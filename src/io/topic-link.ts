@@ -298,12 +298,9 @@ export class TopicLink implements PairTarget {
     }
     // The handshake carries the first batch; the rest follow at once, in order.
     const all = this.allProofs()
-    if (all.length <= MAX_PROOFS_PER_MESSAGE) {
-      channel.open(encodeHello(this.owner.flags(), all))
-      return
-    }
-    channel.open(encodeHello(this.owner.flags(), all.slice(0, MAX_PROOFS_PER_MESSAGE)))
-    this.sendProve(0, all.slice(MAX_PROOFS_PER_MESSAGE))
+    const more = all.length > MAX_PROOFS_PER_MESSAGE
+    channel.open(encodeHello(this.owner.flags(), more ? all.slice(0, MAX_PROOFS_PER_MESSAGE) : all))
+    if (more) this.sendProve(0, all.slice(MAX_PROOFS_PER_MESSAGE))
   }
 
   /**
