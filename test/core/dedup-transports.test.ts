@@ -206,6 +206,14 @@ describe('settleKeepsNew on its own', () => {
     expect(settleKeepsNew(largeThere, smallThere, KEY_LOW, KEY_HIGH)).toBe(false)
   })
 
+  it('between two connections one end dialed with equal handshake hashes, the keys decide', () => {
+    // Never seen in practice (a hash is the connection's own); the hashes cannot order them.
+    const first = { isInitiator: true, handshakeHash: HASH_SMALL }
+    const second = { isInitiator: true, handshakeHash: HASH_SMALL }
+    expect(settleKeepsNew(first, second, KEY_HIGH, KEY_LOW)).toBe(true)
+    expect(settleKeepsNew(first, second, KEY_LOW, KEY_HIGH)).toBe(false)
+  })
+
   it('leaves connections dialed by different ends to the key rule, hashes or not', () => {
     const mine = { isInitiator: true, handshakeHash: HASH_SMALL }
     const theirs = { isInitiator: false, handshakeHash: HASH_LARGE }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import { type AnyStateMachine, cancel, createActor, raise, setup } from 'xstate'
-import { settleKeepsNew } from '../../src/core/dedup-rule.js'
 import { bytesToHex } from '../../src/core/keys.js'
 import { LeanMachine, type LeanState } from '../../src/core/lean-machine.js'
 import { NetworkerCore } from '../../src/core/networker-core.js'
@@ -12,18 +11,7 @@ import { TimerQueue } from '../../src/core/timer-queue.js'
  */
 const KEY_HIGH = 'ee'.repeat(32)
 const KEY_LOW = '11'.repeat(32)
-const HASH_LOW = '20'.repeat(64)
 const record = <C>(state: LeanState, context: C) => ({ state, context })
-
-describe('the duplicate rule', () => {
-  it('between two connections one end dialed with equal handshake hashes, the keys decide', () => {
-    // Never seen in practice (a hash is the connection's own); the hashes cannot order them.
-    const first = { isInitiator: true, handshakeHash: HASH_LOW }
-    const second = { isInitiator: true, handshakeHash: HASH_LOW }
-    expect(settleKeepsNew(first, second, KEY_HIGH, KEY_LOW)).toBe(true)
-    expect(settleKeepsNew(first, second, KEY_LOW, KEY_HIGH)).toBe(false)
-  })
-})
 
 describe('hex', () => {
   it('converts bytes of any length, not only 32-byte keys', () => {
