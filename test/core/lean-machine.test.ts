@@ -25,6 +25,7 @@ import { lifeMachine } from '../../src/core/life-machine.js'
 import { peerMachine } from '../../src/core/peer-machine.js'
 import { type TimerHandle, TimerQueue } from '../../src/core/timer-queue.js'
 import { topicMachine } from '../../src/core/topic-machine.js'
+import { thrownBy } from '../helpers/thrown.js'
 
 /**
  * The lean runner against XState itself: the same machine, the same events, in an XState
@@ -364,7 +365,9 @@ describe('the lean runner beyond the core machines', () => {
       name: 'connected.contested',
       top: 'connected',
     })
-    expect(() => lean.state('connected')).toThrow("no atomic state 'connected' in machine 'peer'")
+    expect(thrownBy(() => lean.state('connected')).message).toContain(
+      "no atomic state 'connected' in machine 'peer'",
+    )
   })
 
   it('refuses what it does not run, when compiled or when first run', () => {
@@ -401,10 +404,11 @@ describe('the lean runner beyond the core machines', () => {
       ],
     ]
     for (const [machine, message] of refused) {
-      expect(() => {
+      const refusal = thrownBy(() => {
         const lean = new LeanMachine(machine)
         lean.start(undefined, (state, context) => ({ state, context }), noHost)
-      }).toThrow(message)
+      })
+      expect(refusal.message).toMatch(message)
     }
   })
 
@@ -418,9 +422,13 @@ describe('the lean runner beyond the core machines', () => {
       ),
     ).not.toThrow()
     const delayed = setup({}).createMachine({ initial: 'a', states: { a: { after: { 5: 'a' } } } })
-    expect(() =>
-      new LeanMachine(delayed).start(undefined, (state, context) => ({ state, context }), { emit }),
-    ).toThrow('a delay with a host that keeps none')
+    expect(
+      thrownBy(() =>
+        new LeanMachine(delayed).start(undefined, (state, context) => ({ state, context }), {
+          emit,
+        }),
+      ).message,
+    ).toContain('a delay with a host that keeps none')
   })
 
   it('refuses a raise without a delay and enqueued actions it does not run, when they run', () => {
@@ -428,9 +436,11 @@ describe('the lean runner beyond the core machines', () => {
       initial: 'a',
       states: { a: { entry: raise({ type: 'x' }) } },
     })
-    expect(() =>
-      new LeanMachine(raising).start(undefined, (state, context) => ({ state, context }), noHost),
-    ).toThrow('raise without a delay')
+    expect(
+      thrownBy(() =>
+        new LeanMachine(raising).start(undefined, (state, context) => ({ state, context }), noHost),
+      ).message,
+    ).toContain('raise without a delay')
     for (const name of ['cancel', 'raise', 'sendTo', 'sendParent', 'spawnChild', 'stopChild']) {
       const m = setup({}).createMachine({
         initial: 'a',
@@ -442,9 +452,11 @@ describe('the lean runner beyond the core machines', () => {
           },
         },
       })
-      expect(() =>
-        new LeanMachine(m).start(undefined, (state, context) => ({ state, context }), noHost),
-      ).toThrow(`enqueue.${name} is not supported`)
+      expect(
+        thrownBy(() =>
+          new LeanMachine(m).start(undefined, (state, context) => ({ state, context }), noHost),
+        ).message,
+      ).toContain(`enqueue.${name} is not supported`)
     }
   })
 })
