@@ -351,6 +351,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
       this.closePromise =
         records === undefined ? closed : Promise.all([closed, records]).then(([report]) => report)
       this.parts.awareness.close()
+      this.parts.adapter.closing()
       this.parts.adopter.close()
       this.parts.transports.close()
       // Once closed, its final counts stay in the registry; nothing of it is read any more.

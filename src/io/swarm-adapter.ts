@@ -148,6 +148,15 @@ export class SwarmAdapter {
     )
   }
 
+  /**
+   * The networker closes: every topic is left now and none is joined again, so the sessions
+   * are forgotten at once. Each leave's delete found an entry in a map of every topic; at
+   * 100,000 topics those deletes were a fifth of the close.
+   */
+  closing(): void {
+    this.sessions.clear()
+  }
+
   /** Hyperswarm's `listen`: accept direct connections to our key. */
   async listen(): Promise<void> {
     const swarm = await this.ready

@@ -82,6 +82,23 @@ describe('the swarm adapter', () => {
     ])
   })
 
+  it('forgets every session when the networker closes: a join after it is a new session', async () => {
+    const { adapter, events, calls } = setup('ok')
+    adapter.join(topic, 1, true, false)
+    await turn()
+    adapter.closing()
+    // The close's leave still goes to the swarm and is answered with its op.
+    adapter.leave(topic, 2)
+    adapter.join(topic, 3, false, true)
+    await turn()
+    expect(calls).toEqual(['join true true false', 'leave true', 'join true false true'])
+    expect(events).toEqual([
+      { type: 'topic-joined', topic, op: 1 },
+      { type: 'topic-left', topic, op: 2 },
+      { type: 'topic-joined', topic, op: 3 },
+    ])
+  })
+
   for (const behaviour of ['reject', 'throw'] as const) {
     it(`reports a swarm that ${behaviour}s as a coded failure, on a later turn`, async () => {
       const { adapter, events } = setup(behaviour)
