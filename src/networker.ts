@@ -139,17 +139,9 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     if (signal?.aborted === true) {
       throw new NetworkerError(ErrorCode.ABORTED, 'configure was aborted before it started')
     }
-    const { requestId, settled: requested } = this.parts.requests.open()
-    // persist: record in call order, so the last call's configuration is the one remembered.
-    const recorded =
-      this.parts.records !== null && this.parts.core.lifeState === 'open'
-        ? this.parts.records.record(topic, { announce, lookup })
-        : null
-    const settled =
-      recorded === null ? requested : Promise.all([requested, recorded]).then(() => undefined)
     // The timeout is the core's deadline: it settles the request with FLUSH_TIMEOUT then.
-    // With flush, the call also waits for the flush's replication barrier, within the same
-    // deadline (checked at the barrier's own looks).
+    // With flush, the request also waits for the flush's replication barrier, within the
+    // same deadline (checked at the barrier's own looks).
     const deadline =
       timeout === undefined
         ? undefined
@@ -160,7 +152,17 @@ export class Networker extends EventEmitter<NetworkerEvents> {
               `configure did not finish joining and flushing within ${timeout} ms`,
             ),
           }
-    const done = flush ? settled.then(() => this.parts.barriers.wait(topic, deadline)) : settled
+    const { requestId, settled: requested } = this.parts.requests.open(
+      flush ? topic : null,
+      deadline,
+    )
+    // persist: record in call order, so the last call's configuration is the one remembered.
+    const recorded =
+      this.parts.records !== null && this.parts.core.lifeState === 'open'
+        ? this.parts.records.record(topic, { announce, lookup })
+        : null
+    const done =
+      recorded === null ? requested : Promise.all([requested, recorded]).then(() => undefined)
     this.parts.awareness.configured(topic, announce, lookup)
     this.parts.driver.dispatch(
       timeout === undefined

@@ -83,7 +83,8 @@ export function wireNetworker(
     authenticateTimeout: settings.authenticateTimeout,
     ...(settings.maxPeers === undefined ? {} : { maxPeers: settings.maxPeers }),
   })
-  const requests = new PendingRequests()
+  // A flushing configure resolves after its flush's replication barrier, if that still waits.
+  const requests = new PendingRequests((topic, deadline) => barriers.wait(topic, deadline))
   const observer = new NetworkerObserver(() => clock.now())
   const connections: ConnectionTable = new ConnectionTable({
     store,
@@ -250,6 +251,7 @@ export function wireNetworker(
       awareness.effect(effect)
     },
     notice: (notice) => effects.notice(notice),
+    handled: () => effects.handled(),
   })
   const statsSources: StatsSources = {
     counts: observer.counts,

@@ -20,6 +20,8 @@ export interface DriverHooks {
   run(effect: CoreEffect): void
   /** Hears what changed in a topic, after the effects of the same event ran. */
   notice?(notice: TopicNotice): void
+  /** The event's effects and notices all ran. */
+  handled?(): void
 }
 
 /**
@@ -50,6 +52,7 @@ export class CoreDriver {
         for (let i = 0; i < effects.length; i++) this.hooks.run(effects[i] as CoreEffect)
         const notices = this.core.takeNotices()
         for (let i = 0; i < notices.length; i++) this.hooks.notice?.(notices[i] as TopicNotice)
+        this.hooks.handled?.()
       }
     } finally {
       this.running = false

@@ -128,6 +128,14 @@ export class EffectRunner implements DriverHooks {
   }
 
   /**
+   * The event's notices ran, so the barriers of its flushes have started: the flushing
+   * configures it settled resolve now, after them.
+   */
+  handled(): void {
+    this.to.requests.released()
+  }
+
+  /**
    * A flush's replication wait is over: news unless a later configure undid the flush. Every
    * flushing configure ends here: the topic is looked up only for a listener.
    */

@@ -1,12 +1,21 @@
 import { ErrorCode, NetworkerError, toError } from '../core/errors.js'
+import type { KeyHex } from '../core/keys.js'
 import type { CloseReport, CoreEffect, RequestId } from '../core/protocol.js'
+import type { WaitDeadline } from './replication-barrier.js'
 
 type Settle = Extract<CoreEffect, { type: 'settle' }>
 
 interface Pending {
-  resolve(report: CloseReport | undefined): void
+  resolve(report: CloseReport | undefined | Promise<void>): void
   reject(err: Error): void
+  /** A flushing configure's topic: it also waits for the replication barrier of its flush. */
+  flush: KeyHex | null
+  /** That configure's deadline (its `timeout`), which the barrier's wait keeps to. */
+  deadline: WaitDeadline | undefined
 }
+
+/** The wait of the topic's latest flush if it still waits (FlushBarriers.wait). */
+export type BarrierWait = (topic: KeyHex, deadline?: WaitDeadline) => Promise<void> | undefined
 
 /**
  * The calls waiting on the core — each configure and the close — by request id. The core
@@ -19,17 +28,39 @@ interface Pending {
  * map that empties gives up its table on the delete that empties it and makes a new one on
  * the next set: one configure at a time did that on every configure.
  */
-const KEEPER: Pending = { resolve: () => {}, reject: () => {} }
+const KEEPER: Pending = { resolve: () => {}, reject: () => {}, flush: null, deadline: undefined }
 
 export class PendingRequests {
   private readonly pending = new Map<RequestId, Pending>([[0, KEEPER]])
   private nextRequestId = 1
+  /**
+   * Flushing configures settled by the event being handled, resolved once its notices ran:
+   * the first `flushedCount`. Emptied by count, as an array cut to length 0 gives up its
+   * room and makes it again at the next push (every flushing configure).
+   */
+  private readonly flushed: Pending[] = []
+  private flushedCount = 0
 
-  /** A new request: its id for the core, and the promise the core's `settle` resolves. */
-  open(): { requestId: RequestId; settled: Promise<CloseReport | undefined> } {
+  /** `barrier` is how a flushing configure waits for the replication after its flush. */
+  constructor(private readonly barrier: BarrierWait = () => undefined) {}
+
+  /**
+   * A new request: its id for the core, and the promise the core's `settle` resolves. A
+   * flushing configure gives its topic (and deadline): its promise resolves after the flush's
+   * replication barrier as well, with no promise chained onto it for that.
+   */
+  open(
+    flush: KeyHex | null = null,
+    deadline?: WaitDeadline,
+  ): { requestId: RequestId; settled: Promise<CloseReport | undefined> } {
     const requestId = this.nextRequestId++
     const settled = new Promise<CloseReport | undefined>((resolve, reject) => {
-      this.pending.set(requestId, { resolve, reject })
+      this.pending.set(requestId, {
+        resolve: resolve as Pending['resolve'],
+        reject,
+        flush,
+        deadline,
+      })
     })
     return { requestId, settled }
   }
@@ -39,8 +70,27 @@ export class PendingRequests {
     const pending = this.pending.get(effect.requestId)
     if (pending === undefined) return
     this.pending.delete(effect.requestId)
-    if (effect.error === undefined) pending.resolve(effect.report)
-    else pending.reject(toError(effect.error))
+    if (effect.error !== undefined) pending.reject(toError(effect.error))
+    // The flush's barrier starts with the topic's 'flushed' notice, after the effects of the
+    // event that settled it: the configure resolves once that event's notices ran (released).
+    else if (pending.flush !== null) this.flushed[this.flushedCount++] = pending
+    else pending.resolve(effect.report)
+  }
+
+  /**
+   * The event that settled flushing configures has run its notices: each resolves now, or
+   * once the replication barrier of its topic's flush, if that still waits.
+   */
+  released(): void {
+    const count = this.flushedCount
+    if (count === 0) return
+    this.flushedCount = 0
+    for (let i = 0; i < count; i++) {
+      const { resolve, flush, deadline } = this.flushed[i] as Pending
+      // The slot keeps nothing of the request (KEEPER holds nothing, and keeps the array packed).
+      this.flushed[i] = KEEPER
+      resolve(this.barrier(flush as KeyHex, deadline))
+    }
   }
 
   /**
