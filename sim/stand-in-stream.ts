@@ -141,11 +141,7 @@ export class StandInSecretStream extends Duplex {
     // Equal at both ends and distinct per link, as a Noise handshake hash is. BLAKE2b-512 of
     // both keys and the link's id, through libsodium: the same bytes as node:crypto's
     // 'blake2b512', without the cost of a Hash object per handshake.
-    const link = b4a.alloc(4)
-    link.writeUInt32BE(this.rawStream.link.id)
-    const hash = b4a.alloc(64)
-    sodium.crypto_generichash_batch(hash, [initiator, responder, link])
-    this.handshakeHash = hash
+    this.handshakeHash = handshakeHash(initiator, responder, this.rawStream.link.id)
     this.emit('handshake')
     const done = this.openDone
     this.openDone = null
@@ -162,4 +158,32 @@ export class StandInSecretStream extends Duplex {
     this.connected = true
     this.emit('connect')
   }
+}
+
+/** libsodium's one-buffer BLAKE2b, which the project's declaration of sodium-universal leaves out. */
+const generichash = (
+  sodium as unknown as { crypto_generichash(output: Uint8Array, input: Uint8Array): void }
+).crypto_generichash
+
+/** The hashed input of a handshake: two 32-byte keys and a link id, reused (hashing is synchronous). */
+const HASHED = b4a.alloc(68)
+
+/**
+ * BLAKE2b-512 of `initiator ‖ responder ‖ link id (big-endian u32)`. One hash over the bytes
+ * laid end to end is the hash of the parts in turn (what crypto_generichash_batch computes),
+ * without the three buffers and the array the batch call took per handshake.
+ */
+export function handshakeHash(initiator: Uint8Array, responder: Uint8Array, link: number): Buffer {
+  const hash = b4a.alloc(64)
+  if (initiator.byteLength !== 32 || responder.byteLength !== 32) {
+    const id = b4a.alloc(4)
+    id.writeUInt32BE(link)
+    sodium.crypto_generichash_batch(hash, [initiator, responder, id])
+    return hash
+  }
+  HASHED.set(initiator, 0)
+  HASHED.set(responder, 32)
+  HASHED.writeUInt32BE(link, 64)
+  generichash(hash, HASHED)
+  return hash
 }

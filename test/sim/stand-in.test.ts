@@ -10,6 +10,7 @@ import {
   StandInSecretStream,
   VirtualClock,
 } from '../../sim/index.js'
+import { handshakeHash } from '../../sim/stand-in-stream.js'
 
 /**
  * The simulator's own machinery: the stand-in for Noise that its wires run by default, its
@@ -70,6 +71,33 @@ describe('the stand-in secret stream', () => {
     id.writeUInt32BE(link.id)
     const expected = createHash('blake2b512').update(keys[0]).update(keys[1]).update(id).digest()
     expect(a.handshakeHash).toEqual(expected)
+  })
+
+  it('hashes keys of any length and any link id as the three parts in turn', () => {
+    // One hash over a reused buffer for 32-byte keys, the parts one by one otherwise: the
+    // bytes are BLAKE2b-512 of the parts laid end to end either way.
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 40 }),
+        fc.uint8Array({ minLength: 0, maxLength: 40 }),
+        fc.nat({ max: 2 ** 32 - 1 }),
+        (initiator, responder, link) => {
+          const id = Buffer.alloc(4)
+          id.writeUInt32BE(link)
+          const expected = createHash('blake2b512')
+            .update(initiator)
+            .update(responder)
+            .update(id)
+            .digest()
+          expect(handshakeHash(initiator, responder, link)).toEqual(expected)
+        },
+      ),
+    )
+    const key = (n: number) => new Uint8Array(32).fill(n)
+    // The reused buffer holds nothing over from one hash to the next.
+    const first = handshakeHash(key(1), key(2), 3)
+    handshakeHash(key(4), key(5), 6)
+    expect(handshakeHash(key(1), key(2), 3)).toEqual(first)
   })
 
   it('carries every write as one message, in order, both ways, counting raw bytes', async () => {
