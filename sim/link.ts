@@ -59,6 +59,8 @@ export class Link {
   cutReason: string | null = null
   /** The node whose end closed it, when an end (not a fault) did. */
   cutBy: number | null = null
+  /** Ends not closed yet: the network forgets the link when none is left. */
+  openEnds = 2
 
   constructor(
     readonly id: number,
@@ -74,7 +76,8 @@ export class Link {
     this.b = new SimRawStream(this, nodeB, addressA)
     this.a.peer = this.b
     this.b.peer = this.a
-    for (const end of [this.a, this.b]) end.on('error', () => {})
+    this.a.on('error', noop)
+    this.b.on('error', noop)
   }
 
   carry(from: SimRawStream, data: Buffer): void {
@@ -104,7 +107,8 @@ export class Link {
     this.cutBy = by
     if (by !== null) this.onEndClosed?.(this, by)
     this.clock.schedule(this.latency, () => {
-      for (const end of [this.a, this.b]) if (!end.destroyed) end.destroy()
+      if (!this.a.destroyed) this.a.destroy()
+      if (!this.b.destroyed) this.b.destroy()
     })
   }
 
@@ -130,3 +134,6 @@ export class Link {
     this.clock.schedule(at - this.clock.now(), fn)
   }
 }
+
+/** The ends' 'error' listener: a wire's errors end in 'close', which is what is watched. */
+function noop(): void {}

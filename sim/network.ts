@@ -3,7 +3,7 @@ import type { KeyPair, SwarmConnection } from '../src/io/swarm.js'
 import { SimDht } from './dht.js'
 import type { InvariantViolation } from './invariant.js'
 import { LanPort } from './lan.js'
-import { Link, type SimTransport } from './link.js'
+import { Link, type SimRawStream, type SimTransport } from './link.js'
 import { Prng } from './prng.js'
 import { StandInSecretStream } from './stand-in-stream.js'
 import { SimSwarm, secretStreamPair } from './swarm.js'
@@ -304,6 +304,28 @@ export class SimNetwork {
     })
   }
 
+  private holdLink(node: number, link: Link): void {
+    let set = this.linksOf.get(node)
+    if (set === undefined) {
+      set = new Set()
+      this.linksOf.set(node, set)
+    }
+    set.add(link)
+  }
+
+  // Shared by every link, instead of closures per link: a link and its ends say who they are.
+  private readonly endClosed = (link: Link, by: number): void => this.onEndClosed?.(link, by)
+
+  /** An end closed (`this` is the end): its node lets go of the link, and the network once both did. */
+  private readonly endGone: (this: SimRawStream) => void = (() => {
+    const network = this
+    return function (this: SimRawStream): void {
+      const link = this.link
+      network.linksOf.get(this.node)?.delete(link)
+      if (--link.openEnds === 0) network.links.delete(link)
+    }
+  })()
+
   /** A new connection's one-way latency (ms): a LAN hop is shorter than a path over the internet. */
   private latency(transport: SimTransport): number {
     return 1 + this.prng.int(0, transport === 'udx' ? 15 : 3)
@@ -327,28 +349,14 @@ export class SimNetwork {
       transport,
     )
     this.links.add(link)
-    for (const node of [a.id, b.id]) {
-      let set = this.linksOf.get(node)
-      if (set === undefined) {
-        set = new Set()
-        this.linksOf.set(node, set)
-      }
-      set.add(link)
-    }
+    this.holdLink(a.id, link)
+    this.holdLink(b.id, link)
     this.history.push(link)
-    link.onEndClosed = (l, by) => this.onEndClosed?.(l, by)
+    link.onEndClosed = this.endClosed
     // Each node holds its end until that end closes: on a silenced wire (Link.silence) one end
     // may close long before the other, which must still go with its node if that node crashes.
-    let open = 2
-    for (const [node, end] of [
-      [a.id, link.a],
-      [b.id, link.b],
-    ] as const) {
-      end.once('close', () => {
-        this.linksOf.get(node)?.delete(link)
-        if (--open === 0) this.links.delete(link)
-      })
-    }
+    link.a.once('close', this.endGone)
+    link.b.once('close', this.endGone)
     const { a: sa, b: sb } = this.realNoise
       ? secretStreamPair(a.keyPair, b.keyPair, link.a, link.b)
       : {

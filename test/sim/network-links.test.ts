@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { SimNetwork } from '../../sim/index.js'
+
+/**
+ * The network's list of live links: a link stays listed until both of its ends have closed,
+ * each end on its own (a silenced wire may close one end long before the other).
+ */
+describe("the simulated network's live links", () => {
+  async function connected() {
+    const net = new SimNetwork({ seed: 5 })
+    const a = net.createSwarm()
+    const b = net.createSwarm()
+    void net.dial(a.id, b.id, [])
+    await net.clock.runFor(100)
+    expect(net.links.size).toBe(1)
+    const [link] = [...net.links]
+    if (link === undefined) throw new Error('no link')
+    return { net, a, b, link }
+  }
+
+  it('lists a link until its second end closes, not its first', async () => {
+    const { net, a, b, link } = await connected()
+    link.silence()
+    link.endOf(a.id).destroy()
+    await net.clock.runFor(100)
+    expect(link.endOf(a.id).destroyed).toBe(true)
+    expect(link.endOf(b.id).destroyed).toBe(false)
+    expect([...net.links]).toEqual([link])
+    link.endOf(b.id).destroy()
+    await net.clock.runFor(100)
+    expect(net.links.size).toBe(0)
+  })
+
+  it('forgets a cut link once both ends heard of it', async () => {
+    const { net, link } = await connected()
+    link.cut('fault')
+    expect(net.links.size).toBe(1)
+    await net.clock.runFor(100)
+    expect(net.links.size).toBe(0)
+  })
+})
