@@ -32,7 +32,8 @@ export function checkPeerTopics(nodes: SimNode[], now: number): number {
       if (a === b || !b.alive) continue
       // A pair one side turns away flaps for good: either may list the other for a moment.
       if (a.rejects.has(b.key) || b.rejects.has(a.key)) continue
-      const peer = a.networker.getPeer(b.keyPair.publicKey)
+      // By its hex key, which the node keeps: hexing the key bytes for each pair cost more.
+      const peer = a.networker.getPeer(b.key)
       if (peer === null) continue
       checks++
       const seen = peer.topics.map(hex).sort()

@@ -125,8 +125,8 @@ export function checkMesh(nodes: SimNode[], now: number): number {
       if (a.rejects.has(b.key) || b.rejects.has(a.key)) continue
       if (!shouldConnect(a, b)) continue
       checks++
-      const pa = a.networker.getPeer(b.keyPair.publicKey)
-      const pb = b.networker.getPeer(a.keyPair.publicKey)
+      const pa = a.networker.getPeer(b.key)
+      const pb = b.networker.getPeer(a.key)
       if (pa === null || pb === null) {
         throw new InvariantViolation(
           'mesh-at-quiescence',
@@ -170,9 +170,7 @@ export function checkMesh(nodes: SimNode[], now: number): number {
 
 /** Two hosts that no transport joins hold no connection to each other, nor a peer. */
 function checkApart(a: SimNode, b: SimNode, now: number): number {
-  const listed =
-    a.networker.getPeer(b.keyPair.publicKey) !== null ||
-    b.networker.getPeer(a.keyPair.publicKey) !== null
+  const listed = a.networker.getPeer(b.key) !== null || b.networker.getPeer(a.key) !== null
   const held = a.connectionsTo(b) + b.connectionsTo(a)
   if (listed || held > 0) {
     throw new InvariantViolation(
