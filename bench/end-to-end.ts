@@ -33,6 +33,9 @@ async function makeWriter(blocks: number): Promise<Writer> {
   return { store, core, dir }
 }
 
+/** Uncounted rounds before the measured ones (see run). */
+const WARM_UP_ROUNDS = 16
+
 /** The networker over the DHT (UDX), hand-wired Hyperswarm, and the networker over direct TCP. */
 type Mode = 'networker' | 'hand-wired' | 'tcp'
 const MODES: Mode[] = ['networker', 'hand-wired', 'tcp']
@@ -185,13 +188,21 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
   const runs: Record<Mode, Timings[]> = { networker: [], 'hand-wired': [], tcp: [] }
   const loadAtStart = loadavg()[0] ?? 0
   const others = watchOtherLoad()
+  // Each mode first, second and last in turn, so no side always follows the same one.
+  const order = (r: number) => MODES.map((_, i) => MODES[(i + r) % MODES.length] as Mode)
   try {
-    // A warm-up run of each (JIT, module loading, first storage files), not counted.
-    if (!budget.quick) for (const mode of MODES) await runOnce(mode, writer, blocks)
+    // Warm-up rounds, not counted (JIT, module loading, first storage files). The networker's
+    // own code runs twice a run, once per end, and V8 optimizes a function only after some
+    // tens of calls: after a single warm-up run, what each end's handling of its connection
+    // took beyond the hand-wired side's was about twice as much in the first ten rounds
+    // (0.55 ms on a loaded machine) as from the twentieth on (0.27 ms).
+    if (!budget.quick) {
+      for (let r = 0; r < WARM_UP_ROUNDS; r++) {
+        for (const mode of order(r)) await runOnce(mode, writer, blocks)
+      }
+    }
     for (let r = 0; r < reps; r++) {
-      // Each mode first, second and last in turn, so no side always follows the same one.
-      const order = MODES.map((_, i) => MODES[(i + r) % MODES.length] as Mode)
-      for (const mode of order) runs[mode].push(await runOnce(mode, writer, blocks))
+      for (const mode of order(r)) runs[mode].push(await runOnce(mode, writer, blocks))
     }
   } finally {
     await writer.store.close()
@@ -272,7 +283,7 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
     },
     notes: [
       "Each run: a fresh createTestnet(3) on loopback, the writer announces (configure / join + flushed), then the clock starts at the reader's configure / join (lookup only) and stops at core.get(0) and at download({ start: 0, end }).done(). Corestore 7 in temp dirs; one writer core reused by every run.",
-      "Runs rotate networker / hand-wired / tcp (N,H,T then H,T,N …), each on a new testnet; figures are medians, and a ratio is the median of each round's ratio (the rounds column shows their spread).",
+      `Runs rotate networker / hand-wired / tcp (N,H,T then H,T,N …), each on a new testnet, after ${budget.quick ? 0 : WARM_UP_ROUNDS} uncounted warm-up rounds; figures are medians, and a ratio is the median of each round's ratio (the rounds column shows their spread).`,
       `First-block ratio: median ${fmtRatio(firstPairs)}, 95% interval of that median ${intervalLabel(firstPairs)} over ${firstPairs.length} rounds (distribution-free, from the ranks of the rounds' ratios): a goal this close to its bound is met or missed within that interval.`,
       'Direct TCP rows: the same networkers, the writer also listening on TCP (listen({ tcp })) and the reader dialing it with its key (connect({ host, port, publicKey })) instead of looking the topic up; the clock starts at connect. Subject is TCP, baseline the networker over UDX (configure → lookup → holepunch-free local connect). Shown, not held to a goal.',
       `No verdict is given when other processes kept more than ${BUSY_CORES} of a core busy on average during the runs (the machine's busy time from /proc/stat less this process's own): a transfer over loopback is timed in wall time, which another process stretches on one side of a pair and not the other.`,
