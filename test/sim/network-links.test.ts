@@ -1,5 +1,7 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SimNetwork } from '../../sim/index.js'
+import { pairKey } from '../../sim/network.js'
 
 /**
  * The network's list of live links: a link stays listed until both of its ends have closed,
@@ -37,5 +39,28 @@ describe("the simulated network's live links", () => {
     expect(net.links.size).toBe(1)
     await net.clock.runFor(100)
     expect(net.links.size).toBe(0)
+  })
+})
+
+describe('the key of a pair of nodes a partition blocks', () => {
+  it('is the same either way round and differs between any two pairs', () => {
+    const id = fc.nat({ max: 2 ** 26 - 1 })
+    fc.assert(
+      fc.property(id, id, id, id, (a, b, c, d) => {
+        expect(pairKey(a, b)).toBe(pairKey(b, a))
+        const same = (a === c && b === d) || (a === d && b === c)
+        expect(pairKey(a, b) === pairKey(c, d)).toBe(same)
+      }),
+    )
+  })
+
+  it('refuses ids it could not keep apart', () => {
+    for (const [a, b] of [
+      [2 ** 26, 0],
+      [0, -1],
+      [1.5, 2],
+    ] as const) {
+      expect(() => pairKey(a, b)).toThrow(RangeError)
+    }
   })
 })
