@@ -169,6 +169,7 @@ export function wireNetworker(
           : { link: lan, clock, dhtWait: settings.lan.dhtWait },
     },
     {
+      topics: awareness.proofs.claims,
       dispatch,
       identified: (key) => core.identify(key),
       connection: admit,

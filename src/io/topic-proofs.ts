@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js'
 import { type ErrorCode, NetworkerError } from '../core/errors.js'
 import type { KeyHex } from '../core/keys.js'
+import { ClaimedTopics } from './claimed-topics.js'
 import type { NetworkerPeer } from './peer.js'
 import { TopicLink, type TopicLinkOwner } from './topic-link.js'
 import {
@@ -52,7 +53,8 @@ export interface TopicProofsOptions {
  */
 export class TopicProofs implements TopicLinkOwner {
   readonly clock: Clock
-  private readonly claims = new Set<KeyHex>()
+  /** Our claimed topics, with the swarm adapter's session of each (claimed-topics.ts). */
+  readonly claims = new ClaimedTopics()
   private readonly links = new Map<NetworkerPeer, TopicLink>()
 
   constructor(private readonly opts: TopicProofsOptions) {
@@ -61,11 +63,7 @@ export class TopicProofs implements TopicLinkOwner {
 
   /** We joined `topic` (or are joining it): prove it to every peer from now on. */
   claim(topic: KeyHex): void {
-    // Every configure claims: one lookup in the set of every topic (an add that may find
-    // it there already), not a has and then an add.
-    const before = this.claims.size
-    this.claims.add(topic)
-    if (this.claims.size === before) return
+    if (!this.claims.claim(topic)) return
     for (const link of this.links.values()) {
       const proof = link.claim(topic)
       // The remote may have discarded an earlier proof of ours: it asks for its own back.
@@ -78,7 +76,7 @@ export class TopicProofs implements TopicLinkOwner {
 
   /** We left `topic`: withdraw it everywhere; no peer shares it with us any more. */
   unclaim(topic: KeyHex): void {
-    if (!this.claims.delete(topic)) return
+    if (!this.claims.unclaim(topic)) return
     for (const link of this.links.values()) {
       const proof = link.unclaim(topic)
       if (proof !== null) link.sendWithdraw([proof])
@@ -111,7 +109,7 @@ export class TopicProofs implements TopicLinkOwner {
     const link = new TopicLink(peer, this)
     this.links.set(peer, link)
     if (this.claims.size > 0) {
-      for (const topic of this.claims) link.claim(topic)
+      for (const topic of this.claims.keys()) link.claim(topic)
       link.start()
     }
     this.refresh(peer, true)

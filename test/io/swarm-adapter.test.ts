@@ -3,6 +3,7 @@ import crypto from 'hypercore-crypto'
 import { describe, expect, it } from 'vitest'
 import { bytesToHex } from '../../src/core/keys.js'
 import type { CoreEvent } from '../../src/core/protocol.js'
+import { ClaimedTopics } from '../../src/io/claimed-topics.js'
 import type { SwarmLike } from '../../src/io/swarm.js'
 import { SwarmAdapter } from '../../src/io/swarm-adapter.js'
 
@@ -39,16 +40,20 @@ function setup(behaviour: 'ok' | 'reject' | 'throw') {
     destroy: async () => {},
   }) as unknown as SwarmLike
   const events: CoreEvent[] = []
+  // The topic is claimed, as a configure that joins it claims it first.
+  const topics = new ClaimedTopics()
+  topics.claim(topic)
   const adapter = new SwarmAdapter(
     { given: swarm, hyperswarm: {}, deriveFrom: null },
     {
+      topics,
       dispatch: (e) => events.push(e),
       identified: () => {},
       connection: () => {},
       dhtChanged: () => {},
     },
   )
-  return { adapter, events, calls }
+  return { adapter, events, calls, topics }
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve))
@@ -80,6 +85,30 @@ describe('the swarm adapter', () => {
       { type: 'topic-left', topic, op: 4 },
       { type: 'topic-joined', topic, op: 5 },
     ])
+  })
+
+  it('keeps no session for a topic unclaimed before its join ran: a join after it is a new session', async () => {
+    const { adapter, calls, topics } = setup('ok')
+    topics.unclaim(topic)
+    adapter.join(topic, 1, true, false)
+    adapter.leave(topic, 2)
+    expect(topics.has(topic)).toBe(false)
+    topics.claim(topic)
+    adapter.join(topic, 3, false, true)
+    await turn()
+    expect(calls).toEqual(['join true true false', 'leave true', 'join true false true'])
+  })
+
+  it('keeps a session left while its topic stays claimed as none: a join after the leave is new', async () => {
+    const { adapter, calls, topics } = setup('ok')
+    adapter.join(topic, 1, true, false)
+    expect(topics.session(topic)).not.toBeNull()
+    adapter.leave(topic, 2)
+    expect(topics.has(topic)).toBe(true)
+    expect(topics.session(topic)).toBeNull()
+    adapter.join(topic, 3, true, true)
+    await turn()
+    expect(calls).toEqual(['join true true false', 'leave true', 'join true true true'])
   })
 
   it('forgets every session when the networker closes: a join after it is a new session', async () => {

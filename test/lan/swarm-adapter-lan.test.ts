@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { drain, VirtualClock } from '../../sim/virtual-clock.js'
 import { bytesToHex } from '../../src/core/keys.js'
 import type { CoreEvent } from '../../src/core/protocol.js'
+import { ClaimedTopics } from '../../src/io/claimed-topics.js'
 import type { SwarmLike } from '../../src/io/swarm.js'
 import { type LanLink, SwarmAdapter } from '../../src/io/swarm-adapter.js'
 
@@ -50,6 +51,9 @@ function setup(dht: { online: boolean; nodes: number }) {
       calls.push('close')
     },
   }
+  // The topic is claimed, as a configure that joins it claims it first.
+  const topics = new ClaimedTopics()
+  topics.claim(topic)
   const adapter = new SwarmAdapter(
     {
       given: stuckSwarm(dht),
@@ -58,6 +62,7 @@ function setup(dht: { online: boolean; nodes: number }) {
       lan: { link, clock, dhtWait: 3000 },
     },
     {
+      topics,
       dispatch: (e) => events.push(e),
       identified: () => {},
       connection: () => {},
