@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCode, Networker, NetworkerError } from '../../src/index.js'
 import { MemorySwarm } from '../helpers/memory-swarm.js'
+import { rejectionOf, thrownBy } from '../helpers/thrown.js'
 
 const store = { replicate: () => {} }
 
@@ -32,7 +33,7 @@ describe('numeric options are checked at construction', () => {
       for (const value of bad) {
         const make = () => new Networker(store, { swarm: new MemorySwarm(), [name]: value })
         expect(codeOf(make), `${name}: ${String(value)}`).toBe(ErrorCode.INVALID_OPTION)
-        expect(make).toThrow(name)
+        expect(thrownBy(make).message).toContain(name)
       }
     })
   }
@@ -40,11 +41,13 @@ describe('numeric options are checked at construction', () => {
   it("configure's timeout, close's timeout and an extension's maxMessageSize are checked too", async () => {
     const n = new Networker(store, { swarm: new MemorySwarm() })
     const topic = Buffer.alloc(32, 1)
-    await expect(n.configure(topic, { timeout: -1 })).rejects.toThrow('option timeout')
+    expect((await rejectionOf(n.configure(topic, { timeout: -1 }))).message).toContain(
+      'option timeout',
+    )
     expect(codeOf(() => n.registerExtension('x', { maxMessageSize: 0 }))).toBe(
       ErrorCode.INVALID_OPTION,
     )
-    await expect(n.close({ timeout: -1 })).rejects.toThrow('close timeout')
+    expect((await rejectionOf(n.close({ timeout: -1 }))).message).toContain('close timeout')
     await n.close()
   })
 })

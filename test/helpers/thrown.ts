@@ -18,3 +18,16 @@ export function thrownBy(fn: () => unknown): Error {
   expect(thrown).toBeInstanceOf(Error)
   return thrown as Error
 }
+
+/** What `promise` rejects with, asserted to be an `Error` (see thrownBy for why). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  let thrown: unknown = NOTHING
+  try {
+    await promise
+  } catch (err) {
+    thrown = err
+  }
+  if (thrown === NOTHING) expect.fail('expected a rejection; the promise resolved')
+  expect(thrown).toBeInstanceOf(Error)
+  return thrown as Error
+}

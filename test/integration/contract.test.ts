@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { ErrorCode, type NetworkerError, type NetworkerPeer } from '../../src/index.js'
 import { hex, keysOf } from '../helpers/assertions.js'
 import { eventually, useRealNetwork } from '../helpers/real-network.js'
+import { thrownBy } from '../helpers/thrown.js'
 
 const testnet = useRealNetwork()
 
@@ -147,7 +148,7 @@ describe('identity with persist', () => {
   it('derives one key pair from the store, the same after a restart; keyPair or swarm opt out', async () => {
     const store = await testnet().store()
     const { networker: first } = await testnet().networker({ persist: true }, store)
-    expect(() => first.keyPair).toThrow(/ready/)
+    expect(thrownBy(() => first.keyPair).message).toMatch(/ready/)
     await first.ready()
     const key = hex(first.keyPair.publicKey)
     await first.close()

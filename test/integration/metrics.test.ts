@@ -5,6 +5,7 @@ import { ErrorCode, Networker } from '../../src/index.js'
 import { MemorySwarm } from '../helpers/memory-swarm.js'
 import { parseScrape, type Scrape } from '../helpers/prometheus.js'
 import { eventually, useRealNetwork } from '../helpers/real-network.js'
+import { thrownBy } from '../helpers/thrown.js'
 
 const testnet = useRealNetwork()
 
@@ -166,9 +167,9 @@ describe('the metrics option', () => {
     }
     const taken = new Registry()
     new Counter({ name: `${P}peers`, help: 'someone else', registers: [taken] })
-    expect(() => new Networker(idle, { swarm: new MemorySwarm(), metrics: taken })).toThrow(
-      /already has a metric named chainstore_networker_peers/,
-    )
+    expect(
+      thrownBy(() => new Networker(idle, { swarm: new MemorySwarm(), metrics: taken })).message,
+    ).toMatch(/already has a metric named chainstore_networker_peers/)
     expect(taken.getMetricsAsArray()).toHaveLength(1)
   })
 })

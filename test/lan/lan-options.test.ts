@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/core/errors.js'
 import { LAN_DEFAULTS, lanSettingsOf } from '../../src/io/lan-options.js'
+import { thrownBy } from '../helpers/thrown.js'
 
 describe('the lan option', () => {
   it('is off unless given; true takes every default; an object overrides some', () => {
@@ -29,12 +30,9 @@ describe('the lan option', () => {
       [{ interface: '256.1.1.1' }, /lan\.interface/],
     ]
     for (const [value, message] of bad) {
-      expect(() => lanSettingsOf(value), JSON.stringify(value)).toThrow(message)
-      try {
-        lanSettingsOf(value)
-      } catch (err) {
-        expect((err as { code?: string }).code).toBe(ErrorCode.INVALID_OPTION)
-      }
+      const refused = thrownBy(() => lanSettingsOf(value))
+      expect(refused.message, JSON.stringify(value)).toMatch(message)
+      expect((refused as { code?: string }).code).toBe(ErrorCode.INVALID_OPTION)
     }
   })
 })

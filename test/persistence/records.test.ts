@@ -6,6 +6,7 @@ import { ErrorCode, Networker, type NetworkerError, type SwarmLike } from '../..
 import { decodeRecord, encodeRecord } from '../../src/io/record-store.js'
 import { codeOf, hex } from '../helpers/assertions.js'
 import { MemorySwarm } from '../helpers/memory-swarm.js'
+import { thrownBy } from '../helpers/thrown.js'
 import { MemoryRecords } from './fixtures/memory-records.js'
 
 const store = { replicate() {} }
@@ -92,7 +93,9 @@ describe('persist with a record store', () => {
       )
     }
     // persist: true needs a Corestore (namespace()); a bare replicate() is not enough.
-    expect(() => new Networker(store, { swarm, persist: true })).toThrow(/namespace/)
+    expect(thrownBy(() => new Networker(store, { swarm, persist: true })).message).toMatch(
+      /namespace/,
+    )
   })
 
   it('records a configure before its promise resolves, and a leave deletes the record', async () => {
