@@ -1,4 +1,5 @@
 import { Duplex } from 'streamx'
+import { noop } from '../src/io/util.js'
 import { STREAM_DESTROYED } from './stream-destroyed.js'
 import type { VirtualClock } from './virtual-clock.js'
 
@@ -76,6 +77,7 @@ export class Link {
     this.b = new SimRawStream(this, nodeB, addressA)
     this.a.peer = this.b
     this.b.peer = this.a
+    // A wire's errors end in 'close', which is what is watched.
     this.a.on('error', noop)
     this.b.on('error', noop)
   }
@@ -134,6 +136,3 @@ export class Link {
     this.clock.schedule(at - this.clock.now(), fn)
   }
 }
-
-/** The ends' 'error' listener: a wire's errors end in 'close', which is what is watched. */
-function noop(): void {}

@@ -165,7 +165,7 @@ const generichash = (
   sodium as unknown as { crypto_generichash(output: Uint8Array, input: Uint8Array): void }
 ).crypto_generichash
 
-/** The hashed input of a handshake: two 32-byte keys and a link id, reused (hashing is synchronous). */
+/** The hashed input of a handshake with two 32-byte keys, reused (hashing is synchronous). */
 const HASHED = b4a.alloc(68)
 
 /**
@@ -174,16 +174,12 @@ const HASHED = b4a.alloc(68)
  * without the three buffers and the array the batch call took per handshake.
  */
 export function handshakeHash(initiator: Uint8Array, responder: Uint8Array, link: number): Buffer {
+  const size = initiator.byteLength + responder.byteLength + 4
+  const input = size === HASHED.byteLength ? HASHED : b4a.alloc(size)
+  input.set(initiator, 0)
+  input.set(responder, initiator.byteLength)
+  input.writeUInt32BE(link, size - 4)
   const hash = b4a.alloc(64)
-  if (initiator.byteLength !== 32 || responder.byteLength !== 32) {
-    const id = b4a.alloc(4)
-    id.writeUInt32BE(link)
-    sodium.crypto_generichash_batch(hash, [initiator, responder, id])
-    return hash
-  }
-  HASHED.set(initiator, 0)
-  HASHED.set(responder, 32)
-  HASHED.writeUInt32BE(link, 64)
-  generichash(hash, HASHED)
+  generichash(hash, input)
   return hash
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import b4a from 'b4a'
 import type { DiscoverySession, KeyPair, SwarmConnection, SwarmLike } from '../src/io/swarm.js'
+import { noop } from '../src/io/util.js'
 import type { LanPort } from './lan.js'
 import type { SimNetwork } from './network.js'
 
@@ -286,6 +287,3 @@ export function secretStreamPair(
   const b = new NoiseSecretStream(false, rawB, { keyPair: responder }) as unknown as SwarmConnection
   return { a, b }
 }
-
-/** A stream's 'error' listener: its errors end in 'close', which is what is watched. */
-function noop(): void {}
