@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events'
-import { publicKeyToHex } from './core/keys.js'
+import { type KeyHex, publicKeyToHex } from './core/keys.js'
 import { NetworkerCore } from './core/networker-core.js'
 import type { CoreEvent } from './core/protocol.js'
 import { emitIsolated, type NetworkerEvents } from './events.js'
@@ -13,6 +13,7 @@ import { wantsDerivedIdentity } from './io/identity.js'
 import { zeroLanCounters } from './io/lan-counters.js'
 import { LanDiscovery, lanTcpPort } from './io/lan-discovery.js'
 import { NetworkerObserver } from './io/observer.js'
+import type { NetworkerPeer } from './io/peer.js'
 import { PeerAwareness } from './io/peer-awareness.js'
 import { planPersist, RememberedConfig } from './io/remembered-config.js'
 import { FlushBarriers } from './io/replication-barrier.js'
@@ -72,6 +73,14 @@ export function wireNetworker(
   const persist = planPersist(store, opts.persist)
   const { clock } = settings
   const emitUser = (emit: () => void): void => emitIsolated(face, emit)
+  // Each peer's topics change on every topics handshake: with no one listening, no key's
+  // bytes are made for it.
+  const peerTopic =
+    (event: 'peer-topic-add' | 'peer-topic-remove') =>
+    (peer: NetworkerPeer, topic: KeyHex): void => {
+      if (face.listenerCount(event) === 0) return
+      emitUser(() => face.emit(event, peer, bytesOf(topic)))
+    }
   const dispatch = (event: CoreEvent): void => driver.dispatch(event)
   const open = (): boolean => core.lifeState === 'open'
   const extensionCounters = { extensionMessagesDropped: 0, extensionFramesMalformed: 0 }
@@ -109,16 +118,8 @@ export function wireNetworker(
     localKey: () => core.localKey,
     open,
     peerOf: (key) => connections.peerOf(key),
-    // Each peer's topics change on every topics handshake: with no one listening, no key's
-    // bytes are made for it.
-    topicAdded: (peer, topic) => {
-      if (face.listenerCount('peer-topic-add') === 0) return
-      emitUser(() => face.emit('peer-topic-add', peer, bytesOf(topic)))
-    },
-    topicRemoved: (peer, topic) => {
-      if (face.listenerCount('peer-topic-remove') === 0) return
-      emitUser(() => face.emit('peer-topic-remove', peer, bytesOf(topic)))
-    },
+    topicAdded: peerTopic('peer-topic-add'),
+    topicRemoved: peerTopic('peer-topic-remove'),
     dropped: (drop) => {
       // Counted under its reason when it closes (the core's own drops are marked already).
       if (drop.peer !== null) observer.closing(drop.peer.stream, drop.reason)
