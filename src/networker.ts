@@ -164,11 +164,19 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     const done =
       recorded === null ? requested : Promise.all([requested, recorded]).then(() => undefined)
     this.parts.awareness.configured(topic, announce, lookup)
-    this.parts.driver.dispatch(
-      timeout === undefined
-        ? { type: 'configure', requestId, topic, announce, lookup, flush }
-        : { type: 'configure', requestId, topic, announce, lookup, flush, timeout },
-    )
+    // A Buffer given as the key is the one the swarm joins with (its join runs within this
+    // dispatch), as the original module passed it to Hyperswarm; a hex string is decoded.
+    const given = Buffer.isBuffer(discoveryKey) && discoveryKey.byteLength === 32
+    if (given) this.parts.adapter.keyGiven(topic, discoveryKey)
+    try {
+      this.parts.driver.dispatch(
+        timeout === undefined
+          ? { type: 'configure', requestId, topic, announce, lookup, flush }
+          : { type: 'configure', requestId, topic, announce, lookup, flush, timeout },
+      )
+    } finally {
+      if (given) this.parts.adapter.keyGiven(null, null)
+    }
     return (
       signal === undefined ? done : this.parts.requests.bounded(requestId, done, signal)
     ) as Promise<void>

@@ -16,6 +16,8 @@ const topic = bytesToHex(crypto.randomBytes(32))
 
 function setup(behaviour: 'ok' | 'reject' | 'throw') {
   const calls: string[] = []
+  /** The key objects the swarm was asked to join with, in order. */
+  const keys: Buffer[] = []
   const outcome = (): Promise<void> => {
     if (behaviour === 'throw') throw new Error('thrown')
     return behaviour === 'reject' ? Promise.reject(new Error('rejected')) : Promise.resolve()
@@ -23,6 +25,7 @@ function setup(behaviour: 'ok' | 'reject' | 'throw') {
   const swarm = Object.assign(new EventEmitter(), {
     keyPair: crypto.keyPair(),
     join: (key: Buffer, opts: { server: boolean; client: boolean }) => {
+      keys.push(key)
       calls.push(`join ${bytesToHex(key) === topic} ${opts.server} ${opts.client}`)
       return {
         flushed: outcome,
@@ -53,7 +56,7 @@ function setup(behaviour: 'ok' | 'reject' | 'throw') {
       dhtChanged: () => {},
     },
   )
-  return { adapter, events, calls, topics }
+  return { adapter, events, calls, topics, keys }
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve))
@@ -126,6 +129,33 @@ describe('the swarm adapter', () => {
       { type: 'topic-left', topic, op: 2 },
       { type: 'topic-joined', topic, op: 3 },
     ])
+  })
+
+  it("joins with the caller's key bytes while its configure is handled, decoding the hex otherwise", async () => {
+    const { adapter, keys, topics } = setup('ok')
+    const given = Buffer.from(topic, 'hex')
+    adapter.keyGiven(topic, given)
+    adapter.join(topic, 1, true, false)
+    adapter.keyGiven(null, null)
+    adapter.leave(topic, 2)
+    // Given for another topic: not this one's bytes.
+    const other = crypto.randomBytes(32)
+    adapter.keyGiven(bytesToHex(other), other)
+    adapter.join(topic, 3, true, true)
+    adapter.keyGiven(null, null)
+    adapter.leave(topic, 4)
+    // Given, then taken back: decoded again.
+    adapter.keyGiven(topic, given)
+    adapter.keyGiven(null, null)
+    adapter.join(topic, 5, false, true)
+    await turn()
+    expect(keys).toHaveLength(3)
+    expect(keys[0]).toBe(given)
+    for (const decoded of keys.slice(1)) {
+      expect(decoded).not.toBe(given)
+      expect(bytesToHex(decoded as Buffer)).toBe(topic)
+    }
+    expect(topics.session(topic)).not.toBeNull()
   })
 
   for (const behaviour of ['reject', 'throw'] as const) {
