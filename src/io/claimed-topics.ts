@@ -37,18 +37,22 @@ export class ClaimedTopics {
     return this.topics.keys()
   }
 
-  /** The session the topic was joined with, or null (not joined, or not claimed). */
-  session(topic: KeyHex): DiscoverySession | null {
-    return this.topics.get(topic) ?? null
+  /**
+   * The session the claimed `topic` was joined with: null while it is not joined, undefined
+   * when it is not claimed.
+   */
+  session(topic: KeyHex): DiscoverySession | null | undefined {
+    return this.topics.get(topic)
   }
 
   /**
-   * The swarm joined `topic` with `session`. Kept only for a topic still claimed: one
-   * unclaimed since the join was asked for is being left, and is joined afresh if claimed
-   * again (its leave comes first).
+   * The swarm joined the claimed `topic` with `session`; the caller looked it up just before
+   * (`session` was not undefined), so it is one write, not a check and a write. A topic
+   * unclaimed since the join was asked for is being left, keeps no session, and is joined
+   * afresh if claimed again (its leave comes first).
    */
-  joined(topic: KeyHex, session: DiscoverySession): void {
-    if (this.topics.has(topic)) this.topics.set(topic, session)
+  keep(topic: KeyHex, session: DiscoverySession): void {
+    this.topics.set(topic, session)
   }
 
   /** The swarm left `topic`: a join after this is a new session. It stays claimed if it was. */

@@ -262,13 +262,15 @@ export class SwarmAdapter {
 
   private readonly joinOn: SwarmUse<JoinOptions> = (swarm, topic, opts) => {
     // A claimed topic's entry, written just before by its configure's claim.
-    const session = this.sessions?.session(topic)
+    const sessions = this.sessions
+    const session = sessions?.session(topic)
     if (session?.refresh !== undefined) {
       return Promise.resolve(session.refresh(opts)).then(() => this.besideLan(session.flushed()))
     }
     const given = topic === this.givenTopic ? this.givenKey : null
     const fresh = swarm.join(given ?? bytesOf(topic), opts)
-    this.sessions?.joined(topic, fresh)
+    // Kept only for a topic still claimed: an unclaimed one is being left (claimed-topics.ts).
+    if (session !== undefined) sessions?.keep(topic, fresh)
     return this.besideLan(Promise.resolve(fresh.flushed()))
   }
 
