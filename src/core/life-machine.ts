@@ -1,4 +1,5 @@
-import { assertEvent, assign, emit, enqueueActions, setup } from 'xstate'
+import { assign, emit, enqueueActions, setup } from 'xstate'
+import { assertEvent } from './assert-event.js'
 import type { CloseReport, CoreEffect, RequestId } from './protocol.js'
 
 /**

@@ -1,4 +1,5 @@
-import { assertEvent, assign, enqueueActions, setup } from 'xstate'
+import { assign, enqueueActions, setup } from 'xstate'
+import { assertEvent } from './assert-event.js'
 import { settleKeepsNew } from './dedup-rule.js'
 import type { KeyHex } from './keys.js'
 import type { ConnectionId, CoreEffect } from './protocol.js'

@@ -1,4 +1,5 @@
-import { assertEvent, assign, emit, enqueueActions, setup } from 'xstate'
+import { assign, emit, enqueueActions, setup } from 'xstate'
+import { assertEvent } from './assert-event.js'
 import { ErrorCode, type ErrorInfo } from './errors.js'
 import type { KeyHex } from './keys.js'
 import type { CoreEffect, OpId, RequestId } from './protocol.js'

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { assertEvent as xstateAssertEvent } from 'xstate'
+import { assertEvent } from '../../src/core/assert-event.js'
+import { thrownBy } from '../helpers/thrown.js'
+
+/*
+ * The core's assertEvent (src/core/assert-event.ts): XState's, with the exact type compared
+ * first. It passes and refuses exactly as XState's does, with XState's own error.
+ */
+type Ev = { type: 'a.one' } | { type: 'a.two' } | { type: 'b' }
+const events: Ev[] = [{ type: 'a.one' }, { type: 'a.two' }, { type: 'b' }]
+const descriptors = ['a.one', 'a.two', 'b', 'a.*', '*'] as const
+
+/** What XState's own assertEvent does with it: null when it passes, else its message. */
+function xstateSays(event: Ev, type: unknown): string | null {
+  try {
+    xstateAssertEvent(event, type as 'b')
+    return null
+  } catch (err) {
+    return (err as Error).message
+  }
+}
+
+describe("the core's assertEvent", () => {
+  it('passes and refuses as XState does, for one type, a list, or a wildcard', () => {
+    const cases: unknown[] = [...descriptors, ['a.one', 'b'], ['a.two'], ['a.*'], []]
+    let refusals = 0
+    for (const event of events) {
+      for (const type of cases) {
+        const expected = xstateSays(event, type)
+        if (expected === null) {
+          expect(() => assertEvent(event, type as 'b')).not.toThrow()
+        } else {
+          refusals++
+          expect(thrownBy(() => assertEvent(event, type as 'b')).message).toBe(expected)
+        }
+      }
+    }
+    // Both sides are exercised: 3 events × 9 cases, 14 of them XState refuses.
+    expect(refusals).toBe(14)
+  })
+
+  it("refuses an event of another type with XState's message", () => {
+    const error = thrownBy(() => assertEvent({ type: 'b' } as Ev, 'a.one'))
+    expect(error.message).toBe('Expected event {"type":"b"} to have type matching "a.one"')
+    const listed = thrownBy(() => assertEvent({ type: 'b' } as Ev, ['a.one', 'a.two']))
+    expect(listed.message).toBe(
+      'Expected event {"type":"b"} to have one of types matching "a.one", "a.two"',
+    )
+  })
+})
