@@ -134,6 +134,13 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   private readonly checkNow = (guard: unknown): boolean =>
     this.check(this.guard(guard), this.checking.context, this.checking.event)
   private readonly enqueue: ((action: unknown) => void) & Record<string, unknown>
+  /** What an enqueueActions collect is given: its context and event set before each. */
+  private readonly collectArgs: {
+    context: unknown
+    event: EventObject
+    enqueue: LeanMachine<TMachine>['enqueue']
+    check: (guard: unknown) => boolean
+  }
 
   private readonly owned: boolean
 
@@ -169,6 +176,12 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
       }
     }
     this.enqueue = Object.assign((action: unknown) => queue(this.action(action)), enqueue)
+    this.collectArgs = {
+      context: null,
+      event: { type: '' },
+      enqueue: this.enqueue,
+      check: this.checkNow,
+    }
   }
 
   /**
@@ -228,8 +241,12 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     context: unknown,
     event: EventObject,
   ): Transition | null {
-    for (const t of candidates)
+    // Index loops: for...of here made an iterator and a result object per call (the core
+    // runs this and `run` several times per event).
+    for (let i = 0; i < candidates.length; i++) {
+      const t = candidates[i] as Transition
       if (t.guard === null || this.check(t.guard, context, event)) return t
+    }
     return null
   }
 
@@ -271,9 +288,10 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     let didAssign = false
     // One object for every action of the machine, its context and event set before each (a
     // run may nest, or an action send another event): an action reads what it is given and
-    // keeps none of it (an enqueueActions collect gets its own).
+    // keeps none of it (an enqueueActions collect has its own, collectArgs).
     const args = this.actionArgs
-    for (const action of steps) {
+    for (let i = 0; i < steps.length; i++) {
+      const action = steps[i] as Action
       const context = instance.context
       const reuse = this.owned || context === fresh
       fresh = null
@@ -298,7 +316,12 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
           const outer = this.queued
           this.queued = []
           this.checking = args
-          ;(payload as Fn)({ context, event, enqueue: this.enqueue, check: this.checkNow }, params)
+          // One object for every collect, as collects never nest: a collect reads what it is
+          // given and keeps none of it.
+          const collect = this.collectArgs
+          collect.context = context
+          collect.event = event
+          ;(payload as Fn)(collect, params)
           const queued = this.queued
           this.queued = outer
           if (this.run(queued, instance, event, host)) didAssign = true

@@ -283,7 +283,9 @@ export class NetworkerCore {
   }
 
   private afterEvent(): void {
-    for (const topic of this.topics.forgetSettled()) this.flushWaiters.delete(topic)
+    // An index loop: for...of made an iterator per event, over a list nearly always empty.
+    const forgotten = this.topics.forgetSettled()
+    for (let i = 0; i < forgotten.length; i++) this.flushWaiters.delete(forgotten[i] as KeyHex)
     this.peerTable.forgetIdle()
     if (this.lifeState === 'closing' && this.topics.allClosed && this.peerTable.size === 0) {
       this.stepLife({ type: 'drained', unannounced: this.topics.unannounced() })
