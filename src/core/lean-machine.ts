@@ -8,6 +8,7 @@ import type {
   InputFrom,
 } from 'xstate'
 import { type Assigner, assigned, assigner } from './lean-assign.js'
+import { ActionQueues } from './lean-queue.js'
 import { descendantsOf, initialMicrostep, microstep, type TransitionDef } from './lean-sets.js'
 
 /**
@@ -92,6 +93,9 @@ interface Node extends LeanState {
 type Builtin = Fn & { type?: string; resolve?: unknown } & Record<string, unknown>
 type Host<T extends AnyStateMachine> = LeanHost<EventFromLogic<T>, EmittedFrom<T>>
 
+/** A queue slot whose run ended (lean-queue.ts): an action that does nothing, never run. */
+const NO_ACTION: Action = { kind: 'custom', payload: null, params: undefined, dynamic: false }
+
 const unsupported = (what: string): Error =>
   new Error(`lean-machine: ${what} is not supported (see src/core/lean-machine.ts)`)
 
@@ -117,7 +121,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   private readonly root: AnyStateNode
   private readonly initialPlan: Plan
   /** Actions queued by the enqueueActions being collected (collects never nest). */
-  private queued: Action[] = []
+  private readonly queues = new ActionQueues<Action>()
   /** What `check` in that collect evaluates against. */
   private checking: { context: unknown; event: EventObject } = {
     context: null,
@@ -135,12 +139,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     this.check(this.guard(guard), this.checking.context, this.checking.event)
   private readonly enqueue: ((action: unknown) => void) & Record<string, unknown>
   /** What an enqueueActions collect is given: its context and event set before each. */
-  private readonly collectArgs: {
-    context: unknown
-    event: EventObject
-    enqueue: LeanMachine<TMachine>['enqueue']
-    check: (guard: unknown) => boolean
-  }
+  private readonly collectArgs: { context: unknown; event: EventObject; enqueue: Fn; check: Fn }
 
   private readonly owned: boolean
 
@@ -162,7 +161,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     for (const sn of descendantsOf(this.root)) if (sn.type === 'atomic') this.node(sn)
     this.initialPlan = this.planInitial()
     const queue = (action: Action): void => {
-      this.queued.push(action)
+      this.queues.push(action)
     }
     const enqueue: Record<string, unknown> = {
       assign: (assignment: unknown) =>
@@ -200,7 +199,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     ) as ContextFrom<TMachine>
     const instance = make(this.initialPlan.to as Node, context)
     const event = { type: 'xstate.init', input }
-    this.run(this.initialPlan.steps, instance, event, host)
+    this.run(this.initialPlan.steps, this.initialPlan.steps.length, instance, event, host)
     this.settle(instance, event, host)
     return instance
   }
@@ -259,7 +258,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   ): boolean {
     const from = instance.state as Node
     const plan = t.targetless ?? t.plans.get(from) ?? this.plan(t, from)
-    const changed = this.run(plan.steps, instance, event, host)
+    const changed = this.run(plan.steps, plan.steps.length, instance, event, host)
     instance.state = plan.to ?? from
     // XState's assign always makes a new context: any assign run is a change, even in place.
     return changed || instance.state !== from
@@ -274,9 +273,10 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     return guard.fn(args, params) === true
   }
 
-  /** Runs actions in order; says whether any of them assigned. */
+  /** Runs the first `count` actions in order; says whether any of them assigned. */
   private run(
     steps: readonly Action[],
+    count: number,
     instance: Instance<unknown>,
     event: EventObject,
     host: Host<TMachine>,
@@ -290,7 +290,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     // run may nest, or an action send another event): an action reads what it is given and
     // keeps none of it (an enqueueActions collect has its own, collectArgs).
     const args = this.actionArgs
-    for (let i = 0; i < steps.length; i++) {
+    for (let i = 0; i < count; i++) {
       const action = steps[i] as Action
       const context = instance.context
       const reuse = this.owned || context === fresh
@@ -313,8 +313,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
           )
           break
         case 'enqueue': {
-          const outer = this.queued
-          this.queued = []
+          const queued = this.queues.begin()
           this.checking = args
           // One object for every collect, as collects never nest: a collect reads what it is
           // given and keeps none of it.
@@ -322,9 +321,12 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
           collect.context = context
           collect.event = event
           ;(payload as Fn)(collect, params)
-          const queued = this.queued
-          this.queued = outer
-          if (this.run(queued, instance, event, host)) didAssign = true
+          const count = this.queues.end()
+          try {
+            if (this.run(queued, count, instance, event, host)) didAssign = true
+          } finally {
+            this.queues.release(queued, count, NO_ACTION)
+          }
           break
         }
         case 'raise': {

@@ -142,8 +142,12 @@ export const topicMachine = setup({
     // Settling and forgetting the waiting requests are two actions, always listed together
     // (settleAll or failAll, then clearWaiting): a plain assign after the emits lets the
     // lean runner fold it into the transition's other assigns (one copy of the context).
+    // Index loops: for...of made an iterator and a result object per settle.
     settleAll: enqueueActions(({ context, enqueue }) => {
-      for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId })
+      const { waiting } = context
+      for (let i = 0; i < waiting.length; i++) {
+        enqueue.emit({ type: 'settle', requestId: waiting[i] as RequestId })
+      }
     }),
     clearWaiting: assign({ waiting: NO_REQUESTS, flushWanted: false }),
     expire: enqueueActions(({ context, event, enqueue }) => {
@@ -154,7 +158,10 @@ export const topicMachine = setup({
     }),
     failAll: enqueueActions(({ context, event, enqueue }) => {
       const error = errorOf(event)
-      for (const requestId of context.waiting) enqueue.emit({ type: 'settle', requestId, error })
+      const { waiting } = context
+      for (let i = 0; i < waiting.length; i++) {
+        enqueue.emit({ type: 'settle', requestId: waiting[i] as RequestId, error })
+      }
     }),
   },
 }).createMachine({
