@@ -88,7 +88,8 @@ export class LanPort {
     }
     set.add(stream)
     stream.on('error', () => {})
-    stream.once('close', () => {
+    // A streamx stream says 'close' once: a plain listener, without once's wrapper and removal.
+    stream.on('close', () => {
       set.delete(stream)
       if (set.size === 0) this.streams.delete(remote)
       if (stream.isInitiator && this.alive) this.redial(remote, 0)

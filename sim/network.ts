@@ -1,3 +1,4 @@
+import b4a from 'b4a'
 import crypto from 'hypercore-crypto'
 import type { KeyPair, SwarmConnection } from '../src/io/swarm.js'
 import { SimDht } from './dht.js'
@@ -8,6 +9,8 @@ import { Prng } from './prng.js'
 import { StandInSecretStream } from './stand-in-stream.js'
 import { SimSwarm, secretStreamPair } from './swarm.js'
 import { VirtualClock } from './virtual-clock.js'
+
+const NO_SWARMS: readonly SimSwarm[] = []
 
 /** Probabilities and sizes of everything that can go wrong; each run draws its own (swarm testing). */
 export interface FaultPlan {
@@ -77,6 +80,12 @@ export class SimNetwork {
   readonly realNoise: boolean
   readonly injected: FaultCounts = {}
   readonly swarms = new Map<number, SimSwarm>()
+  /**
+   * The swarms of each public key (hex), in the order they were made (as in `swarms`): a
+   * node's restarts share its key. A redial finds its target here instead of comparing the
+   * key with every swarm's.
+   */
+  private readonly swarmsByKey = new Map<string, SimSwarm[]>()
   /** The LAN side of each host on a segment, by swarm id. */
   readonly lanPorts = new Map<number, LanPort>()
   private readonly segments = new Map<number, LanPort[]>()
@@ -138,7 +147,16 @@ export class SimNetwork {
     const swarm = new SimSwarm(this.nextNode++, keyPair, this)
     swarm.dhtReachable = this.udx
     this.swarms.set(swarm.id, swarm)
+    const key = b4a.toString(keyPair.publicKey, 'hex')
+    const same = this.swarmsByKey.get(key)
+    if (same === undefined) this.swarmsByKey.set(key, [swarm])
+    else same.push(swarm)
     return swarm
+  }
+
+  /** Every swarm made with this public key, in the order they were made. */
+  swarmsWithKey(publicKey: Uint8Array): readonly SimSwarm[] {
+    return this.swarmsByKey.get(b4a.toString(publicKey, 'hex')) ?? NO_SWARMS
   }
 
   /**
@@ -355,8 +373,9 @@ export class SimNetwork {
     link.onEndClosed = this.endClosed
     // Each node holds its end until that end closes: on a silenced wire (Link.silence) one end
     // may close long before the other, which must still go with its node if that node crashes.
-    link.a.once('close', this.endGone)
-    link.b.once('close', this.endGone)
+    // A streamx stream says 'close' once: plain listeners, without once's wrapper and removal.
+    link.a.on('close', this.endGone)
+    link.b.on('close', this.endGone)
     const { a: sa, b: sb } = this.realNoise
       ? secretStreamPair(a.keyPair, b.keyPair, link.a, link.b)
       : {

@@ -145,7 +145,8 @@ export class SimNode {
     swarm.on('connection', (stream: SwarmConnection) => {
       this.unsettled.set(stream, this.emittedCount++)
       this.lastEmitted = stream
-      stream.once('close', () => this.unsettled.delete(stream))
+      // 'close' comes once (a streamx stream): no once wrapper to make and remove per connection.
+      stream.on('close', () => this.unsettled.delete(stream))
     })
     const networker = new Networker(this.store, {
       swarm,

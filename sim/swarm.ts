@@ -128,9 +128,8 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
    */
   joinPeer(publicKey: Uint8Array): void {
     if (!this.alive) return
-    for (const other of this.net.swarms.values()) {
-      if (other === this || !other.alive || !b4a.equals(other.keyPair.publicKey, publicKey))
-        continue
+    for (const other of this.net.swarmsWithKey(publicKey)) {
+      if (other === this || !other.alive) continue
       if (!this.connectedTo(other.id)) this.dial(other.id, [])
       return
     }
@@ -168,7 +167,8 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
       }
     })
     // One listener for what were two in a row: the same work in the same order, one closure.
-    stream.once('close', () => {
+    // 'close' comes once (a streamx stream): no once wrapper to make and remove per connection.
+    stream.on('close', () => {
       // A connection that lived a while resets the backoff; one that died young grows it.
       if (openedAt >= 0 && this.net.clock.now() - openedAt > 5000) this.attempts.delete(remote)
       else this.attempts.set(remote, (this.attempts.get(remote) ?? 0) + 1)

@@ -64,3 +64,28 @@ describe('the key of a pair of nodes a partition blocks', () => {
     }
   })
 })
+
+/** A redial finds the swarms of a key by index: every swarm made with it, in order, and no other. */
+describe("the simulated network's swarms by key", () => {
+  it("lists a key's swarms (a node and its restarts) in the order they were made", () => {
+    const net = new SimNetwork({ seed: 9 })
+    const first = net.createSwarm()
+    const other = net.createSwarm()
+    const restarted = net.createSwarm(first.keyPair)
+    expect(net.swarmsWithKey(first.keyPair.publicKey)).toEqual([first, restarted])
+    expect(net.swarmsWithKey(other.keyPair.publicKey)).toEqual([other])
+    expect(net.swarmsWithKey(new Uint8Array(32))).toEqual([])
+  })
+
+  it('a direct dial reaches the live swarm of the key, not its crashed one', async () => {
+    const net = new SimNetwork({ seed: 9 })
+    const dialer = net.createSwarm()
+    const old = net.createSwarm()
+    old.crash()
+    const live = net.createSwarm(old.keyPair)
+    dialer.joinPeer(old.keyPair.publicKey)
+    await net.clock.runFor(100)
+    expect(dialer.connectedTo(live.id)).toBe(true)
+    expect(dialer.connectedTo(old.id)).toBe(false)
+  })
+})
