@@ -30,15 +30,7 @@ export interface DriverHooks {
  * deadline.
  */
 export class CoreDriver {
-  /**
-   * Events waiting to be handled: `queue[head..tail)`. Slots are cleared as they are taken
-   * and the indexes go back to 0 once it drains, so the array keeps its room: a shift that
-   * empties an array gives its room up, and the next event's push made room for 17 again
-   * (three times per configure).
-   */
-  private readonly queue: (CoreEvent | null)[] = []
-  private head = 0
-  private tail = 0
+  private readonly queue: CoreEvent[] = []
   private running = false
   private timer: unknown = null
   private timerAt: number | null = null
@@ -50,14 +42,12 @@ export class CoreDriver {
   ) {}
 
   dispatch(event: CoreEvent): void {
-    this.queue[this.tail++] = event
+    this.queue.push(event)
     if (this.running) return
     this.running = true
     try {
       // Index loops: for...of here made an iterator and a result object per effect and event.
-      while (this.head < this.tail) {
-        const next = this.queue[this.head] as CoreEvent
-        this.queue[this.head++] = null
+      for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
         const effects = this.core.handle(next, this.clock.now())
         for (let i = 0; i < effects.length; i++) this.hooks.run(effects[i] as CoreEffect)
         const notices = this.core.takeNotices()
@@ -66,8 +56,6 @@ export class CoreDriver {
       }
     } finally {
       this.running = false
-      // Events queued behind one that threw stay queued for the next dispatch, as before.
-      if (this.head === this.tail) this.head = this.tail = 0
     }
     this.arm()
   }
