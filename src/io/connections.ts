@@ -126,14 +126,21 @@ export class ConnectionTable {
     // the store starts reading.
     conn.on('readable', this.ondata)
     // Equal at both ends: orders two connections one end dialed (over two transports, say).
+    // Two literals, not a spread of an optional part: the spread made two objects more.
     const hash = (conn as { handshakeHash?: unknown }).handshakeHash
-    dispatch({
-      type: 'connection-opened',
-      connectionId,
-      remoteKey: entry.key,
-      isInitiator: conn.isInitiator,
-      ...(hash instanceof Uint8Array ? { handshakeHash: hexOf(hash) } : {}),
-    })
+    const remoteKey = entry.key
+    const isInitiator = conn.isInitiator
+    dispatch(
+      hash instanceof Uint8Array
+        ? {
+            type: 'connection-opened',
+            connectionId,
+            remoteKey,
+            isInitiator,
+            handshakeHash: hexOf(hash),
+          }
+        : { type: 'connection-opened', connectionId, remoteKey, isInitiator },
+    )
   }
 
   /** Asks the user's hook about the connection; the verdict goes to the core. */
