@@ -8,7 +8,6 @@ import {
   dataEncoding,
   EXTENSIONS_PROTOCOL,
   encodeAdd,
-  encodeHello,
   encodeRemove,
   MAX_REMOTE_NAMES,
   rawEncoding,
@@ -16,7 +15,7 @@ import {
 } from './extension-wire.js'
 import { muxOf, type PairTarget, pairWhenMuxed, unpair } from './lazy-mux.js'
 import type { NetworkerPeer } from './peer.js'
-import { rethrowLater } from './util.js'
+import { guard, rethrowLater } from './util.js'
 
 type AnyExtension = Extension<unknown>
 
@@ -25,8 +24,8 @@ export type Answer = 'pending' | 'answered' | 'none'
 
 /** Where a link's channel reports what arrives. Each call is made inside a guard (see below). */
 export interface LinkOwner {
-  /** The remote opened its channel and ours is not open: what our handshake lists. */
-  hello(): readonly Announced[]
+  /** Our handshake, encoded: what our registrations are. */
+  hello(): Uint8Array
   onhello(link: PeerLink, bytes: Uint8Array): void
   onadd(link: PeerLink, bytes: Uint8Array): void
   onremove(link: PeerLink, bytes: Uint8Array): void
@@ -154,17 +153,20 @@ export class PeerLink implements PairTarget {
     return this.known
   }
 
-  /** Opens our channel with `hello` as its handshake, unless it was opened once already. */
-  open(hello: readonly Announced[]): void {
+  /** Opens our channel with `hello` (encoded) as its handshake, unless it was opened once already. */
+  open(hello: Uint8Array): void {
     if (this.made) return
     this.bits |= MADE
-    const owner = this.owner
+    // The channel carries its link as its user data, and its handlers are the same six
+    // functions for every channel (see the end of this file): none is made per connection,
+    // and none per message.
     const channel = muxOf(this.peer.stream).createChannel({
+      userData: this,
       protocol: EXTENSIONS_PROTOCOL,
       handshake: rawEncoding,
-      onopen: (bytes) => guard(() => owner.onhello(this, bytes as Uint8Array)),
-      onclose: () => guard(() => owner.onclosed(this)),
-      ondrain: () => guard(() => owner.ondrain(this)),
+      onopen: onhello,
+      onclose: onclosed,
+      ondrain,
     })
     if (channel === null) {
       // The stream is already gone: nothing will ever be known of the remote.
@@ -175,20 +177,11 @@ export class PeerLink implements PairTarget {
     // would destroy the connection, and a sender's mistake must never cost the receiver that.
     this.wire = {
       channel,
-      add: channel.addMessage({
-        encoding: rawEncoding,
-        onmessage: (bytes) => guard(() => owner.onadd(this, bytes)),
-      }),
-      remove: channel.addMessage({
-        encoding: rawEncoding,
-        onmessage: (bytes) => guard(() => owner.onremove(this, bytes)),
-      }),
-      data: channel.addMessage({
-        encoding: dataEncoding,
-        onmessage: (frame) => guard(() => owner.ondata(this, frame as Uint8Array)),
-      }),
+      add: channel.addMessage({ encoding: rawEncoding, onmessage: onadd }),
+      remove: channel.addMessage({ encoding: rawEncoding, onmessage: onremove }),
+      data: channel.addMessage({ encoding: dataEncoding, onmessage: ondata }),
     }
-    channel.open(encodeHello(hello))
+    channel.open(hello)
   }
 
   /** Whether our channel is yet to be made: neither side has opened one on this connection. */
@@ -409,17 +402,44 @@ export class PeerLink implements PairTarget {
   remoteOpened(): void {
     guard(() => this.open(this.owner.hello()))
   }
+
+  /** Hands what a channel said to the link's owner, as `guard` would run it. */
+  static deliver(ch: Channel, tell: Tell, bytes: Uint8Array): void {
+    const link = ch.userData as PeerLink
+    try {
+      tell(link.owner, link, bytes)
+    } catch (err) {
+      rethrowLater(err)
+    }
+  }
 }
 
-/**
- * Protomux destroys the whole connection when a callback throws. Nothing here should throw
- * (user code is contained by Extension), but should it, the error is re-thrown on its own
- * turn instead of costing the connection.
- */
-export function guard(run: () => void): void {
-  try {
-    run()
-  } catch (err) {
-    rethrowLater(err)
-  }
+type Tell = (owner: LinkOwner, link: PeerLink, bytes: Uint8Array) => void
+
+const NO_BYTES = new Uint8Array(0)
+const tellHello: Tell = (owner, link, bytes) => owner.onhello(link, bytes)
+const tellClosed: Tell = (owner, link) => owner.onclosed(link)
+const tellDrain: Tell = (owner, link) => owner.ondrain(link)
+const tellAdd: Tell = (owner, link, bytes) => owner.onadd(link, bytes)
+const tellRemove: Tell = (owner, link, bytes) => owner.onremove(link, bytes)
+const tellData: Tell = (owner, link, frame) => owner.ondata(link, frame)
+
+// The handlers every extensions channel shares (see PeerLink.open).
+function onhello(bytes: unknown, ch: Channel): void {
+  PeerLink.deliver(ch, tellHello, bytes as Uint8Array)
+}
+function onclosed(_remote: boolean, ch: Channel): void {
+  PeerLink.deliver(ch, tellClosed, NO_BYTES)
+}
+function ondrain(ch: Channel): void {
+  PeerLink.deliver(ch, tellDrain, NO_BYTES)
+}
+function onadd(bytes: Uint8Array, ch: Channel): void {
+  PeerLink.deliver(ch, tellAdd, bytes)
+}
+function onremove(bytes: Uint8Array, ch: Channel): void {
+  PeerLink.deliver(ch, tellRemove, bytes)
+}
+function ondata(frame: DataFrame | Uint8Array, ch: Channel): void {
+  PeerLink.deliver(ch, tellData, frame as Uint8Array)
 }

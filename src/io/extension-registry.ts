@@ -4,19 +4,19 @@ import type { DriverClock } from './core-driver.js'
 import { log, short } from './debug-log.js'
 import type { Extension, ExtensionHost, SendResult } from './extension.js'
 import { GraceQueue } from './extension-grace.js'
-import { guard, type LinkOwner, PeerLink } from './extension-link.js'
+import { type LinkOwner, PeerLink } from './extension-link.js'
 import { type ExtensionCounts, type LinkTally, RetiredTallies } from './extension-tally.js'
 import {
-  type Announced,
   decodeAdd,
   decodeHello,
   decodeRemove,
   EXTENSIONS_PROTOCOL,
+  encodeHello,
   splitData,
   WireError,
 } from './extension-wire.js'
 import type { NetworkerPeer } from './peer.js'
-import { messageOf, rethrowLater } from './util.js'
+import { guard, messageOf, rethrowLater } from './util.js'
 
 type AnyExtension = Extension<unknown>
 
@@ -69,6 +69,11 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   private readonly grace: GraceQueue<PeerLink>
   private announcing = false
   private destroyed = false
+  /**
+   * Our handshake, encoded once for every channel opened until our registrations change:
+   * Protomux copies it into each channel's open frame.
+   */
+  private helloBytes: Uint8Array | null = null
 
   constructor(private readonly opts: RegistryOptions) {
     this.grace = new GraceQueue(opts.clock, opts.holdTimeout, (link) =>
@@ -83,6 +88,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     const id = this.nextId++
     this.local.set(ext.name, ext)
     this.ids.set(ext, id)
+    this.helloBytes = null
     const hello = this.hello()
     for (const link of this.links.values()) {
       // Our first extension on a connection where neither side had one: the channel opens
@@ -101,6 +107,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
     const id = this.ids.get(e)
     if (id === undefined) return
     this.ids.delete(e)
+    this.helloBytes = null
     if (this.local.get(e.name) === e) this.local.delete(e.name)
     for (const link of [...this.links.values()]) {
       link.sendRemove(id)
@@ -226,9 +233,10 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
 
   // LinkOwner: what arrives on a channel.
 
-  /** Our registrations as a handshake lists them. */
-  hello(): Announced[] {
-    return [...this.ids].map(([ext, id]) => ({ id, name: ext.name }))
+  /** Our registrations as our handshake lists them, encoded. */
+  hello(): Uint8Array {
+    this.helloBytes ??= encodeHello([...this.ids].map(([ext, id]) => ({ id, name: ext.name })))
+    return this.helloBytes
   }
 
   onhello(link: PeerLink, bytes: Uint8Array): void {

@@ -1,7 +1,6 @@
 import type { Channel, Message } from 'protomux'
 import type { Clock } from '../core/clock.js'
 import type { KeyHex } from '../core/keys.js'
-import { guard } from './extension-link.js'
 import { rawEncoding } from './extension-wire.js'
 import { muxOf, type PairTarget, pairWhenMuxed, unpair } from './lazy-mux.js'
 import type { NetworkerPeer } from './peer.js'
@@ -15,7 +14,7 @@ import {
   MAX_PROOFS_PER_MESSAGE,
   TOPICS_PROTOCOL,
 } from './topic-proof-wire.js'
-import { bytesOf } from './util.js'
+import { bytesOf, guard } from './util.js'
 
 /** Where a link reports what arrives; each call is made inside a guard (see extension-link.ts). */
 export interface TopicLinkOwner {

@@ -49,3 +49,16 @@ export function rethrowLater(err: unknown): void {
     throw err
   })
 }
+
+/**
+ * Runs a Protomux callback of ours. Protomux destroys the whole connection when a callback
+ * throws. Nothing of ours should throw (user code is contained by Extension), but should it,
+ * the error is re-thrown on its own turn instead of costing the connection.
+ */
+export function guard(run: () => void): void {
+  try {
+    run()
+  } catch (err) {
+    rethrowLater(err)
+  }
+}
