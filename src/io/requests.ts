@@ -41,6 +41,20 @@ export class PendingRequests {
   private readonly flushed: Pending[] = []
   private flushedCount = 0
 
+  /**
+   * The request being opened, for `executor`, which the Promise constructor calls at once:
+   * one function for every request, where an executor made per request was a closure and
+   * its context on every configure.
+   */
+  private opening: Pending = KEEPER
+  private readonly executor = (
+    resolve: (report: CloseReport | undefined) => void,
+    reject: (err: Error) => void,
+  ): void => {
+    this.opening.resolve = resolve as Pending['resolve']
+    this.opening.reject = reject
+  }
+
   /** `barrier` is how a flushing configure waits for the replication after its flush. */
   constructor(private readonly barrier: BarrierWait = () => undefined) {}
 
@@ -54,14 +68,11 @@ export class PendingRequests {
     deadline?: WaitDeadline,
   ): { requestId: RequestId; settled: Promise<CloseReport | undefined> } {
     const requestId = this.nextRequestId++
-    const settled = new Promise<CloseReport | undefined>((resolve, reject) => {
-      this.pending.set(requestId, {
-        resolve: resolve as Pending['resolve'],
-        reject,
-        flush,
-        deadline,
-      })
-    })
+    const pending: Pending = { resolve: KEEPER.resolve, reject: KEEPER.reject, flush, deadline }
+    this.opening = pending
+    const settled = new Promise<CloseReport | undefined>(this.executor)
+    this.opening = KEEPER
+    this.pending.set(requestId, pending)
     return { requestId, settled }
   }
 
