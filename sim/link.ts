@@ -1,5 +1,6 @@
 import { Duplex } from 'streamx'
 import { noop } from '../src/io/util.js'
+import type { StandInSecretStream } from './stand-in-stream.js'
 import { STREAM_DESTROYED } from './stream-destroyed.js'
 import type { VirtualClock } from './virtual-clock.js'
 
@@ -9,12 +10,16 @@ import type { VirtualClock } from './virtual-clock.js'
  */
 export type SimTransport = 'udx' | 'tcp'
 
+const EMPTY = Buffer.alloc(0)
+
 /** One end of a simulated wire: what a Noise secret stream runs over in the simulator. */
 export class SimRawStream extends Duplex {
   /** Read by the networker to name the transport (`peer.type`). */
   readonly transport: SimTransport
   readonly remoteAddress: string
   peer: SimRawStream | null = null
+  /** The stand-in secret stream over this end, if one runs over it (not with real Noise). */
+  secret: StandInSecretStream | null = null
 
   constructor(
     readonly link: Link,
@@ -84,18 +89,13 @@ export class Link {
 
   carry(from: SimRawStream, data: Buffer): void {
     if (this.broken) return
-    const to = from.peer
-    const copy = Buffer.from(data)
-    this.deliver(() => {
-      if (!this.broken && to !== null && !to.destroyed) to.push(copy)
-    })
+    // A copy, as a wire carries bytes and not the writer's buffer; an empty message (a
+    // keep-alive, many of a run's messages) has no bytes to copy: one empty buffer for all.
+    this.deliver(from.peer, data.byteLength === 0 ? EMPTY : Buffer.from(data))
   }
 
   carryEnd(from: SimRawStream): void {
-    const to = from.peer
-    this.deliver(() => {
-      if (!this.broken && to !== null && !to.destroyed) to.push(null)
-    })
+    this.deliver(from.peer, null)
   }
 
   /** Told when an end closes the link (not a fault): who, at the moment it happens. */
@@ -129,10 +129,40 @@ export class Link {
     return node === this.nodeA ? this.a : this.b
   }
 
-  private deliver(fn: () => void): void {
+  /**
+   * Deliveries under way, oldest first: pairs of the end they go to and what it is given
+   * (bytes, or null for the end of the stream). A link's deliveries are due in the order they
+   * were made, so each of its tasks delivers the oldest: one function for all of them, not
+   * a closure per message.
+   */
+  private readonly inFlight: (SimRawStream | Buffer | null)[] = []
+  private inFlightHead = 0
+
+  private deliver(to: SimRawStream | null, data: Buffer | null): void {
     // In order: never before an earlier delivery on this link.
     const at = Math.max(this.clock.now() + this.latency, this.lastDelivery)
     this.lastDelivery = at
-    this.clock.schedule(at - this.clock.now(), fn)
+    this.inFlight.push(to, data)
+    this.clock.schedule(at - this.clock.now(), this.deliverOldest)
+  }
+
+  private readonly deliverOldest = (): void => {
+    const queue = this.inFlight
+    const head = this.inFlightHead
+    const to = queue[head] as SimRawStream | null
+    const data = queue[head + 1] as Buffer | null
+    if (head + 2 === queue.length) {
+      queue.length = 0
+      this.inFlightHead = 0
+    } else if (head >= 64) {
+      // A link always busy never empties its queue: the delivered half is dropped now and then.
+      queue.splice(0, head + 2)
+      this.inFlightHead = 0
+    } else {
+      queue[head] = null
+      queue[head + 1] = null
+      this.inFlightHead = head + 2
+    }
+    if (!this.broken && to !== null && !to.destroyed) to.push(data)
   }
 }

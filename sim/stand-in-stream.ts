@@ -52,8 +52,11 @@ export class StandInSecretStream extends Duplex {
     this.opened = new Promise((resolve) => {
       this.resolveOpened = resolve
     })
-    rawStream.on('error', (err: Error) => this.destroy(err))
-    rawStream.on('close', () => this.destroy())
+    // The raw stream's listeners are the same four functions for every stand-in, which the
+    // raw stream finds through its `secret`: no closure per stream and event.
+    rawStream.secret = this
+    rawStream.on('error', onRawError)
+    rawStream.on('close', onRawClose)
     // Opened at once, as secret-stream starts its handshake on construction.
     this.resume()
     this.pause()
@@ -61,8 +64,8 @@ export class StandInSecretStream extends Duplex {
 
   override _open(cb: (err: Error | null) => void): void {
     this.openDone = cb
-    this.rawStream.on('data', (data) => this.onraw(data as Buffer))
-    this.rawStream.on('end', () => this.push(null))
+    this.rawStream.on('data', onRawData)
+    this.rawStream.on('end', onRawEnd)
     if (this.isInitiator) this.send(HELLO)
   }
 
@@ -103,7 +106,8 @@ export class StandInSecretStream extends Duplex {
     cb(null)
   }
 
-  private onraw(data: Buffer): void {
+  /** @internal What the raw stream carried: the handshake's messages, then data. */
+  onraw(data: Buffer): void {
     if (this.handshakeHash !== null) {
       this.rawBytesRead += data.byteLength + FRAMING
       this.push(data)
@@ -158,6 +162,19 @@ export class StandInSecretStream extends Duplex {
     this.connected = true
     this.emit('connect')
   }
+}
+
+function onRawError(this: SimRawStream, err: Error): void {
+  this.secret?.destroy(err)
+}
+function onRawClose(this: SimRawStream): void {
+  this.secret?.destroy()
+}
+function onRawData(this: SimRawStream, data: unknown): void {
+  this.secret?.onraw(data as Buffer)
+}
+function onRawEnd(this: SimRawStream): void {
+  this.secret?.push(null)
 }
 
 /** libsodium's one-buffer BLAKE2b, which the project's declaration of sodium-universal leaves out. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { SimNetwork } from '../../sim/index.js'
+import { Link, SimNetwork } from '../../sim/index.js'
 import { pairKey } from '../../sim/network.js'
 
 /**
@@ -87,5 +87,22 @@ describe("the simulated network's swarms by key", () => {
     await net.clock.runFor(100)
     expect(dialer.connectedTo(live.id)).toBe(true)
     expect(dialer.connectedTo(old.id)).toBe(false)
+  })
+})
+
+/** A wire delivers in order after its latency, also while more than a batch is under way. */
+describe('a simulated wire', () => {
+  it('delivers every write in order, however many are in flight', async () => {
+    const net = new SimNetwork({ seed: 5 })
+    const link = new Link(0, net.clock, 10, 'a', 'b', 0, 1)
+    const got: number[] = []
+    link.b.on('data', (data: unknown) => got.push((data as Buffer)[0] as number))
+    for (let i = 0; i < 200; i++) {
+      link.a.write(Buffer.from([i]))
+      // A write every 0.1 ms against a 10 ms latency: about a hundred in flight at once.
+      await net.clock.runFor(0.1)
+    }
+    await net.clock.runFor(20)
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i))
   })
 })
