@@ -351,10 +351,15 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
    * afresh, so a listener may send, destroy or close without leaving anything half-done.
    */
   private reconcile(link: PeerLink): void {
-    for (const ext of [...link.announced]) {
-      if (link.shared.has(ext) || !link.unmarkAnnounced(ext)) continue
-      ext.notify('peer-remove', link.peer)
+    // Each set is walked in a copy, as a listener may change it; an empty one is not copied
+    // (most reconciles of a connection find one or both empty).
+    if (link.announced.size > 0) {
+      for (const ext of [...link.announced]) {
+        if (link.shared.has(ext) || !link.unmarkAnnounced(ext)) continue
+        ext.notify('peer-remove', link.peer)
+      }
     }
+    if (link.shared.size === 0) return
     for (const ext of [...link.shared]) {
       if (link.announced.has(ext) || !link.shared.has(ext)) continue
       link.markAnnounced(ext)
