@@ -69,10 +69,7 @@ export class ExtensionRegistry implements ExtensionHost, LinkOwner {
   private readonly grace: GraceQueue<PeerLink>
   private announcing = false
   private destroyed = false
-  /**
-   * Our handshake, encoded once for every channel opened until our registrations change:
-   * Protomux copies it into each channel's open frame.
-   */
+  /** Our handshake, encoded once per change of registrations (Protomux copies it per channel). */
   private helloBytes: Uint8Array | null = null
 
   constructor(private readonly opts: RegistryOptions) {
