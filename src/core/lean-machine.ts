@@ -93,8 +93,8 @@ interface Node extends LeanState {
 type Builtin = Fn & { type?: string; resolve?: unknown } & Record<string, unknown>
 type Host<T extends AnyStateMachine> = LeanHost<EventFromLogic<T>, EmittedFrom<T>>
 
-/** A queue slot whose run ended (lean-queue.ts): an action that does nothing, never run. */
-const NO_ACTION: Action = { kind: 'custom', payload: null, params: undefined, dynamic: false }
+/** What the shared argument objects hold between uses: never read. */
+const NO_EVENT: EventObject = { type: '' }
 
 const unsupported = (what: string): Error =>
   new Error(`lean-machine: ${what} is not supported (see src/core/lean-machine.ts)`)
@@ -125,15 +125,15 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
   /** What `check` in that collect evaluates against. */
   private checking: { context: unknown; event: EventObject } = {
     context: null,
-    event: { type: '' },
+    event: NO_EVENT,
   }
   private readonly guardArgs: { context: unknown; event: EventObject } = {
     context: null,
-    event: { type: '' },
+    event: NO_EVENT,
   }
   private readonly actionArgs: { context: unknown; event: EventObject } = {
     context: null,
-    event: { type: '' },
+    event: NO_EVENT,
   }
   private readonly checkNow = (guard: unknown): boolean =>
     this.check(this.guard(guard), this.checking.context, this.checking.event)
@@ -177,7 +177,7 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
     this.enqueue = Object.assign((action: unknown) => queue(this.action(action)), enqueue)
     this.collectArgs = {
       context: null,
-      event: { type: '' },
+      event: NO_EVENT,
       enqueue: this.enqueue,
       check: this.checkNow,
     }
@@ -321,12 +321,9 @@ export class LeanMachine<TMachine extends AnyStateMachine> {
           collect.context = context
           collect.event = event
           ;(payload as Fn)(collect, params)
-          const count = this.queues.end()
-          try {
-            if (this.run(queued, count, instance, event, host)) didAssign = true
-          } finally {
-            this.queues.release(queued, count, NO_ACTION)
-          }
+          const count = this.queues.queued
+          if (this.run(queued as readonly Action[], count, instance, event, host)) didAssign = true
+          this.queues.release(queued, count)
           break
         }
         case 'raise': {

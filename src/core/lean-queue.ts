@@ -1,22 +1,19 @@
 /**
  * The actions enqueueActions collects queue, run once the collect returns (lean-machine.ts).
- * One array per depth of queued runs, reused: a queued action may be an enqueueActions of
- * its own, collected while the outer queue runs, one depth down. A new array per collect
- * made room for 17 actions at its first push: ~150 B on every configure (its settle).
+ * Arrays are taken from a pool and given back once their run ended, so a collect reuses
+ * one: a new array per collect made room for 17 actions at its first push, ~150 B on every
+ * configure (its settle). A queued action may be an enqueueActions of its own, collected
+ * while the outer queue runs: it takes another array. An array whose run threw is not given
+ * back, and nothing else changes.
  */
 export class ActionQueues<T> {
-  private readonly arrays: T[][] = []
-  private depth = 0
-  private filling: T[] = []
+  private readonly pool: (T | undefined)[][] = []
+  private filling: (T | undefined)[] = []
   private count = 0
 
-  /** Starts a collect: `push` fills the array of the current depth from its start. */
-  begin(): T[] {
-    let array = this.arrays[this.depth]
-    if (array === undefined) {
-      array = []
-      this.arrays[this.depth] = array
-    }
+  /** Starts a collect: `push` fills an array from the pool (or a new one) from its start. */
+  begin(): readonly (T | undefined)[] {
+    const array = this.pool.pop() ?? []
     this.filling = array
     this.count = 0
     return array
@@ -26,15 +23,15 @@ export class ActionQueues<T> {
     this.filling[this.count++] = item
   }
 
-  /** The collect returned: how many it queued; their run is one depth down. */
-  end(): number {
-    this.depth++
+  /** How many actions the collect queued. */
+  get queued(): number {
     return this.count
   }
 
-  /** The queued run ended (or threw): its slots hold `empty` again, so none outlives it. */
-  release(array: T[], count: number, empty: T): void {
-    this.depth--
-    for (let i = 0; i < count; i++) array[i] = empty
+  /** The run of `array`'s first `count` ended: its slots are emptied and it is reused. */
+  release(array: readonly (T | undefined)[], count: number): void {
+    const slots = array as (T | undefined)[]
+    for (let i = 0; i < count; i++) slots[i] = undefined
+    this.pool.push(slots)
   }
 }
