@@ -166,7 +166,7 @@ export class Networker extends EventEmitter<NetworkerEvents> {
     this.parts.awareness.configured(topic, announce, lookup)
     // A Buffer given as the key is the one the swarm joins with (its join runs within this
     // dispatch), as the original module passed it to Hyperswarm; a hex string is decoded.
-    const given = Buffer.isBuffer(discoveryKey) && discoveryKey.byteLength === 32
+    const given = isKeyBuffer(discoveryKey)
     if (given) this.parts.adapter.keyGiven(topic, discoveryKey)
     try {
       this.parts.driver.dispatch(
@@ -394,7 +394,10 @@ export class Networker extends EventEmitter<NetworkerEvents> {
  * and converted there.
  */
 function topicOf(discoveryKey: Uint8Array | string): KeyHex {
+  return isKeyBuffer(discoveryKey) ? discoveryKey.toString('hex') : discoveryKeyToHex(discoveryKey)
+}
+
+/** A key given as a 32-byte Buffer: hexed by Node, and the bytes the swarm joins with. */
+function isKeyBuffer(discoveryKey: Uint8Array | string): discoveryKey is Buffer {
   return Buffer.isBuffer(discoveryKey) && discoveryKey.byteLength === 32
-    ? discoveryKey.toString('hex')
-    : discoveryKeyToHex(discoveryKey)
 }

@@ -15,7 +15,7 @@ import {
 } from './extension-wire.js'
 import { muxOf, type PairTarget, pairWhenMuxed, unpair } from './lazy-mux.js'
 import type { NetworkerPeer } from './peer.js'
-import { guard, rethrowLater } from './util.js'
+import { guard, guardCall, NO_BYTES } from './util.js'
 
 type AnyExtension = Extension<unknown>
 
@@ -406,17 +406,12 @@ export class PeerLink implements PairTarget {
   /** Hands what a channel said to the link's owner, as `guard` would run it. */
   static deliver(ch: Channel, tell: Tell, bytes: Uint8Array): void {
     const link = ch.userData as PeerLink
-    try {
-      tell(link.owner, link, bytes)
-    } catch (err) {
-      rethrowLater(err)
-    }
+    guardCall(tell, link.owner, link, bytes)
   }
 }
 
 type Tell = (owner: LinkOwner, link: PeerLink, bytes: Uint8Array) => void
 
-const NO_BYTES = new Uint8Array(0)
 const tellHello: Tell = (owner, link, bytes) => owner.onhello(link, bytes)
 const tellClosed: Tell = (owner, link) => owner.onclosed(link)
 const tellDrain: Tell = (owner, link) => owner.ondrain(link)

@@ -14,7 +14,7 @@ import {
   MAX_PROOFS_PER_MESSAGE,
   TOPICS_PROTOCOL,
 } from './topic-proof-wire.js'
-import { bytesOf, guard } from './util.js'
+import { bytesOf, guard, guardCall, NO_BYTES } from './util.js'
 
 /** Where a link reports what arrives; each call is made inside a guard (see extension-link.ts). */
 export interface TopicLinkOwner {
@@ -304,17 +304,16 @@ export class TopicLink implements PairTarget {
 
   /**
    * Hands what a channel said to the owner, if the channel is this link's current one (not
-   * an earlier one of this connection), inside a guard.
+   * an earlier one of this connection), inside a guard (made for no message).
    */
   static deliver(ch: Channel, tell: Tell, bytes: Uint8Array): void {
     const link = ch.userData as TopicLink
-    guard(() => link.current(ch) && tell(link.owner, link, bytes))
+    if (link.current(ch)) guardCall(tell, link.owner, link, bytes)
   }
 }
 
 type Tell = (owner: TopicLinkOwner, link: TopicLink, bytes: Uint8Array) => void
 
-const NO_BYTES = new Uint8Array(0)
 const tellHello: Tell = (owner, link, bytes) => owner.onhello(link, bytes)
 const tellClosed: Tell = (owner, link) => owner.onclosed(link)
 const tellProve: Tell = (owner, link, bytes) => owner.onprove(link, bytes)

@@ -56,9 +56,20 @@ export function rethrowLater(err: unknown): void {
  * the error is re-thrown on its own turn instead of costing the connection.
  */
 export function guard(run: () => void): void {
+  guardCall(run, undefined, undefined, undefined)
+}
+
+/**
+ * `guard` for a function and its three arguments: a channel's shared handlers hand on each
+ * message this way, with no closure made per message.
+ */
+export function guardCall<A, B, C>(fn: (a: A, b: B, c: C) => void, a: A, b: B, c: C): void {
   try {
-    run()
+    fn(a, b, c)
   } catch (err) {
     rethrowLater(err)
   }
 }
+
+/** No bytes: what a channel's close or drain hands on. Shared, never written to. */
+export const NO_BYTES = new Uint8Array(0)
