@@ -1,5 +1,6 @@
 import { Duplex } from 'streamx'
 import { noop } from '../src/io/util.js'
+import type { KeyRecord } from './node.js'
 import type { StandInSecretStream } from './stand-in-stream.js'
 import { STREAM_DESTROYED } from './stream-destroyed.js'
 import type { VirtualClock } from './virtual-clock.js'
@@ -20,6 +21,12 @@ export class SimRawStream extends Duplex {
   peer: SimRawStream | null = null
   /** The stand-in secret stream over this end, if one runs over it (not with real Noise). */
   secret: StandInSecretStream | null = null
+  /**
+   * The remote key object a node's checkPeers last met on this end, and that key's record in
+   * the node (SimNode.recordOf): the node holding this end reads them back on every check.
+   */
+  checkedKey: Uint8Array | null = null
+  checkedRecord: KeyRecord | null = null
 
   constructor(
     readonly link: Link,

@@ -1,11 +1,12 @@
 import b4a from 'b4a'
 import type { Extension } from '../src/io/extension.js'
+import type { NetworkerPeer } from '../src/io/peer.js'
 import type { KeyPair, SwarmConnection } from '../src/io/swarm.js'
 import { Networker } from '../src/networker.js'
 import { checkProvenTopic } from './awareness-checks.js'
 import { InvariantViolation } from './invariant.js'
 import type { LanPort } from './lan.js'
-import type { SimRawStream } from './link.js'
+import { SimRawStream } from './link.js'
 import { MALFORMED, strictCodec } from './malformed.js'
 import type { SimNetwork } from './network.js'
 import { SimStore } from './store.js'
@@ -21,6 +22,15 @@ export interface SimNodeOptions {
   segment?: number | null
 }
 
+/** What a node knows of one remote key (see SimNode.keyRecords). */
+export interface KeyRecord {
+  readonly key: string
+  /** Peer-add minus peer-remove events for the key, in the current process. */
+  count: number
+  /** The last checkPeers pass that met a peer of the key. */
+  pass: number
+}
+
 interface PendingRequest {
   what: string
   startedAt: number
@@ -28,7 +38,7 @@ interface PendingRequest {
   outcome: 'ok' | string | null
 }
 
-// Peers' keys are hexed on every check: once per key object is enough.
+// A key object is hexed when a node first meets it (recordOf, the node's own key): once is enough.
 const hexes = new WeakMap<Uint8Array, string>()
 function hex(b: Uint8Array): string {
   let out = hexes.get(b)
@@ -59,10 +69,16 @@ export class SimNode {
   private strict!: Extension<unknown>
   private readonly sent = new Map<SwarmConnection, number>()
   private readonly received = new Map<SwarmConnection, number>()
-  private readonly peerCount = new Map<string, number>()
+  /**
+   * One record per remote key (hex) this node has seen: its adds minus removes, and the last
+   * checkPeers pass that met it. A restart zeroes the counts and keeps the records, so a
+   * record cached on a raw stream (see recordOf) stays the key's record.
+   */
+  private readonly keyRecords = new Map<string, KeyRecord>()
   /** Keys whose peer-add and peer-remove events leave them listed. */
   private listedKeys = 0
-  private readonly checkedKeys = new Set<string>()
+  /** Numbers checkPeers' passes: a key met twice in one pass is listed twice. */
+  private checkPass = 0
   /**
    * For the flush invariant: how many connections the swarm emitted, and those not settled
    * yet by their emission index (a Map keeps them in emission order).
@@ -180,10 +196,10 @@ export class SimNode {
           ),
         )
       }
-      this.onPeer(peer.remotePublicKey, +1)
+      this.onPeer(peer, +1)
     })
     networker.on('peer-remove', (peer) => {
-      if (current()) this.onPeer(peer.remotePublicKey, -1)
+      if (current()) this.onPeer(peer, -1)
     })
     networker.on('peer-topic-add', (_peer, topic) => {
       if (current()) checkProvenTopic(this.net, this, topic)
@@ -242,8 +258,9 @@ export class SimNode {
     )
   }
 
-  private onPeer(remote: Uint8Array, delta: number): void {
-    const key = hex(remote)
+  private onPeer(peer: NetworkerPeer, delta: number): void {
+    const record = this.recordOf(peer)
+    const key = record.key
     const now = this.net.clock.now()
     if (this.rejects.has(key)) {
       this.net.violate(
@@ -254,7 +271,7 @@ export class SimNode {
         ),
       )
     }
-    const before = this.peerCount.get(key) ?? 0
+    const before = record.count
     const count = before + delta
     if (before === 1) this.listedKeys--
     if (count === 1) this.listedKeys++
@@ -267,33 +284,63 @@ export class SimNode {
         ),
       )
     }
-    this.peerCount.set(key, count)
+    record.count = count
     this.checkPeers()
+  }
+
+  /**
+   * The record of a peer's remote key. Each check meets every peer again: the record is
+   * cached on the peer's raw stream (one end, so one node's), for the key object it was
+   * found for, so a check neither hexes nor hashes a key it met before. Any other key object,
+   * or a stream that is not the simulator's, is looked up by its hex as before.
+   */
+  private recordOf(peer: NetworkerPeer): KeyRecord {
+    const remote = peer.remotePublicKey
+    const raw = (peer.stream as { rawStream?: unknown } | undefined)?.rawStream
+    const cached = raw instanceof SimRawStream ? raw : null
+    if (cached !== null && cached.checkedKey === remote) return cached.checkedRecord as KeyRecord
+    const key = hex(remote)
+    let record = this.keyRecords.get(key)
+    if (record === undefined) {
+      record = { key, count: 0, pass: 0 }
+      this.keyRecords.set(key, record)
+    }
+    if (cached !== null) {
+      cached.checkedKey = remote
+      cached.checkedRecord = record
+    }
+    return record
   }
 
   /** At most one peer per key, and `peers` equals adds minus removes. */
   checkPeers(): void {
-    const now = this.net.clock.now()
-    // One set for every check (each node checks after every step and every peer event).
-    const keys = this.checkedKeys
-    keys.clear()
+    // Each node checks after every step and every peer event: a key's record says whether
+    // this pass met it already (instead of a set of hex keys refilled per check).
+    const pass = ++this.checkPass
+    let distinct = 0
     let unlisted = 0
     for (const peer of this.networker.peers) {
-      const key = hex(peer.remotePublicKey)
-      if (keys.has(key)) {
+      const record = this.recordOf(peer)
+      if (record.pass === pass) {
         this.net.violate(
-          new InvariantViolation('one-peer-per-key', `${this.name} lists a key twice`, now),
+          new InvariantViolation(
+            'one-peer-per-key',
+            `${this.name} lists a key twice`,
+            this.net.clock.now(),
+          ),
         )
+      } else {
+        record.pass = pass
+        distinct++
       }
-      keys.add(key)
-      if (this.peerCount.get(key) !== 1) unlisted++
+      if (record.count !== 1) unlisted++
     }
-    if (unlisted > 0 || keys.size !== this.listedKeys) {
+    if (unlisted > 0 || distinct !== this.listedKeys) {
       this.net.violate(
         new InvariantViolation(
           'peers-match-events',
-          `${this.name}: peers ${keys.size} vs events ${this.listedKeys}`,
-          now,
+          `${this.name}: peers ${distinct} vs events ${this.listedKeys}`,
+          this.net.clock.now(),
         ),
       )
     }
@@ -401,7 +448,7 @@ export class SimNode {
     this.store = new SimStore()
     this.sent.clear()
     this.received.clear()
-    this.peerCount.clear()
+    for (const record of this.keyRecords.values()) record.count = 0
     this.listedKeys = 0
     this.emittedCount = 0
     this.unsettled = new Map()
