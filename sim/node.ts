@@ -38,15 +38,12 @@ interface PendingRequest {
   outcome: 'ok' | string | null
 }
 
-// A key object is hexed when a node first meets it (recordOf, the node's own key): once is enough.
-const hexes = new WeakMap<Uint8Array, string>()
+/**
+ * A key in hex. Made once per node for its own key, and once per raw stream for a peer's key
+ * (recordOf caches the result on the stream): no cache of its own is needed.
+ */
 function hex(b: Uint8Array): string {
-  let out = hexes.get(b)
-  if (out === undefined) {
-    out = b4a.toString(b as Buffer, 'hex')
-    hexes.set(b, out)
-  }
-  return out
+  return b4a.toString(b as Buffer, 'hex')
 }
 
 /**
@@ -56,6 +53,11 @@ function hex(b: Uint8Array): string {
 export class SimNode {
   readonly name: string
   readonly keyPair: KeyPair
+  /**
+   * The public key in hex: the checks compare and look peers up by it for every pair of
+   * nodes, so it is made once (the key pair never changes, a restart keeps it).
+   */
+  readonly key: string
   swarm: SimSwarm
   networker: Networker
   store = new SimStore()
@@ -107,6 +109,7 @@ export class SimNode {
   ) {
     this.name = `node-${index}`
     this.keyPair = keyPair
+    this.key = hex(keyPair.publicKey)
     this.segment = opts.segment ?? null
     this.swarm = net.createSwarm(keyPair)
     this.networker = this.start()
@@ -114,10 +117,6 @@ export class SimNode {
 
   /** Swarm (network node) ids this host has had: a restart gets a new one. */
   readonly swarmIds: number[] = []
-
-  get key(): string {
-    return hex(this.keyPair.publicKey)
-  }
 
   get alive(): boolean {
     return !this.crashed && !this.closed
@@ -169,7 +168,7 @@ export class SimNode {
       clock: this.net.clock,
       onauthenticate: (remote: Buffer, done: (err?: Error | null) => void, context) => {
         // A fresh key object per connection: hexed only when someone is turned away at all,
-        // and not kept (see hex).
+        // and not kept.
         const reject = this.rejects.size > 0 && this.rejects.has(b4a.toString(remote, 'hex'))
         // Asked at once about the connection the swarm just emitted; an adopted one is not
         // the swarm's, and the flush invariant counts only the swarm's.
