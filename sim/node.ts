@@ -39,6 +39,13 @@ interface PendingRequest {
 }
 
 /**
+ * The verdict a node's onauthenticate gives a key it turns away: made once. The hook's
+ * `done(err)` only asks whether there is an error, and a pair turned away redials for the
+ * whole run: a new Error per verdict was a stack trace captured each time.
+ */
+const REJECTED: Error = new Error('rejected by the scenario')
+
+/**
  * A key in hex. Made once per node for its own key, and once per raw stream for a peer's key
  * (recordOf caches the result on the stream): no cache of its own is needed.
  */
@@ -175,7 +182,7 @@ export class SimNode {
         const stream = context.type === 'tcp' ? undefined : this.lastEmitted
         this.net.clock.schedule(this.authDelay(), () => {
           if (stream !== undefined) this.unsettled.delete(stream)
-          done(reject ? new Error('rejected by the scenario') : null)
+          done(reject ? REJECTED : null)
         })
       },
     })
