@@ -116,7 +116,7 @@ export class LanPort {
   }
 
   private dial(other: LanPort): void {
-    void this.net.dialTcp(this.id, other.id)
+    this.net.dialTcp(this.id, other.id)
   }
 
   private redial(remote: number, attempt: number): void {

@@ -230,14 +230,16 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
 
   private dial(remote: number, topics: string[]): void {
     this.pendingOps++
-    this.net
-      .dial(
-        this.id,
-        remote,
-        topics.map((t) => b4a.from(t, 'hex')),
-      )
-      .finally(() => this.opDone())
+    this.net.dial(
+      this.id,
+      remote,
+      topics.map((t) => b4a.from(t, 'hex')),
+      this.dialDone,
+    )
   }
+
+  /** What each dial calls once over (a promise job, as `.finally` on its promise ran it): one function. */
+  private readonly dialDone = (): void => this.opDone()
 
   private redialLater(remote: number): void {
     const delay = this.net.backoff(this.attempts.get(remote) ?? 0)

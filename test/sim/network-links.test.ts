@@ -12,7 +12,7 @@ describe("the simulated network's live links", () => {
     const net = new SimNetwork({ seed: 5 })
     const a = net.createSwarm()
     const b = net.createSwarm()
-    void net.dial(a.id, b.id, [])
+    net.dial(a.id, b.id, [])
     await net.clock.runFor(100)
     expect(net.links.size).toBe(1)
     const [link] = [...net.links]
