@@ -10,6 +10,8 @@ const REPLY = 2
 const CONFIRM = 3
 /** What secret-stream adds to each message on the wire: a 3-byte length and a 17-byte tag. */
 const FRAMING = 3 + 17
+/** The keep-alive's message (see sendKeepAlive). */
+const NO_BYTES: Buffer = b4a.alloc(0)
 
 /**
  * What the simulator's connections run by default instead of a Noise secret stream: the
@@ -80,9 +82,12 @@ export class StandInSecretStream extends Duplex {
     cb(null)
   }
 
-  /** secret-stream's keep-alive: an empty message. */
+  /**
+   * secret-stream's keep-alive: an empty message. One empty buffer for every keep-alive (a
+   * run sends thousands): it has no bytes to change, and the wire delivers its own empty one.
+   */
   sendKeepAlive(): void {
-    this.write(b4a.alloc(0))
+    this.write(NO_BYTES)
   }
 
   override _read(cb: (err: Error | null) => void): void {
