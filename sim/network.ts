@@ -77,6 +77,12 @@ export type FaultCounts = Record<string, number>
 export class SimNetwork {
   readonly clock: VirtualClock
   readonly prng: Prng
+  /**
+   * Real Noise's ephemeral keys (`realNoise`): drawn from their own generator, seeded from the
+   * run's seed, so a run with real Noise replays and draws nothing from `prng` (whose draws
+   * decide the run, the same with real Noise as with the stand-in).
+   */
+  private readonly noisePrng: Prng
   readonly dht: SimDht
   readonly faults: FaultPlan
   readonly refreshInterval: number
@@ -116,6 +122,7 @@ export class SimNetwork {
   constructor(opts: NetworkOptions) {
     this.clock = new VirtualClock({ tasksPerTurn: opts.tasksPerTurn })
     this.prng = new Prng(opts.seed)
+    this.noisePrng = new Prng(opts.seed ^ NOISE_SEED)
     this.faults = { ...NO_FAULTS, ...opts.faults }
     this.refreshInterval = opts.refreshInterval ?? 5000
     this.realNoise = opts.realNoise ?? false
@@ -403,7 +410,10 @@ export class SimNetwork {
     link.a.on('close', this.endGone)
     link.b.on('close', this.endGone)
     const { a: sa, b: sb } = this.realNoise
-      ? secretStreamPair(a.keyPair, b.keyPair, link.a, link.b)
+      ? secretStreamPair(a.keyPair, b.keyPair, link.a, link.b, {
+          a: crypto.keyPair(this.noisePrng.bytes(32)),
+          b: crypto.keyPair(this.noisePrng.bytes(32)),
+        })
       : {
           a: new StandInSecretStream(true, link.a, a.keyPair) as unknown as SwarmConnection,
           b: new StandInSecretStream(false, link.b, b.keyPair) as unknown as SwarmConnection,
@@ -423,6 +433,9 @@ export class SimNetwork {
     }
   }
 }
+
+/** Mixed into the run's seed for the Noise keys' generator: any constant but 0. */
+const NOISE_SEED = 0x6e6f6973
 
 /** Node ids stay below this (a run makes one per node and restart): a pair fits one number. */
 const IDS = 2 ** 26

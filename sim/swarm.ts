@@ -279,13 +279,46 @@ export class SimSwarm extends EventEmitter implements SwarmLike {
   }
 }
 
+/** Ephemeral key pairs for one connection's Noise handshake, one per end. */
+export interface EphemeralKeys {
+  a: KeyPair
+  b: KeyPair
+}
+
+/**
+ * Real Noise secret streams over two raw ends. Noise draws each end's ephemeral key pair at
+ * random when it first needs it, and the handshake hash (which orders two connections between
+ * the same ends, and which topic proofs are bound to) depends on it: a run with real Noise
+ * would not replay from its seed. With `ephemeral`, each end's handshake uses the given pair
+ * instead (set before the handshake starts, where noise-handshake looks for one already made).
+ */
 export function secretStreamPair(
   initiator: KeyPair,
   responder: KeyPair,
   rawA: unknown,
   rawB: unknown,
+  ephemeral?: EphemeralKeys,
 ): { a: SwarmConnection; b: SwarmConnection } {
-  const a = new NoiseSecretStream(true, rawA, { keyPair: initiator }) as unknown as SwarmConnection
-  const b = new NoiseSecretStream(false, rawB, { keyPair: responder }) as unknown as SwarmConnection
-  return { a, b }
+  const a = new NoiseSecretStream(true, rawA, { keyPair: initiator })
+  const b = new NoiseSecretStream(false, rawB, { keyPair: responder })
+  if (ephemeral !== undefined) {
+    useEphemeral(a, ephemeral.a)
+    useEphemeral(b, ephemeral.b)
+  }
+  return { a: a as unknown as SwarmConnection, b: b as unknown as SwarmConnection }
+}
+
+/** secret-stream's handshake state, made in its constructor: its Noise state keeps `e`. */
+interface HandshakeHolder {
+  _handshake: { noise: { e: KeyPair | null } } | null
+}
+
+function useEphemeral(stream: NoiseSecretStream, keyPair: KeyPair): void {
+  const noise = (stream as unknown as HandshakeHolder)._handshake?.noise
+  // Both made synchronously by the constructor when it is given a key pair; if a later
+  // secret-stream made them otherwise, the run must say so rather than lose its replay.
+  if (noise === undefined || noise.e !== null) {
+    throw new Error('sim: cannot fix the Noise ephemeral key of this secret-stream version')
+  }
+  noise.e = keyPair
 }
