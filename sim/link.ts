@@ -1,6 +1,6 @@
 import { Duplex } from 'streamx'
 import { noop } from '../src/io/util.js'
-import type { KeyRecord } from './node.js'
+import type { KeyRecord } from './key-records.js'
 import type { StandInSecretStream } from './stand-in-stream.js'
 import { STREAM_DESTROYED } from './stream-destroyed.js'
 import type { VirtualClock } from './virtual-clock.js'
@@ -23,7 +23,7 @@ export class SimRawStream extends Duplex {
   secret: StandInSecretStream | null = null
   /**
    * The remote key object a node's checkPeers last met on this end, and that key's record in
-   * the node (SimNode.recordOf): the node holding this end reads them back on every check.
+   * the node (KeyRecords.of): the node holding this end reads them back on every check.
    */
   checkedKey: Uint8Array | null = null
   checkedRecord: KeyRecord | null = null

@@ -5,8 +5,9 @@ import type { KeyPair, SwarmConnection } from '../src/io/swarm.js'
 import { Networker } from '../src/networker.js'
 import { checkProvenTopic } from './awareness-checks.js'
 import { InvariantViolation } from './invariant.js'
+import { hex, KeyRecords } from './key-records.js'
 import type { LanPort } from './lan.js'
-import { SimRawStream } from './link.js'
+import type { SimRawStream } from './link.js'
 import { MALFORMED, strictCodec } from './malformed.js'
 import type { SimNetwork } from './network.js'
 import { SimStore } from './store.js'
@@ -22,15 +23,6 @@ export interface SimNodeOptions {
   segment?: number | null
 }
 
-/** What a node knows of one remote key (see SimNode.keyRecords). */
-export interface KeyRecord {
-  readonly key: string
-  /** Peer-add minus peer-remove events for the key, in the current process. */
-  count: number
-  /** The last checkPeers pass that met a peer of the key. */
-  pass: number
-}
-
 interface PendingRequest {
   what: string
   startedAt: number
@@ -44,14 +36,6 @@ interface PendingRequest {
  * whole run: a new Error per verdict was a stack trace captured each time.
  */
 const REJECTED: Error = new Error('rejected by the scenario')
-
-/**
- * A key in hex. Made once per node for its own key, and once per raw stream for a peer's key
- * (recordOf caches the result on the stream): no cache of its own is needed.
- */
-function hex(b: Uint8Array): string {
-  return b4a.toString(b as Buffer, 'hex')
-}
 
 /**
  * One simulated host: the unchanged Networker on a SimSwarm, plus the bookkeeping the
@@ -78,12 +62,8 @@ export class SimNode {
   private strict!: Extension<unknown>
   private readonly sent = new Map<SwarmConnection, number>()
   private readonly received = new Map<SwarmConnection, number>()
-  /**
-   * One record per remote key (hex) this node has seen: its adds minus removes, and the last
-   * checkPeers pass that met it. A restart zeroes the counts and keeps the records, so a
-   * record cached on a raw stream (see recordOf) stays the key's record.
-   */
-  private readonly keyRecords = new Map<string, KeyRecord>()
+  /** Its record per remote key: peer events and checkPeers count through it. */
+  private readonly keyRecords = new KeyRecords()
   /** Keys whose peer-add and peer-remove events leave them listed. */
   private listedKeys = 0
   /** Numbers checkPeers' passes: a key met twice in one pass is listed twice. */
@@ -265,7 +245,7 @@ export class SimNode {
   }
 
   private onPeer(peer: NetworkerPeer, delta: number): void {
-    const record = this.recordOf(peer)
+    const record = this.keyRecords.of(peer)
     const key = record.key
     const now = this.net.clock.now()
     if (this.rejects.has(key)) {
@@ -294,30 +274,6 @@ export class SimNode {
     this.checkPeers()
   }
 
-  /**
-   * The record of a peer's remote key. Each check meets every peer again: the record is
-   * cached on the peer's raw stream (one end, so one node's), for the key object it was
-   * found for, so a check neither hexes nor hashes a key it met before. Any other key object,
-   * or a stream that is not the simulator's, is looked up by its hex as before.
-   */
-  private recordOf(peer: NetworkerPeer): KeyRecord {
-    const remote = peer.remotePublicKey
-    const raw = (peer.stream as { rawStream?: unknown } | undefined)?.rawStream
-    const cached = raw instanceof SimRawStream ? raw : null
-    if (cached !== null && cached.checkedKey === remote) return cached.checkedRecord as KeyRecord
-    const key = hex(remote)
-    let record = this.keyRecords.get(key)
-    if (record === undefined) {
-      record = { key, count: 0, pass: 0 }
-      this.keyRecords.set(key, record)
-    }
-    if (cached !== null) {
-      cached.checkedKey = remote
-      cached.checkedRecord = record
-    }
-    return record
-  }
-
   /** At most one peer per key, and `peers` equals adds minus removes. */
   checkPeers(): void {
     // Each node checks after every step and every peer event: a key's record says whether
@@ -326,7 +282,7 @@ export class SimNode {
     let distinct = 0
     let unlisted = 0
     for (const peer of this.networker.peers) {
-      const record = this.recordOf(peer)
+      const record = this.keyRecords.of(peer)
       if (record.pass === pass) {
         this.net.violate(
           new InvariantViolation(
@@ -454,7 +410,7 @@ export class SimNode {
     this.store = new SimStore()
     this.sent.clear()
     this.received.clear()
-    for (const record of this.keyRecords.values()) record.count = 0
+    this.keyRecords.zeroCounts()
     this.listedKeys = 0
     this.emittedCount = 0
     this.unsettled = new Map()
