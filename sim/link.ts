@@ -74,6 +74,8 @@ export class Link {
   cutBy: number | null = null
   /** Ends not closed yet: the network forgets the link when none is left. */
   openEnds = 2
+  /** The handshake hash the first stand-in end made, until the other end takes it (stand-in-stream.ts). */
+  handshakeMemo: { initiator: Uint8Array; responder: Uint8Array; hash: Buffer } | null = null
 
   constructor(
     readonly id: number,

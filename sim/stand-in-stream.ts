@@ -2,7 +2,7 @@ import b4a from 'b4a'
 import sodium from 'sodium-universal'
 import { Duplex } from 'streamx'
 import type { KeyPair } from '../src/io/swarm.js'
-import type { SimRawStream } from './link.js'
+import type { Link, SimRawStream } from './link.js'
 import { STREAM_DESTROYED } from './stream-destroyed.js'
 
 const HELLO = 1
@@ -150,7 +150,7 @@ export class StandInSecretStream extends Duplex {
     // Equal at both ends and distinct per link, as a Noise handshake hash is. BLAKE2b-512 of
     // both keys and the link's id, through libsodium: the same bytes as node:crypto's
     // 'blake2b512', without the cost of a Hash object per handshake.
-    this.handshakeHash = handshakeHash(initiator, responder, this.rawStream.link.id)
+    this.handshakeHash = linkHandshakeHash(initiator, responder, this.rawStream.link)
     this.emit('handshake')
     const done = this.openDone
     this.openDone = null
@@ -189,6 +189,27 @@ const generichash = (
 
 /** The hashed input of a handshake with two 32-byte keys, reused (hashing is synchronous). */
 const HASHED = b4a.alloc(68)
+
+/**
+ * The handshake hash of a link's two keys. Both ends of a link hash the same bytes: the first
+ * end to finish hashes them and leaves the hash on the link, and the other end takes it if its
+ * keys are the same ones, else hashes its own. One BLAKE2b call (a native call) per link
+ * instead of one per end; each end still has its own buffer (the first a copy).
+ */
+function linkHandshakeHash(initiator: Uint8Array, responder: Uint8Array, link: Link): Buffer {
+  const memo = link.handshakeMemo
+  if (memo !== null) {
+    link.handshakeMemo = null
+    if (b4a.equals(memo.initiator, initiator) && b4a.equals(memo.responder, responder)) {
+      return memo.hash
+    }
+  }
+  const hash = handshakeHash(initiator, responder, link.id)
+  link.handshakeMemo = { initiator, responder, hash }
+  const own = b4a.alloc(hash.byteLength)
+  own.set(hash)
+  return own
+}
 
 /**
  * BLAKE2b-512 of `initiator ‖ responder ‖ link id (big-endian u32)`. One hash over the bytes
