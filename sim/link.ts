@@ -140,18 +140,28 @@ export class Link {
 
   /**
    * Deliveries under way, oldest first: pairs of the end they go to and what it is given
-   * (bytes, or null for the end of the stream). A link's deliveries are due in the order they
-   * were made, so each of its tasks delivers the oldest: one function for all of them, not
-   * a closure per message.
+   * (bytes, or null for the end of the stream), from `inFlightHead` to `inFlightTail`. A
+   * link's deliveries are due in the order they were made, so each of its tasks delivers the
+   * oldest: one function for all of them, not a closure per message. The array keeps its
+   * length when it empties (its slots cleared): truncated, it gave up its backing store and
+   * grew one again with the link's next burst of messages.
    */
   private readonly inFlight: (SimRawStream | Buffer | null)[] = []
   private inFlightHead = 0
+  private inFlightTail = 0
 
   private deliver(to: SimRawStream | null, data: Buffer | null): void {
     // In order: never before an earlier delivery on this link.
     const at = Math.max(this.clock.now() + this.latency, this.lastDelivery)
     this.lastDelivery = at
-    this.inFlight.push(to, data)
+    const queue = this.inFlight
+    const tail = this.inFlightTail
+    if (tail === queue.length) queue.push(to, data)
+    else {
+      queue[tail] = to
+      queue[tail + 1] = data
+    }
+    this.inFlightTail = tail + 2
     this.clock.schedule(at - this.clock.now(), this.deliverOldest)
   }
 
@@ -160,16 +170,17 @@ export class Link {
     const head = this.inFlightHead
     const to = queue[head] as SimRawStream | null
     const data = queue[head + 1] as Buffer | null
-    if (head + 2 === queue.length) {
-      queue.length = 0
+    queue[head] = null
+    queue[head + 1] = null
+    if (head + 2 === this.inFlightTail) {
       this.inFlightHead = 0
+      this.inFlightTail = 0
     } else if (head >= 64) {
       // A link always busy never empties its queue: the delivered half is dropped now and then.
       queue.splice(0, head + 2)
+      this.inFlightTail -= head + 2
       this.inFlightHead = 0
     } else {
-      queue[head] = null
-      queue[head + 1] = null
       this.inFlightHead = head + 2
     }
     if (!this.broken && to !== null && !to.destroyed) to.push(data)
