@@ -279,13 +279,10 @@ export class SimNetwork {
   }
 
   /**
-   * Opens a wire and a Noise handshake from one node to another, after a connect delay;
-   * `done`, if given, runs as a promise job once the dial has connected or given up.
-   *
-   * A task for the delay, not an async function awaiting a promise the task resolves: the
-   * task's job would only resume the function (nothing runs between the two), and `done`
-   * is queued where the function's promise would have queued a `.finally` reaction. The
-   * same work in the same order, without the promises and closures of each dial.
+   * Opens a wire and a Noise handshake from one node to another, after a connect delay; then
+   * `done` runs as a promise job. A task, not an async function awaiting a promise the task
+   * resolves (whose job only resumed it), with `done` queued where its `.finally` was: the
+   * same work in the same order, without a dial's promises and closures.
    */
   dial(from: number, to: number, topics: Buffer[], done?: () => void): void {
     const latency = this.latency('udx')
@@ -308,10 +305,7 @@ export class SimNetwork {
     this.race(a, b, latency, 'udx')
   }
 
-  /**
-   * Opens a TCP connection between two hosts on one LAN segment, after a connect delay: a
-   * task, not an async function, as `dial`.
-   */
+  /** Opens a TCP connection between two hosts on one LAN segment, after a connect delay (as `dial`). */
   dialTcp(from: number, to: number): void {
     const latency = this.latency('tcp')
     this.clock.schedule(latency, () => this.dialTcpNow(from, to, latency))
