@@ -22,13 +22,19 @@ const WRITTEN_AT = 3
 const FIELDS = 4
 const FIRST_SLOTS = 64
 
+/** Read before any connection is watched: no slot, and shared by every monitor. */
+const NO_READINGS = new Float64Array(0)
+
 /**
  * The readings of every watched connection in one array of numbers, a slot each: an object
  * per connection, with its two times as number objects of their own, cost three times as
- * much. Freed slots are reused; the array shrinks back once nothing is watched.
+ * much. Freed slots are reused; the array shrinks back once nothing is watched. It is made
+ * at the first watch, not with the monitor: a typed array's buffer is memory outside the
+ * heap, slow to make, and a networker that is made and closed (the simulator makes one per
+ * node and restart) may never watch a connection.
  */
 class Readings {
-  data = new Float64Array(FIRST_SLOTS * FIELDS)
+  data = NO_READINGS
   private free: number[] = []
   private used = 0
 
@@ -36,7 +42,7 @@ class Readings {
   take(): number {
     const slot = this.free.pop() ?? this.used++
     if ((slot + 1) * FIELDS > this.data.length) {
-      const grown = new Float64Array(this.data.length * 2)
+      const grown = new Float64Array(Math.max(FIRST_SLOTS * FIELDS, this.data.length * 2))
       grown.set(this.data)
       this.data = grown
     }
