@@ -37,13 +37,16 @@ async function speed(
 
 /**
  * Passes of the 50-peer run made before any is counted. The first pass in the bench's
- * process runs at about half the steady speed and the next few still climb (V8 tiers the
- * simulator, streams and networker up over seconds): measured 770–880×, then 1,500–1,600×,
- * then 1,650–2,080× from the fourth pass on, three fresh processes in a row.
+ * process runs at about half the steady speed and the next still climbs (V8 tiers the
+ * simulator, streams and networker up over seconds): three fresh processes, ten passes each
+ * (2026-12-02, idle): 1,003–1,036×, then 1,836–1,871×, then 2,045–2,746× from the third on.
  */
 const WARM_PASSES = 3
-/** Counted passes per figure; the figure is their median, the spread is shown. */
-const PASSES = 3
+/**
+ * Counted passes per figure; the figure is their median, the spread is shown. Steady passes
+ * of one process still differ by up to a third (the collector's timing): five, not three.
+ */
+const PASSES = 5
 
 /** The speed of each of `passes` passes over the same seeds (virtual ÷ wall time). */
 async function passes(
