@@ -212,7 +212,7 @@ export function markdown(results: Results, charts = new Map<string, Chart[]>()):
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}.`,
     '',
-    'Every figure is measured against its baseline in the same process run, interleaved: mitata times each side in turn, the order reversed every round (or, for whole runs, alternated pairs). Figures are medians over rounds; a ratio is the median of the per-round ratios (each round measures both sides back to back, which cancels the drift of a shared machine), so it can differ slightly from dividing the two columns. The ratio column says what it divides; the rounds column shows the spread of the per-round ratios.',
+    "Each benchmark runs in a process of its own (what one left behind, a heap grown by 100,000 topics or code compiled for another workload, changed the next one's figures), and every figure is measured against its baseline in the same process run, interleaved: mitata times each side in turn, the order reversed every round (or, for whole runs, alternated pairs). Figures are medians over rounds; a ratio is the median of the per-round ratios (each round measures both sides back to back, which cancels the drift of a shared machine), so it can differ slightly from dividing the two columns. The ratio column says what it divides; the rounds column shows the spread of the per-round ratios.",
     '',
     '## Summary',
     '',
