@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import type { Profiler } from 'node:inspector'
@@ -7,6 +6,7 @@ import { SourceMap } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { runNodeChild } from './node-child.js'
 import { ROOT } from './root.js'
 import { BENCHMARKS } from './suites.js'
 
@@ -43,17 +43,8 @@ export async function profileCase(
 ): Promise<ProfileSummary> {
   const dir = await mkdtemp(join(tmpdir(), 'csn-bench-profile-'))
   const file = join(dir, `${bench}-${name}.cpuprofile`)
-  const script = fileURLToPath(import.meta.url)
-  const args = ['--expose-gc', script, bench, name, file, ...(quick ? ['--quick'] : [])]
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] })
-    child.once('error', reject)
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve()
-        : reject(new Error(`bench: profiling ${bench}/${name} exited ${code}`)),
-    )
-  })
+  const args = [bench, name, file, ...(quick ? ['--quick'] : [])]
+  await runNodeChild(fileURLToPath(import.meta.url), args, `profiling ${bench}/${name}`)
   const profile = JSON.parse(await readFile(file, 'utf8')) as Profiler.Profile
   return { ...summarise(profile), case: `${bench}/${name}`, file }
 }

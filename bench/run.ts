@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { FULL, QUICK } from './harness.js'
+import { runNodeChild } from './node-child.js'
 import { type ProfileSummary, profileCase } from './profile.js'
 import { countGoals, machine, type Results, table, versions, write } from './report.js'
 import { ROOT } from './root.js'
@@ -119,24 +119,9 @@ async function main(): Promise<number> {
 async function inChild(name: string, quick: boolean): Promise<BenchmarkResult> {
   const dir = await mkdtemp(join(tmpdir(), 'csn-bench-suite-'))
   const file = join(dir, 'result.json')
-  const script = fileURLToPath(import.meta.url)
-  const args = [
-    '--expose-gc',
-    script,
-    '--only',
-    name,
-    '--child',
-    file,
-    ...(quick ? ['--quick'] : []),
-  ]
+  const args = ['--only', name, '--child', file, ...(quick ? ['--quick'] : [])]
   try {
-    await new Promise<void>((done, fail) => {
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] })
-      child.once('error', fail)
-      child.once('exit', (code) =>
-        code === 0 ? done() : fail(new Error(`bench: ${name} exited ${code}`)),
-      )
-    })
+    await runNodeChild(fileURLToPath(import.meta.url), args, name)
     return JSON.parse(await readFile(file, 'utf8')) as BenchmarkResult
   } finally {
     await rm(dir, { recursive: true, force: true })

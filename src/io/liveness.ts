@@ -54,7 +54,7 @@ class Readings {
   }
 
   reset(): void {
-    if (this.data.length > FIRST_SLOTS * FIELDS) this.data = new Float64Array(FIRST_SLOTS * FIELDS)
+    if (this.data.length > FIRST_SLOTS * FIELDS) this.data = NO_READINGS
     this.free = []
     this.used = 0
   }
