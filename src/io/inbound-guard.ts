@@ -106,8 +106,9 @@ class Guard implements InboundGuard {
 
   /**
    * The guard reports the remote's first bytes (`onFirstPush`, once, after they are queued
-   * and before anyone can have read them): every push passes here, whether the stream flows
-   * or not, which 'readable' cannot promise once some reader makes it flow.
+   * and before anyone can have read them; the stream's end is not bytes): every push passes
+   * here, whether the stream flows or not, which 'readable' cannot promise once some reader
+   * makes it flow.
    */
   get hears(): boolean {
     return this.first !== null && this.onFirstPush !== null
@@ -137,7 +138,9 @@ class Guard implements InboundGuard {
       this.tripped = true
       this.onOverflow(this.conn)
     }
-    if (!this.heard && layer === this.first && this.onFirstPush !== null) {
+    // The end of the stream (a push of null) is not data: a remote that closes a connection
+    // without a byte on it never kept it, and a held duplicate must not be promoted for it.
+    if (!this.heard && data !== null && layer === this.first && this.onFirstPush !== null) {
       this.heard = true
       this.onFirstPush(this.conn)
     }
