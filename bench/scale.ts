@@ -163,6 +163,16 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
       at(side, large).map((x) => x[key]),
       at(side, small).map((x) => x[key]),
     )
+  const swarmGrowth = (what: string, key: 'ns' | 'closeNs'): Row => ({
+    metric: `${what}, ${large} vs ${small} topics`,
+    subject: med(at(base, large), key) / 1000,
+    baseline: med(at(base, small), key) / 1000,
+    unit: 'µs/topic',
+    ratio: median(growth(key, base)),
+    ratioLabel: `${large} ÷ ${small}`,
+    goal: null,
+    rounds: growth(key, base),
+  })
   const topicBytes = (n: number) => med(at(net, n), 'bytes') - med(at(base, n), 'bytes')
   const coreTopic = await coreHeap('topic', mid)
   const corePeer = await coreHeap('peer', mid)
@@ -233,26 +243,8 @@ async function run(budget: Budget): Promise<BenchmarkOutput> {
     // The same growth of the baseline alone, in the same rounds: how much of the networker's
     // is the runtime's (the generational collector copying what stays live, caches missed on
     // larger maps), which no code on top of the swarm avoids. Shown, not held to a goal.
-    {
-      metric: `configure time per topic, swarm.join+flush alone, ${large} vs ${small} topics`,
-      subject: med(at(base, large), 'ns') / 1000,
-      baseline: med(at(base, small), 'ns') / 1000,
-      unit: 'µs/topic',
-      ratio: median(growth('ns', base)),
-      ratioLabel: `${large} ÷ ${small}`,
-      goal: null,
-      rounds: growth('ns', base),
-    },
-    {
-      metric: `close time per topic, swarm.leave alone, ${large} vs ${small} topics`,
-      subject: med(at(base, large), 'closeNs') / 1000,
-      baseline: med(at(base, small), 'closeNs') / 1000,
-      unit: 'µs/topic',
-      ratio: median(growth('closeNs', base)),
-      ratioLabel: `${large} ÷ ${small}`,
-      goal: null,
-      rounds: growth('closeNs', base),
-    },
+    swarmGrowth('configure time per topic, swarm.join+flush alone', 'ns'),
+    swarmGrowth('close time per topic, swarm.leave alone', 'closeNs'),
     {
       metric: `heap per topic, ${large} vs ${small} topics`,
       subject: topicBytes(large),
