@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setFlagsFromString } from 'node:v8'
+import { getHeapSnapshot, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import b4a from 'b4a'
 import Corestore from 'corestore'
@@ -18,12 +18,37 @@ const handles = (): number =>
 /** Cycles run before the baseline is taken (see the warm-up below). */
 const WARM_UP_CYCLES = 1500
 
-async function settledHeap(): Promise<number> {
+/**
+ * The bytes of every object in the heap, from V8's heap snapshot, less its compiled code
+ * (and the snapshot's synthetic root entries). That code is the JIT's, not ours, and it moves
+ * on its own: `heapUsed` over the same 500 leak-free cycles went from -400 to +770 KB between
+ * runs, and a snapshot diff of such a window held only code (a 146 KB optimized function and
+ * 115 KB of deopt data released), so a leak of a few hundred KB hid in it. Without the code
+ * the cycles move the heap by tens of KB, and a leak of 1.3 KB per cycle shows as 700 KB.
+ */
+const NOT_OBJECTS = new Set(['code', 'synthetic'])
+
+async function objectBytes(): Promise<number> {
   for (let i = 0; i < 3; i++) {
     await new Promise((r) => setImmediate(r))
     gc()
   }
-  return process.memoryUsage().heapUsed
+  const chunks: Buffer[] = []
+  for await (const chunk of getHeapSnapshot()) chunks.push(chunk as Buffer)
+  const snapshot = JSON.parse(Buffer.concat(chunks).toString()) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }
+    nodes: number[]
+  }
+  const { node_fields: fields, node_types: types } = snapshot.snapshot.meta
+  const typeAt = fields.indexOf('type')
+  const sizeAt = fields.indexOf('self_size')
+  let total = 0
+  const { nodes } = snapshot
+  for (let i = 0; i < nodes.length; i += fields.length) {
+    const type = types[0][nodes[i + typeAt] as number] as string
+    if (!NOT_OBJECTS.has(type)) total += nodes[i + sizeAt] as number
+  }
+  return total
 }
 
 describe('no leaks', () => {
@@ -71,23 +96,21 @@ describe('no leaks', () => {
       await removed
     }
 
-    // Warm up first: the heap grows over the first thousand cycles or so (JIT code and its
-    // deopt and relocation data, caches) and then stays flat, so the baseline is taken after
-    // that. With 500 warm-up cycles the measured 500 still grew 420-770 KB in a quarter of
-    // idle runs (2026-12-02); from 1,000 on, each further 500 moved by -260..+260 KB, and a
-    // heap snapshot diff of cycles 3,000 to 8,000 holds no object of ours, only code.
+    // Warm up first: caches fill and the JIT settles over the first thousand cycles or so, so
+    // the baseline is taken after them. (The JIT's code is not counted at all: objectBytes.)
     await cycle(async () => {
       expect(b4a.toString((await replica.get(0))!)).toBe('block')
     })
     for (let i = 0; i < WARM_UP_CYCLES - 1; i++) await cycle()
-    const baseHeap = await settledHeap()
+    const baseHeap = await objectBytes()
     const baseHandles = handles()
     const baseListeners = swarmA.listenerCount('connection') + swarmB.listenerCount('connection')
 
     for (let i = 0; i < 500; i++) await cycle()
     expect(got).toBe(WARM_UP_CYCLES + 500)
 
-    const heapGrowth = (await settledHeap()) - baseHeap
+    const endHeap = await objectBytes()
+    const heapGrowth = endHeap - baseHeap
     for (const n of [a, b]) {
       expect(n.diagnostics()).toEqual({
         connections: 0,
@@ -105,8 +128,10 @@ describe('no leaks', () => {
       baseListeners,
     )
     expect(handles()).toBeLessThanOrEqual(baseHandles)
-    // 500 cycles: anything retained per cycle above ~1 KiB would show.
-    expect(heapGrowth).toBeLessThan(512 * 1024)
+    // 500 cycles: anything retained per cycle above ~260 B would show. Leak-free, the objects
+    // grew 32-42 KB here, most of it V8's own weak lists ('hidden'); a leak of a 160-number
+    // array per cycle, injected to calibrate this, grew them 712 KB and failed.
+    expect(heapGrowth).toBeLessThan(128 * 1024)
 
     await a.close()
     await b.close()
