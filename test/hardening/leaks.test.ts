@@ -129,7 +129,8 @@ describe('no leaks', () => {
     )
     expect(handles()).toBeLessThanOrEqual(baseHandles)
     // 500 cycles: anything retained per cycle above ~260 B would show. Leak-free, the objects
-    // grew 32-42 KB here, most of it V8's own weak lists ('hidden'); a leak of a 160-number
+    // grew 32-42 KB here, most of it the JIT's lists of code that depends on a shape or a
+    // property ('hidden', dependent_code: counted all the same); a leak of a 160-number
     // array per cycle, injected to calibrate this, grew them 712 KB and failed.
     expect(heapGrowth).toBeLessThan(128 * 1024)
 
