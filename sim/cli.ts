@@ -12,7 +12,7 @@ import { runScenario, type ScenarioResult } from './scenario.js'
  * wall-clock figure, the speed, goes to standard error.
  */
 const USAGE = `usage: npm run sim -- [--seed N] [--runs N] [--peers N] [--topics N] [--steps N] [--no-faults] [--real-noise]
-                          [--transports udx,tcp] [--lan-partition]
+                          [--transports udx,tcp] [--lan-partition] [--tcp-fin]
        npm run sim -- --scale [--seed N] [--peers N] [--topics N] [--real-noise]
   Runs simulated networks of networkers with injected faults and checks invariants.
   Run r uses seed+r, so a failing run replays alone with --seed <its seed> --runs 1.
@@ -25,6 +25,9 @@ const USAGE = `usage: npm run sim -- [--seed N] [--runs N] [--peers N] [--topics
   --lan-partition (needs tcp): parts of the nodes lose the DHT for a while, their LAN
   still up; once quiet, a checked one: pairs on a segment hold one connection over
   tcp, pairs no transport joins hold none, and after the DHT heals all pairs one.
+  --tcp-fin (needs tcp): a TCP connection one end closes reaches the other end as the
+  end of its stream, after what was sent before it, and closes there 0-5 ms later, as
+  TCP's FIN does (by default both ends close after the latency, as in earlier runs).
   --scale runs one network of --peers nodes (default 1000) sharing --topics topics
   (default 20), each node in a full mesh with its topic's others, without faults.`
 
@@ -55,6 +58,7 @@ async function main(): Promise<number> {
         'real-noise': { type: 'boolean', default: false },
         transports: { type: 'string' },
         'lan-partition': { type: 'boolean', default: false },
+        'tcp-fin': { type: 'boolean', default: false },
         scale: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -83,11 +87,13 @@ async function main(): Promise<number> {
   const transports = transportsOf(values.transports as string | undefined)
   const lanPartition = values['lan-partition'] === true
   if (lanPartition && !transports.includes('tcp')) fail('--lan-partition needs tcp in --transports')
-  if (scale && (values.transports !== undefined || lanPartition))
-    fail('--scale runs udx only: no --transports or --lan-partition')
+  const tcpFin = values['tcp-fin'] === true
+  if (tcpFin && !transports.includes('tcp')) fail('--tcp-fin needs tcp in --transports')
+  if (scale && (values.transports !== undefined || lanPartition || tcpFin))
+    fail('--scale runs udx only: no --transports, --lan-partition or --tcp-fin')
   // Said only when not the default, so the default run prints what it always did.
-  const lan = `${transports.join() === 'udx' ? '' : `, transports ${transports.join()}`}${lanPartition ? ', lan partition' : ''}`
-  const lanFlags = `${transports.join() === 'udx' ? '' : ` --transports ${transports.join()}`}${lanPartition ? ' --lan-partition' : ''}`
+  const lan = `${transports.join() === 'udx' ? '' : `, transports ${transports.join()}`}${lanPartition ? ', lan partition' : ''}${tcpFin ? ', tcp fin' : ''}`
+  const lanFlags = `${transports.join() === 'udx' ? '' : ` --transports ${transports.join()}`}${lanPartition ? ' --lan-partition' : ''}${tcpFin ? ' --tcp-fin' : ''}`
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`)
   }
@@ -115,6 +121,7 @@ async function main(): Promise<number> {
         realNoise,
         transports,
         lanPartition,
+        tcpFin,
       })
     } catch (err) {
       if (!(err instanceof InvariantViolation)) throw err

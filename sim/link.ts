@@ -86,6 +86,12 @@ export class Link {
     readonly nodeA: number,
     readonly nodeB: number,
     readonly transport: SimTransport = 'udx',
+    /**
+     * Set (ms) on a link that closes like TCP (NetworkOptions.tcpFin): an end that closes it
+     * sends the end of its stream, which reaches the other end after what it wrote before, and
+     * that end closes only this long after. Null: both ends close after the latency.
+     */
+    readonly finToClose: number | null = null,
   ) {
     this.a = new SimRawStream(this, nodeA, addressB)
     this.b = new SimRawStream(this, nodeB, addressA)
@@ -117,6 +123,19 @@ export class Link {
     this.cutReason = reason
     this.cutBy = by
     if (by !== null) this.onEndClosed?.(this, by)
+    if (by !== null && this.finToClose !== null) {
+      // A host that closes a TCP socket sends a FIN: the other end reads what was sent, then
+      // the stream's end, and its own close follows a moment later. A window a real network
+      // has and a plain cut does not: the other end has heard the end, and not yet the close.
+      const other = by === this.nodeA ? this.b : this.a
+      this.finTo = other
+      this.deliver(other, null)
+      this.clock.schedule(this.lastDelivery - this.clock.now() + this.finToClose, () => {
+        if (!this.a.destroyed) this.a.destroy()
+        if (!this.b.destroyed) this.b.destroy()
+      })
+      return
+    }
     this.clock.schedule(this.latency, () => {
       if (!this.a.destroyed) this.a.destroy()
       if (!this.b.destroyed) this.b.destroy()
@@ -147,6 +166,8 @@ export class Link {
    * grew one again with the link's next burst of messages.
    */
   private readonly inFlight: (SimRawStream | Buffer | null)[] = []
+  /** The end a FIN goes to (finToClose): it is still given what is under way to it. */
+  private finTo: SimRawStream | null = null
   private inFlightHead = 0
   private inFlightTail = 0
 
@@ -183,6 +204,6 @@ export class Link {
     } else {
       this.inFlightHead = head + 2
     }
-    if (!this.broken && to !== null && !to.destroyed) to.push(data)
+    if ((!this.broken || to === this.finTo) && to !== null && !to.destroyed) to.push(data)
   }
 }

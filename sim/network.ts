@@ -65,6 +65,8 @@ export interface NetworkOptions {
   transports?: readonly SimTransport[]
   /** Tasks the clock runs per event-loop turn (VirtualClockOptions): the run is the same whatever it is. */
   tasksPerTurn?: number
+  /** TCP closes with a FIN (Link.finToClose, 0-5 ms). Default false: runs replay as before. */
+  tcpFin?: boolean
 }
 
 /** Counts of injected faults, by kind. */
@@ -87,6 +89,7 @@ export class SimNetwork {
   readonly faults: FaultPlan
   readonly refreshInterval: number
   readonly realNoise: boolean
+  private readonly tcpFin: boolean
   readonly injected: FaultCounts = {}
   readonly swarms = new Map<number, SimSwarm>()
   /**
@@ -126,6 +129,7 @@ export class SimNetwork {
     this.faults = { ...NO_FAULTS, ...opts.faults }
     this.refreshInterval = opts.refreshInterval ?? 5000
     this.realNoise = opts.realNoise ?? false
+    this.tcpFin = opts.tcpFin ?? false
     const transports = opts.transports ?? ['udx']
     this.udx = transports.includes('udx')
     this.tcp = transports.includes('tcp')
@@ -392,6 +396,7 @@ export class SimNetwork {
       a.id,
       b.id,
       transport,
+      transport === 'tcp' && this.tcpFin ? this.prng.int(0, 5) : null,
     )
     this.links.add(link)
     this.holdLink(a.id, link)

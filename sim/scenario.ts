@@ -35,6 +35,11 @@ export interface ScenarioOptions {
    * quiet, a checked one (checkLanPartition). Needs `'tcp'`. Default false.
    */
   lanPartition?: boolean
+  /**
+   * TCP connections an end closes reach the other end as the stream's end first, and close
+   * there a few ms later (NetworkOptions.tcpFin). Needs `'tcp'`. Default false.
+   */
+  tcpFin?: boolean
   /** Tasks the virtual clock runs per event-loop turn: the run is the same whatever it is. */
   tasksPerTurn?: number
 }
@@ -95,6 +100,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   const tcp = transports.includes('tcp')
   const udx = transports.includes('udx')
   if (opts.lanPartition === true && !tcp) throw new Error("lanPartition needs 'tcp' transport")
+  if (opts.tcpFin === true && !tcp) throw new Error("tcpFin needs 'tcp' transport")
   const plan = withFaults ? drawFaults(prng, tcp && udx) : NO_FAULTS
   const net = new SimNetwork({
     seed: prng.int(0, 2 ** 31),
@@ -102,6 +108,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     realNoise: opts.realNoise ?? false,
     transports,
     tasksPerTurn: opts.tasksPerTurn,
+    tcpFin: opts.tcpFin === true,
   })
   const stepMs = opts.stepMs ?? 250
   const rates = {

@@ -52,6 +52,12 @@ describe('npm run sim', () => {
     const tcp = sim(...args, '--transports', 'tcp')
     expect(tcp.status).toBe(0)
     expect(tcp.stdout).toMatch(/kept at quiescence +0 over udx, [1-9]\d* over tcp/)
+    // TCP's FIN with --tcp-fin: said in the header and the replay line, deterministic too.
+    const fin = sim(...both, '--tcp-fin')
+    expect(fin.status).toBe(0)
+    expect(fin.stdout).toBe(sim(...both, '--tcp-fin').stdout)
+    expect(fin.stdout.split('\n')[1]).toMatch(/, transports udx,tcp, lan partition, tcp fin$/)
+    expect(fin.stdout.trim().split('\n').at(-1)).toBe('all invariants held')
   })
 
   it('runs one network at scale with --scale, its speed and heap on standard error', () => {
@@ -80,5 +86,8 @@ describe('npm run sim', () => {
     const lan = sim('--lan-partition')
     expect(lan.status).toBe(2)
     expect(lan.stderr).toContain('--lan-partition needs tcp in --transports')
+    const fin = sim('--tcp-fin')
+    expect(fin.status).toBe(2)
+    expect(fin.stderr).toContain('--tcp-fin needs tcp in --transports')
   })
 })
