@@ -1,4 +1,3 @@
-import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Link, runScenario, type SimRawStream, VirtualClock } from '../../sim/index.js'
 
@@ -12,9 +11,6 @@ import { Link, runScenario, type SimRawStream, VirtualClock } from '../../sim/in
  * `npm run sim -- --seed 1 --runs 100 --transports tcp --tcp-fin` fails at seed 4 with
  * same-connection-both-ends, and 100 runs without --tcp-fin all hold.
  */
-
-// Under mutation testing every mutant reruns this file: fewer generated scenarios there.
-const mutation = process.env.CSN_MUTATION !== undefined
 
 interface Heard {
   data: string[]
@@ -94,31 +90,7 @@ describe('a TCP link that closes with a FIN (tcpFin)', () => {
   })
 })
 
-describe('scenarios with FINs on TCP (fast-check)', () => {
-  it('every invariant holds with UDX and TCP, and over TCP alone', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.record({
-          seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-          peers: fc.integer({ min: 2, max: 6 }),
-          topics: fc.integer({ min: 1, max: 3 }),
-          steps: fc.integer({ min: 5, max: 60 }),
-          faults: fc.boolean(),
-          tcpOnly: fc.boolean(),
-        }),
-        async ({ tcpOnly, ...scenario }) => {
-          // A failure names its invariant; runScenario(these options) replays it exactly.
-          await runScenario({
-            ...scenario,
-            transports: tcpOnly ? ['tcp'] : ['udx', 'tcp'],
-            tcpFin: true,
-          })
-        },
-      ),
-      { numRuns: mutation ? 6 : 60 },
-    )
-  })
-
+describe('scenarios with FINs on TCP (generated ones: test/sim/transports.test.ts)', () => {
   it('seed 4 over TCP, the run that catches an end counted as data: every invariant holds', async () => {
     // With the inbound guard's fix undone this run breaks same-connection-both-ends at 16.2 s.
     const result = await runScenario({

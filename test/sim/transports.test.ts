@@ -35,6 +35,8 @@ describe('several transports to one key (fast-check)', () => {
           steps: fc.integer({ min: 5, max: 60 }),
           faults: fc.boolean(),
           lanPartition: fc.boolean(),
+          // TCP closing with a FIN, as in test/sim/tcp-fin.test.ts.
+          tcpFin: fc.boolean(),
         }),
         async (scenario) => {
           // A failure names its invariant; runScenario(this record) replays it exactly.
@@ -54,6 +56,7 @@ describe('several transports to one key (fast-check)', () => {
           topics: fc.integer({ min: 1, max: 2 }),
           steps: fc.integer({ min: 5, max: 50 }),
           faults: fc.boolean(),
+          tcpFin: fc.boolean(),
         }),
         async (scenario) => {
           await runScenario({ ...scenario, transports: ['tcp'] })
