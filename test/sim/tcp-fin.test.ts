@@ -104,6 +104,21 @@ describe('scenarios with FINs on TCP (generated ones: test/sim/transports.test.t
     expect(result.kept.tcp).toBeGreaterThan(0)
   })
 
+  it('seed 40836 over TCP: a pair one end turns away dials itself twice after the heal, and that is no reconnect duplicate', async () => {
+    // Its accepting end redials what the other closes, the other's discovery dials it too, and
+    // two meet: reconnect-without-duplicates counted that until it skipped such pairs, as the
+    // mesh does (sim/awareness-checks.ts, turnedAway).
+    const result = await runScenario({
+      seed: 40836,
+      peers: 8,
+      topics: 3,
+      steps: 60,
+      transports: ['tcp'],
+      tcpFin: true,
+    })
+    expect(result.faults['auth-rejection'] ?? 0).toBeGreaterThan(0)
+  })
+
   it('needs TCP among the transports', async () => {
     await expect(
       runScenario({ seed: 1, peers: 2, topics: 1, steps: 1, tcpFin: true }),
