@@ -130,16 +130,16 @@ export class Link {
       const other = by === this.nodeA ? this.b : this.a
       this.finTo = other
       this.deliver(other, null)
-      this.clock.schedule(this.lastDelivery - this.clock.now() + this.finToClose, () => {
-        if (!this.a.destroyed) this.a.destroy()
-        if (!this.b.destroyed) this.b.destroy()
-      })
+      this.clock.schedule(this.lastDelivery - this.clock.now() + this.finToClose, this.closeEnds)
       return
     }
-    this.clock.schedule(this.latency, () => {
-      if (!this.a.destroyed) this.a.destroy()
-      if (!this.b.destroyed) this.b.destroy()
-    })
+    this.clock.schedule(this.latency, this.closeEnds)
+  }
+
+  /** Both ends close (those still open): the end of a cut. */
+  private readonly closeEnds = (): void => {
+    if (!this.a.destroyed) this.a.destroy()
+    if (!this.b.destroyed) this.b.destroy()
   }
 
   /**

@@ -90,17 +90,15 @@ describe('a TCP link that closes with a FIN (tcpFin)', () => {
   })
 })
 
+/** The run `npm run sim -- --seed <seed> --runs 1 --transports tcp --tcp-fin` makes. */
+function overTcpWithFins(seed: number) {
+  return runScenario({ seed, peers: 8, topics: 3, steps: 60, transports: ['tcp'], tcpFin: true })
+}
+
 describe('scenarios with FINs on TCP (generated ones: test/sim/transports.test.ts)', () => {
   it('seed 4 over TCP, the run that catches an end counted as data: every invariant holds', async () => {
     // With the inbound guard's fix undone this run breaks same-connection-both-ends at 16.2 s.
-    const result = await runScenario({
-      seed: 4,
-      peers: 8,
-      topics: 3,
-      steps: 60,
-      transports: ['tcp'],
-      tcpFin: true,
-    })
+    const result = await overTcpWithFins(4)
     expect(result.kept.tcp).toBeGreaterThan(0)
   })
 
@@ -108,14 +106,7 @@ describe('scenarios with FINs on TCP (generated ones: test/sim/transports.test.t
     // Its accepting end redials what the other closes, the other's discovery dials it too, and
     // two meet: reconnect-without-duplicates counted that until it skipped such pairs, as the
     // mesh does (sim/awareness-checks.ts, turnedAway).
-    const result = await runScenario({
-      seed: 40836,
-      peers: 8,
-      topics: 3,
-      steps: 60,
-      transports: ['tcp'],
-      tcpFin: true,
-    })
+    const result = await overTcpWithFins(40836)
     expect(result.faults['auth-rejection'] ?? 0).toBeGreaterThan(0)
   })
 
