@@ -1,10 +1,11 @@
 import type { Channel, Message } from 'protomux'
 import type { Clock } from '../core/clock.js'
 import type { KeyHex } from '../core/keys.js'
+import { ExpectedProofs } from './expected-proofs.js'
 import { rawEncoding } from './extension-wire.js'
 import { muxOf, type PairTarget, pairWhenMuxed, unpair } from './lazy-mux.js'
 import type { NetworkerPeer } from './peer.js'
-import { proofKey, proveTopic } from './topic-proof-crypto.js'
+import { proveTopicHex } from './topic-proof-crypto.js'
 import {
   batches,
   encodeFlags,
@@ -14,7 +15,7 @@ import {
   MAX_PROOFS_PER_MESSAGE,
   TOPICS_PROTOCOL,
 } from './topic-proof-wire.js'
-import { bytesOf, guard, guardCall, NO_BYTES } from './util.js'
+import { guard, guardCall, NO_BYTES } from './util.js'
 
 /** Where a link reports what arrives; each call is made inside a guard (see extension-link.ts). */
 export interface TopicLinkOwner {
@@ -56,13 +57,18 @@ interface Wire {
 }
 
 /**
- * What a link proves and learns once there is anything to: our proofs and the remote's
- * proofs we would accept, what it has proven, and its proof budget. Made on first use.
+ * What a link proves and learns once there is anything to: the remote's proofs we would
+ * accept, what it has proven, and its proof budget. Made on first use. Our own proofs are
+ * not kept: one is made again whenever it is sent (the handshake, a join, an answer, a
+ * withdrawal), which is rare, while keeping each cost about 100 bytes per topic on every
+ * connection — a node sharing 10,000 topics with 100 peers held 100 MB of them.
  */
 interface Known {
-  ours: Map<KeyHex, Buffer> | null
-  /** The remote's proof of each of our topics (as `proofKey`), to the topic. */
-  expected: Map<string, KeyHex> | null
+  /**
+   * The remote's proof of each of our topics, to the topic: one entry per topic we claim on
+   * this link, in the order claimed (our proofs are sent in that order).
+   */
+  expected: ExpectedProofs | null
   proven: Set<KeyHex> | null
   tokens: number
   /** When the budget was last spent; null while it is untouched (full). */
@@ -143,7 +149,7 @@ export class TopicLink implements PairTarget {
   }
 
   private get k(): Known {
-    this.known ??= { ours: null, expected: null, proven: null, tokens: PROOF_BURST, tokensAt: null }
+    this.known ??= { expected: null, proven: null, tokens: PROOF_BURST, tokensAt: null }
     return this.known
   }
 
@@ -166,48 +172,53 @@ export class TopicLink implements PairTarget {
     if (this.known !== null) this.known.proven = null
   }
 
-  /** Our proof of `topic` on this connection, and the remote's expected one, from now on. */
+  /**
+   * We claim `topic` on this connection from now on: the remote's proof of it is expected.
+   * Returns our proof of it, to send; null with no handshake to prove with. The caller (the
+   * networker's claimed topics) claims each topic once.
+   */
   claim(topic: KeyHex): Buffer | null {
-    if (this.handshakeHash === null) return null
-    const k = this.k
-    k.ours ??= new Map()
-    k.expected ??= new Map()
-    const existing = k.ours.get(topic)
-    if (existing !== undefined) return existing
-    const key = bytesOf(topic)
+    const hash = this.handshakeHash
+    if (hash === null) return null
     const isInitiator = this.peer.stream.isInitiator
-    const ours = proveTopic(key, this.handshakeHash, isInitiator)
-    k.ours.set(topic, ours)
-    k.expected.set(proofKey(proveTopic(key, this.handshakeHash, !isInitiator)), topic)
-    return ours
+    const k = this.k
+    k.expected ??= new ExpectedProofs()
+    k.expected.add(topic, proveTopicHex(topic, hash, !isInitiator))
+    return proveTopicHex(topic, hash, isInitiator)
   }
 
-  /** Forgets the topic; returns our proof of it, to withdraw. */
+  /** Forgets the topic; returns our proof of it, to withdraw (null if it was not claimed here). */
   unclaim(topic: KeyHex): Buffer | null {
-    const k = this.known
-    const ours = k?.ours?.get(topic)
-    if (k === null || ours === undefined || this.handshakeHash === null) return null
-    k.ours?.delete(topic)
-    const key = bytesOf(topic)
-    k.expected?.delete(proofKey(proveTopic(key, this.handshakeHash, !this.peer.stream.isInitiator)))
+    const hash = this.handshakeHash
+    const expected = this.known?.expected
+    if (hash === null || expected === null || expected === undefined) return null
+    const isInitiator = this.peer.stream.isInitiator
+    if (!expected.delete(topic, proveTopicHex(topic, hash, !isInitiator))) return null
     this.deleteProven(topic)
-    return ours
+    return proveTopicHex(topic, hash, isInitiator)
   }
 
-  /** Our proof of a topic we claim, if we do. */
-  proofOf(topic: KeyHex): Buffer | undefined {
-    return this.known?.ours?.get(topic)
+  /** Our proof of `topic`, a topic we claim on this link (named by the remote's proof of it). */
+  proofOf(topic: KeyHex): Buffer | null {
+    const hash = this.handshakeHash
+    return hash === null ? null : proveTopicHex(topic, hash, this.peer.stream.isInitiator)
   }
 
   /** Which of our topics a remote proof names, if any. */
   topicOf(proof: Uint8Array): KeyHex | undefined {
-    return this.known?.expected?.get(proofKey(proof))
+    const expected = this.known?.expected
+    const hash = this.handshakeHash
+    if (expected === null || expected === undefined || hash === null) return undefined
+    return expected.find(proof, hash, !this.peer.stream.isInitiator)
   }
 
-  /** Every proof of ours, for a handshake. */
+  /** Every proof of ours, for a handshake, in the order the topics were claimed. */
   allProofs(): Buffer[] {
-    const ours = this.known?.ours
-    return ours === null || ours === undefined ? [] : [...ours.values()]
+    const expected = this.known?.expected
+    const out: Buffer[] = []
+    if (expected === null || expected === undefined) return out
+    for (const topic of expected.topics()) out.push(this.proofOf(topic) as Buffer)
+    return out
   }
 
   /**

@@ -47,7 +47,22 @@ export function proveTopic(
   return out
 }
 
-/** A proof as a map key: its 32 bytes as a latin1 string (half the size of hex). */
-export function proofKey(proof: Uint8Array): string {
-  return b4a.toString(proof, 'latin1')
+/**
+ * `proveTopic` for a topic given as its 64-character hex (a claimed topic's key): written
+ * straight into the message, so a proof made again, as each is when it is sent, decodes and
+ * keeps no copy of the key.
+ */
+export function proveTopicHex(
+  topic: string,
+  handshakeHash: Uint8Array,
+  proverIsInitiator: boolean,
+): Buffer {
+  // Anything but 32 bytes of hex (never a claimed topic's key) goes the general way.
+  if (topic.length !== 64 || MESSAGE.write(topic, 32, 32, 'hex') !== 32) {
+    return proveTopic(b4a.from(topic, 'hex'), handshakeHash, proverIsInitiator)
+  }
+  const out = b4a.allocUnsafe(PROOF_BYTES)
+  MESSAGE.set((proverIsInitiator ? PROVE_INITIATOR : PROVE_RESPONDER) as Buffer, 0)
+  sodium.crypto_generichash(out, MESSAGE, handshakeHash)
+  return out
 }

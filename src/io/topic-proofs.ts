@@ -192,8 +192,9 @@ export class TopicProofs implements TopicLinkOwner {
       const topic = link.topicOf(proof)
       if (topic === undefined || link.proven.has(topic)) continue
       link.addProven(topic)
+      if ((prove.flags & FLAG_ANSWER_ME) === 0) continue
       const ours = link.proofOf(topic)
-      if ((prove.flags & FLAG_ANSWER_ME) !== 0 && ours !== undefined) answers.push(ours)
+      if (ours !== null) answers.push(ours)
     }
     if (answers.length > 0) link.sendProve(0, answers)
     this.refresh(link.peer)

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import crypto from 'hypercore-crypto'
 import sodium from 'sodium-universal'
 import { describe, expect, it } from 'vitest'
-import { proveTopic } from '../../src/io/topic-proof-crypto.js'
+import { proveTopic, proveTopicHex } from '../../src/io/topic-proof-crypto.js'
 
 /**
  * A topic proof is BLAKE2b-256 keyed by the handshake hash over NS[role] ‖ discoveryKey
@@ -40,6 +40,29 @@ describe('topic proofs', () => {
     expect(hex(proveTopic(key, hash, true))).not.toBe(hex(proveTopic(key, hash, false)))
     const short = b4a.alloc(20, 3)
     expect(hex(proveTopic(short, hash, false))).toBe(hex(reference(short, hash, false)))
+  })
+
+  it('made from the key as hex are the same bytes, one after another (the message is reused)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { minLength: 1, maxLength: 4 }),
+        fc.uint8Array({ minLength: 64, maxLength: 64 }),
+        fc.boolean(),
+        (keys, hash, initiator) => {
+          const made = keys.map((key) => hex(proveTopicHex(hex(key), hash, initiator)))
+          expect(made).toEqual(keys.map((key) => hex(reference(key, hash, initiator))))
+        },
+      ),
+    )
+    // Hex that is not 32 bytes' worth (never a claimed topic) is proven the general way.
+    const hash = b4a.alloc(64, 9)
+    expect(hex(proveTopicHex('0a0b', hash, true))).toBe(
+      hex(reference(b4a.from('0a0b', 'hex'), hash, true)),
+    )
+    const bad = `${'ab'.repeat(31)}zz`
+    expect(hex(proveTopicHex(bad, hash, true))).toBe(
+      hex(reference(b4a.from(bad, 'hex'), hash, true)),
+    )
   })
 })
 
