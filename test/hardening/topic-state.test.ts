@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Networker } from '../../src/index.js'
 import { objectBytes } from '../helpers/heap.js'
 import { MemorySwarm } from '../helpers/memory-swarm.js'
+import { eventually } from '../helpers/real-network.js'
 
 /**
  * What a topic shared with a peer costs: every connection between two networkers proves
@@ -17,6 +18,7 @@ import { MemorySwarm } from '../helpers/memory-swarm.js'
  */
 const BOUND_PER_TOPIC = 256
 const CONNECTIONS = 6
+const PEERS = 4
 
 const cleanup: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -70,6 +72,43 @@ async function perConnection(count: number): Promise<number> {
   return (after - before) / CONNECTIONS
 }
 
+/** Configures `count` topics on a hub connected to PEERS networkers that joined them all: ms per third. */
+async function configureThirds(count: number): Promise<number[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'csn-topic-scale-'))
+  const store = new Corestore(dir)
+  const topics = Array.from({ length: count }, () => crypto.randomBytes(32))
+  const hubSwarm = new MemorySwarm()
+  const hub = new Networker(store, { swarm: hubSwarm })
+  const others: Networker[] = []
+  cleanup.push(async () => {
+    for (const n of [hub, ...others]) await n.close()
+    await store.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  for (let i = 0; i < PEERS; i++) {
+    const swarm = new MemorySwarm()
+    const n = new Networker(store.namespace(`peer-${i}`), { swarm })
+    others.push(n)
+    for (const t of topics) await n.configure(t, { announce: true, lookup: true, flush: false })
+    const added = new Promise((r) => hub.once('peer-add', r))
+    MemorySwarm.connect(swarm, hubSwarm)
+    await added
+  }
+  let shared = 0
+  hub.on('peer-topic-add', () => shared++)
+  const thirds: number[] = []
+  const third = count / 3
+  for (let part = 0; part < 3; part++) {
+    const t0 = performance.now()
+    for (const t of topics.slice(part * third, (part + 1) * third)) {
+      await hub.configure(t, { announce: true, lookup: true, flush: false })
+    }
+    thirds.push(performance.now() - t0)
+  }
+  await eventually(() => shared === count * PEERS)
+  return thirds
+}
+
 describe('topic state per connection', () => {
   it(`a topic shared with a peer costs the connection at most ${BOUND_PER_TOPIC} bytes of heap, both ends`, async () => {
     const one = await perConnection(1)
@@ -78,4 +117,12 @@ describe('topic state per connection', () => {
     expect(perTopic).toBeGreaterThan(0)
     expect(perTopic).toBeLessThanOrEqual(BOUND_PER_TOPIC)
   }, 60_000)
+
+  it('with peers connected, a configure costs as much when many topics are shared as when few are', async () => {
+    // Each configure proves the topic on every connection and updates what each peer shares.
+    // It once went over every topic each peer shared, so the last of 3,000 configures cost
+    // three times the first: with 4 peers, the last third took 3.3× the first.
+    const [first, , last] = await configureThirds(3000)
+    expect(last! / first!).toBeLessThan(1.6)
+  }, 120_000)
 })
