@@ -150,7 +150,12 @@ export class TopicProofs implements TopicLinkOwner {
     return link?.state === 'open' ? link.remoteListening : null
   }
 
-  /** Peers judged by our lookups may have been found again under more topics: look again. */
+  /**
+   * Our lookups ran: a peer judged by them (not proving its topics) may have been found under
+   * more of our topics since it connected. Hyperswarm adds the topic to its record of a peer
+   * it is connected to already and says nothing, so this looks again after each join and
+   * flush; a peer that proves its topics is skipped.
+   */
   refreshFound(): void {
     for (const link of this.links.values()) if (link.state !== 'open') this.refresh(link.peer)
   }

@@ -108,6 +108,31 @@ describe('topic-aware peers', () => {
     expect(b4a.isBuffer(removed[0])).toBe(true)
   })
 
+  it('a plain Hyperswarm peer found again under a second topic shares it once that configure resolves', async () => {
+    const { networker: a } = await testnet().networker()
+    const first = crypto.randomBytes(32)
+    const second = crypto.randomBytes(32)
+    const plainStore = await testnet().store()
+    const plain = testnet().plainSwarm()
+    plain.on('connection', (conn: unknown) => plainStore.replicate(conn))
+    plain.join(first, { server: true, client: false })
+    plain.join(second, { server: true, client: false })
+    await plain.flush()
+    await a.configure(first, { announce: false, lookup: true })
+    const peer = peerOf(a, { keyPair: plain.keyPair } as unknown as Networker)
+    expect(peer.topics.map((t) => hex(t))).toEqual([hex(first)])
+    const added: string[] = []
+    a.on('peer-topic-add', (p, dk) => {
+      if (p === peer) added.push(hex(dk))
+    })
+    // The lookup of the second topic finds the peer it is connected to already: no new
+    // connection, only Hyperswarm's record of the peer lists the topic too.
+    await a.configure(second, { announce: false, lookup: true })
+    expect(added).toEqual([hex(second)])
+    expect(peer.topics.map((t) => hex(t)).sort()).toEqual([hex(first), hex(second)].sort())
+    expect(a.peersOf(second)).toEqual([peer])
+  })
+
   it('closeOnLeave: leaving the last shared topic closes the connection after the grace, as unneeded', async () => {
     const { networker: a } = await testnet().networker({
       closeOnLeave: true,
