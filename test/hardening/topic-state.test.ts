@@ -105,7 +105,7 @@ async function configureThirds(count: number): Promise<number[]> {
     }
     thirds.push(performance.now() - t0)
   }
-  await eventually(() => shared === count * PEERS)
+  await eventually(() => shared === count * PEERS, 'every peer shares every topic')
   return thirds
 }
 
