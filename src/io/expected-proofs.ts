@@ -72,6 +72,12 @@ export class ExpectedProofs {
   }
 }
 
+/**
+ * Where a proof made only to be compared or looked up is made (used at once: nothing is
+ * hashed between its making and its use).
+ */
+export const SCRATCH = b4a.alloc(32)
+
 /** Whether `proof` is the remote's proof of `topic` on this connection. */
 function proves(
   topic: KeyHex,
@@ -79,7 +85,7 @@ function proves(
   handshakeHash: Uint8Array,
   remoteIsInitiator: boolean,
 ): boolean {
-  return b4a.equals(proveTopicHex(topic, handshakeHash, remoteIsInitiator), proof)
+  return b4a.equals(proveTopicHex(topic, handshakeHash, remoteIsInitiator, SCRATCH), proof)
 }
 
 /** A proof's first 30 bits: at most 2^30 - 1, a small integer to V8 (no number object). */

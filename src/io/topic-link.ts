@@ -1,7 +1,7 @@
 import type { Channel, Message } from 'protomux'
 import type { Clock } from '../core/clock.js'
 import type { KeyHex } from '../core/keys.js'
-import { ExpectedProofs } from './expected-proofs.js'
+import { ExpectedProofs, SCRATCH } from './expected-proofs.js'
 import { rawEncoding } from './extension-wire.js'
 import { muxOf, type PairTarget, pairWhenMuxed, unpair } from './lazy-mux.js'
 import type { NetworkerPeer } from './peer.js'
@@ -183,7 +183,7 @@ export class TopicLink implements PairTarget {
     const isInitiator = this.peer.stream.isInitiator
     const k = this.k
     k.expected ??= new ExpectedProofs()
-    k.expected.add(topic, proveTopicHex(topic, hash, !isInitiator))
+    k.expected.add(topic, proveTopicHex(topic, hash, !isInitiator, SCRATCH))
     return proveTopicHex(topic, hash, isInitiator)
   }
 
@@ -193,7 +193,7 @@ export class TopicLink implements PairTarget {
     const expected = this.known?.expected
     if (hash === null || expected === null || expected === undefined) return null
     const isInitiator = this.peer.stream.isInitiator
-    if (!expected.delete(topic, proveTopicHex(topic, hash, !isInitiator))) return null
+    if (!expected.delete(topic, proveTopicHex(topic, hash, !isInitiator, SCRATCH))) return null
     this.deleteProven(topic)
     return proveTopicHex(topic, hash, isInitiator)
   }

@@ -50,18 +50,20 @@ export function proveTopic(
 /**
  * `proveTopic` for a topic given as its 64-character hex (a claimed topic's key): written
  * straight into the message, so a proof made again, as each is when it is sent, decodes and
- * keeps no copy of the key.
+ * keeps no copy of the key. Into `out` if given: a proof only compared or looked up is made
+ * into one reused buffer, not a new one each time.
  */
 export function proveTopicHex(
   topic: string,
   handshakeHash: Uint8Array,
   proverIsInitiator: boolean,
+  out: Buffer = b4a.allocUnsafe(PROOF_BYTES),
 ): Buffer {
   // Anything but 32 bytes of hex (never a claimed topic's key) goes the general way.
   if (topic.length !== 64 || MESSAGE.write(topic, 32, 32, 'hex') !== 32) {
-    return proveTopic(b4a.from(topic, 'hex'), handshakeHash, proverIsInitiator)
+    out.set(proveTopic(b4a.from(topic, 'hex'), handshakeHash, proverIsInitiator))
+    return out
   }
-  const out = b4a.allocUnsafe(PROOF_BYTES)
   MESSAGE.set((proverIsInitiator ? PROVE_INITIATOR : PROVE_RESPONDER) as Buffer, 0)
   sodium.crypto_generichash(out, MESSAGE, handshakeHash)
   return out
