@@ -30,6 +30,18 @@ function record(n: Networker): string[] {
   return events
 }
 
+/** A plain Hyperswarm that announces `topics` and replicates a store: it proves nothing. */
+async function plainPeer(topics: Buffer[]): Promise<Networker> {
+  // The store first: torn down in reverse, the swarm goes before the store it feeds.
+  const plainStore = await testnet().store()
+  const plain = testnet().plainSwarm()
+  plain.on('connection', (conn: unknown) => plainStore.replicate(conn))
+  for (const topic of topics) plain.join(topic, { server: true, client: false })
+  await plain.flush()
+  // peerOf needs only its key pair.
+  return { keyPair: plain.keyPair } as unknown as Networker
+}
+
 describe('topic-aware peers', () => {
   it('each side sees exactly the topics both have joined, and follows joins and leaves', async () => {
     const { networker: a } = await testnet().networker()
@@ -89,15 +101,10 @@ describe('topic-aware peers', () => {
     const { networker: a } = await testnet().networker()
     const topic = crypto.randomBytes(32)
     const other = crypto.randomBytes(32)
-    // The store first: torn down in reverse, the swarm goes before the store it feeds.
-    const plainStore = await testnet().store()
-    const plain = testnet().plainSwarm()
-    plain.on('connection', (conn: unknown) => plainStore.replicate(conn))
-    plain.join(topic, { server: true, client: false })
-    await plain.flush()
+    const plain = await plainPeer([topic])
     await a.configure(other, { announce: false, lookup: true })
     await a.configure(topic, { announce: false, lookup: true })
-    const peer = peerOf(a, { keyPair: plain.keyPair } as unknown as Networker)
+    const peer = peerOf(a, plain)
     expect(peer.topics.map((t) => hex(t))).toEqual([hex(topic)])
     expect(a.peersOf(topic)).toEqual([peer])
     const removed: Buffer[] = []
@@ -112,14 +119,9 @@ describe('topic-aware peers', () => {
     const { networker: a } = await testnet().networker()
     const first = crypto.randomBytes(32)
     const second = crypto.randomBytes(32)
-    const plainStore = await testnet().store()
-    const plain = testnet().plainSwarm()
-    plain.on('connection', (conn: unknown) => plainStore.replicate(conn))
-    plain.join(first, { server: true, client: false })
-    plain.join(second, { server: true, client: false })
-    await plain.flush()
+    const plain = await plainPeer([first, second])
     await a.configure(first, { announce: false, lookup: true })
-    const peer = peerOf(a, { keyPair: plain.keyPair } as unknown as Networker)
+    const peer = peerOf(a, plain)
     expect(peer.topics.map((t) => hex(t))).toEqual([hex(first)])
     const added: string[] = []
     a.on('peer-topic-add', (p, dk) => {
