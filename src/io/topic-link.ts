@@ -60,8 +60,8 @@ interface Wire {
  * What a link proves and learns once there is anything to: the remote's proofs we would
  * accept, what it has proven, and its proof budget. Made on first use. Our own proofs are
  * not kept: one is made again whenever it is sent (the handshake, a join, an answer, a
- * withdrawal), which is rare, while keeping each cost about 100 bytes per topic on every
- * connection — a node sharing 10,000 topics with 100 peers held 100 MB of them.
+ * withdrawal), which is rare, while keeping each cost a Buffer per topic on every
+ * connection: a node sharing 10,000 topics with 100 peers held a million of them.
  */
 interface Known {
   /**

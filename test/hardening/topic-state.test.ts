@@ -12,9 +12,9 @@ import { eventually } from '../helpers/real-network.js'
 /**
  * What a topic shared with a peer costs: every connection between two networkers proves
  * each topic both have joined (topic-link.ts), so a node that seeds many cores to many peers
- * holds topics × peers of that state. It was about 500 bytes per topic per connection (both
- * ends) — a node sharing 10,000 topics with 100 peers held 250 MB of it — and is about 150 now
- * (a small-integer entry per expected proof, no proof of ours kept). The bound is between.
+ * holds topics × peers of that state. It was 731 bytes per topic per connection (both ends; a
+ * node sharing 10,000 topics with 100 peers held 365 MB of its own ends) and is 207 now (a
+ * small-integer entry per expected proof, no proof of ours kept). The bound is between.
  */
 const BOUND_PER_TOPIC = 256
 const CONNECTIONS = 6
