@@ -17,13 +17,14 @@ import { proveTopicHex } from './topic-proof-crypto.js'
 export class ExpectedProofs {
   private readonly byPrefix = new Map<number, KeyHex | KeyHex[]>()
 
-  /** `topic` is claimed on this connection, and `proof` is the remote's proof of it. */
+  /** `topic` is claimed on this connection, and `proof` is the remote's proof of it (once). */
   add(topic: KeyHex, proof: Uint8Array): void {
     const key = prefixOf(proof)
     const entry = this.byPrefix.get(key)
     if (entry === undefined) this.byPrefix.set(key, topic)
-    else if (typeof entry === 'string') this.byPrefix.set(key, [entry, topic])
-    else entry.push(topic)
+    else if (typeof entry === 'string') {
+      if (entry !== topic) this.byPrefix.set(key, [entry, topic])
+    } else if (!entry.includes(topic)) entry.push(topic)
   }
 
   /** Forgets `topic`, whose remote proof is `proof`; false if it was not there. */

@@ -48,6 +48,8 @@ describe('expected proofs', () => {
     const topics = [1, 2, 3].map(topicHex)
     for (const t of topics) expected.add(t, remoteProof(t))
     for (const t of topics) expect(find(expected, remoteProof(t))).toBe(t)
+    // Added again, a topic is still there once.
+    expected.add(topics[0]!, remoteProof(topics[0]!))
     // The same first four bytes, another proof: no topic.
     const forged = b4a.from(remoteProof(topics[0]!))
     forged[31] = (forged[31]! + 1) & 255
@@ -68,6 +70,7 @@ describe('expected proofs', () => {
     const expected = new ExpectedProofs()
     expected.add(before, remoteProof(before))
     expected.add(a, remoteProof(a))
+    expected.add(b, remoteProof(b))
     expected.add(b, remoteProof(b))
     expect(find(expected, remoteProof(a))).toBe(a)
     expect(find(expected, remoteProof(b))).toBe(b)
