@@ -246,7 +246,7 @@ export function wireNetworker(
     stopDriver: () => driver.stop(),
     teardown: () => records?.close(),
     flushed: (topic) => core.status(topic)?.flushed ?? false,
-    looked: () => awareness.proofs.refreshFound(),
+    looked: (topic) => awareness.proofs.refreshFound(topic),
   })
   const driver: CoreDriver = new CoreDriver(core, clock, {
     run: (effect) => {

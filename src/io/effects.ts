@@ -45,10 +45,10 @@ export interface EffectTargets {
   /** Whether the core says the topic is flushed now (a later configure may have undone it). */
   flushed(topic: KeyHex): boolean
   /**
-   * The swarm looked a topic up (its join or flush is done): a peer we are connected to
+   * The swarm looked `topic` up (its join or flush is done): a peer we are connected to
    * already may have been found under it, which Hyperswarm records without an event.
    */
-  looked(): void
+  looked(topic: KeyHex): void
 }
 
 /**
@@ -118,7 +118,7 @@ export class EffectRunner implements DriverHooks {
     const { barriers, observer, user } = this.to
     observer.topicNotice(notice)
     if (notice.type === 'joined') {
-      this.to.looked()
+      this.to.looked(topic)
       user.topic('joined', topic)
       return
     }
@@ -130,7 +130,7 @@ export class EffectRunner implements DriverHooks {
     // Flushed: the swarm flushed and every connection it found is settled. The flush also
     // covers replication: 'flushed' waits until the peers found for the topic replicate its
     // core. A flush undone meanwhile (the topic reconfigured) is not news.
-    this.to.looked()
+    this.to.looked(topic)
     barriers.start(topic, this.replicated)
   }
 

@@ -151,13 +151,15 @@ export class TopicProofs implements TopicLinkOwner {
   }
 
   /**
-   * Our lookups ran: a peer judged by them (not proving its topics) may have been found under
-   * more of our topics since it connected. Hyperswarm adds the topic to its record of a peer
+   * Our lookup of `topic` ran: a peer judged by our lookups (not proving its topics) may have
+   * been found under it since it connected. Hyperswarm adds the topic to its record of a peer
    * it is connected to already and says nothing, so this looks again after each join and
-   * flush; a peer that proves its topics is skipped.
+   * flush, at that topic only (a pass over every topic of every such peer per configure would
+   * make configuring many topics quadratic again); a peer that proves its topics is skipped.
    */
-  refreshFound(): void {
-    for (const link of this.links.values()) if (link.state !== 'open') this.refresh(link.peer)
+  refreshFound(topic: KeyHex): void {
+    for (const link of this.links.values())
+      if (link.state !== 'open') this.refreshTopic(link, topic)
   }
 
   onhello(link: TopicLink, bytes: Uint8Array): void {
