@@ -38,6 +38,8 @@ export interface TopicProofsOptions {
   listening(): boolean
   /** The topics Hyperswarm's lookups found this peer under: what stands in for its proofs. */
   foundTopics(peer: NetworkerPeer): readonly KeyHex[]
+  /** Whether our lookups found this peer under `topic` (one topic: no list made). */
+  foundUnder(peer: NetworkerPeer, topic: KeyHex): boolean
   gained(peer: NetworkerPeer, topic: KeyHex): void
   lost(peer: NetworkerPeer, topic: KeyHex): void
   report(err: TopicProofError, peer: NetworkerPeer): void
@@ -288,9 +290,7 @@ export class TopicProofs implements TopicLinkOwner {
     const current = link.shared
     const wanted =
       this.claims.has(topic) &&
-      (link.state === 'open'
-        ? link.proven.has(topic)
-        : this.opts.foundTopics(link.peer).includes(topic))
+      (link.state === 'open' ? link.proven.has(topic) : this.opts.foundUnder(link.peer, topic))
     if (wanted === current.has(topic)) return
     if (wanted) {
       current.add(topic)
