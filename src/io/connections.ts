@@ -6,7 +6,7 @@ import type { DriverClock } from './core-driver.js'
 import { guardInbound, type InboundGuard, streamxCountsUnread } from './inbound-guard.js'
 import { heard } from './lazy-mux.js'
 import type { NetworkerObserver } from './observer.js'
-import { ListedPeer, type NetworkerPeer } from './peer.js'
+import { ListedPeer, type NetworkerPeer, topicsOf } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import { describeTransport } from './transport.js'
 import { asError, hexOf, noop } from './util.js'
@@ -313,11 +313,4 @@ function streamListener(handle: (conn: SwarmConnection) => void): () => void {
   return function (this: SwarmConnection): void {
     handle(this)
   }
-}
-
-/** The topics a swarm's peer record lists (Hyperswarm's PeerInfo.topics), as bytes. */
-function topicsOf(info: { topics?: unknown } | undefined): Uint8Array[] {
-  return Array.isArray(info?.topics)
-    ? info.topics.filter((t): t is Uint8Array => t instanceof Uint8Array)
-    : []
 }

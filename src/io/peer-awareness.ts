@@ -3,7 +3,14 @@ import type { Clock } from '../core/clock.js'
 import type { KeyHex } from '../core/keys.js'
 import type { ConnectionId, CoreEffect } from '../core/protocol.js'
 import { LivenessMonitor } from './liveness.js'
-import { connectionIdOf, type NetworkerPeer, peerKeyHex, setTopicsOf, swarmInfoOf } from './peer.js'
+import {
+  connectionIdOf,
+  type NetworkerPeer,
+  peerKeyHex,
+  setTopicsOf,
+  swarmInfoOf,
+  topicsOf,
+} from './peer.js'
 import { Reconnector } from './reconnect.js'
 import type { SwarmConnection, SwarmLike } from './swarm.js'
 import { type TopicProofError, TopicProofs } from './topic-proofs.js'
@@ -252,15 +259,8 @@ export class PeerAwareness {
  * thousands of topics costs a compare each, not a hex string each, on every configure.
  */
 function foundUnder(info: { topics?: unknown } | undefined, topic: KeyHex): boolean {
-  const topics = info?.topics
-  if (!Array.isArray(topics) || topics.length === 0) return false
+  const topics = topicsOf(info)
+  if (topics.length === 0) return false
   const key = bytesOf(topic)
-  return topics.some((t) => t instanceof Uint8Array && b4a.equals(t, key))
-}
-
-/** The topics a swarm's peer record lists (Hyperswarm's PeerInfo.topics), as bytes. */
-function topicsOf(info: { topics?: unknown } | undefined): Uint8Array[] {
-  return Array.isArray(info?.topics)
-    ? info.topics.filter((t): t is Uint8Array => t instanceof Uint8Array)
-    : []
+  return topics.some((t) => b4a.equals(t, key))
 }

@@ -107,6 +107,13 @@ export function swarmInfoOf(peer: NetworkerPeer): SwarmPeerInfo | undefined {
   return peer instanceof ListedPeer ? access.info(peer) : undefined
 }
 
+/** The topics a swarm's peer record lists (Hyperswarm's PeerInfo.topics), as bytes. */
+export function topicsOf(info: { topics?: unknown } | undefined): Uint8Array[] {
+  return Array.isArray(info?.topics)
+    ? info.topics.filter((t): t is Uint8Array => t instanceof Uint8Array)
+    : []
+}
+
 /** When the peer was listed, on the networker's clock; null when it is not listed. */
 export function listedAtOf(peer: NetworkerPeer): number | null {
   return peer instanceof ListedPeer ? access.listedAt(peer) : null
