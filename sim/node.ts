@@ -352,19 +352,20 @@ export class SimNode {
     this.requests.push(request)
     const emittedBefore = this.emittedAtFlush.length
     const networker = this.networker
+    // A crashed process's networker lingers, and its configure may settle after the crash,
+    // even after the host restarted: it died with the process (crash() settled it), and what
+    // the host counts from a restart on (connections, flushes) is the new process's.
+    const died = (): boolean => this.crashed || this.networker !== networker
     networker.configure(topic, { ...wish, flush }).then(
       () => {
-        // A crashed process's networker lingers, and its configure may settle after the crash,
-        // even after the host restarted: it died with the process (crash() settled it), and
-        // what the host counts from a restart on (connections, flushes) is the new process's.
-        if (this.crashed || this.networker !== networker) return
+        if (died()) return
         request.settledAt = this.net.clock.now()
         request.outcome = 'ok'
         // A request superseded by a leave settles without a flush: nothing to check then.
         if (flush && networker.joined(topic)) this.checkFlushed(emittedBefore)
       },
       (err: { code?: string }) => {
-        if (this.crashed || this.networker !== networker) return
+        if (died()) return
         request.settledAt = this.net.clock.now()
         request.outcome = err.code ?? 'error'
       },
