@@ -6,7 +6,7 @@ import type { DriverClock } from './core-driver.js'
 import { guardInbound, type InboundGuard, streamxCountsUnread } from './inbound-guard.js'
 import { heard } from './lazy-mux.js'
 import type { NetworkerObserver } from './observer.js'
-import { ListedPeer, type NetworkerPeer, topicsOf } from './peer.js'
+import { ListedPeer, type NetworkerPeer, recordLists, topicsOf } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import { describeTransport } from './transport.js'
 import { asError, hexOf, noop } from './util.js'
@@ -283,13 +283,20 @@ export class ConnectionTable {
   /** Remote keys of the current peers whose swarm record says our lookups found them for `topic`. */
   foundFor(topic: KeyHex): Uint8Array[] {
     const keys: Uint8Array[] = []
+    // The topic's bytes, made at the first record that lists any topic: every record is
+    // compared as bytes, not made a hex string per topic it lists (this runs on each look of
+    // a flush's replication wait).
+    let key: Uint8Array | undefined
     for (const entry of this.entries.values()) {
       if (entry.peer === null || !this.peers.has(entry.peer)) continue
-      if (
-        entry.alsoFound?.has(topic) === true ||
-        topicsOf(entry.info).some((t) => hexOf(t) === topic)
-      )
+      if (entry.alsoFound?.has(topic) === true) {
         keys.push(entry.remotePublicKey)
+        continue
+      }
+      const topics = entry.info?.topics
+      if (!Array.isArray(topics) || topics.length === 0) continue
+      key ??= b4a.from(topic, 'hex')
+      if (recordLists(entry.info, topic, key)) keys.push(entry.remotePublicKey)
     }
     return keys
   }

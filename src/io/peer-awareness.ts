@@ -7,6 +7,7 @@ import {
   connectionIdOf,
   type NetworkerPeer,
   peerKeyHex,
+  recordLists,
   setTopicsOf,
   swarmInfoOf,
   topicsOf,
@@ -96,7 +97,7 @@ export class PeerAwareness {
       clock,
       listening: () => this.listening,
       foundTopics: (peer) => this.foundTopics(peer),
-      foundUnder: (peer, topic) => foundUnder(swarmInfoOf(peer), topic),
+      foundUnder: (peer, topic) => recordLists(swarmInfoOf(peer), topic),
       gained: (peer, topic) => hooks.topicAdded(peer, topic),
       lost: (peer, topic) => hooks.topicRemoved(peer, topic),
       report: (err, peer) => hooks.proofError(err, peer),
@@ -252,15 +253,4 @@ export class PeerAwareness {
     // users (a bench, a plain pair) may not listen for one, and crash them.
     conn.destroy()
   }
-}
-
-/**
- * Whether a swarm's peer record lists `topic`: compared as bytes, so a record that lists
- * thousands of topics costs a compare each, not a hex string each, on every configure.
- */
-function foundUnder(info: { topics?: unknown } | undefined, topic: KeyHex): boolean {
-  const topics = topicsOf(info)
-  if (topics.length === 0) return false
-  const key = bytesOf(topic)
-  return topics.some((t) => b4a.equals(t, key))
 }

@@ -1,7 +1,8 @@
+import b4a from 'b4a'
 import type { KeyHex } from '../core/keys.js'
 import type { SwarmConnection } from './swarm.js'
 import type { TransportType } from './transport.js'
-import { hexOf } from './util.js'
+import { bytesOf, hexOf } from './util.js'
 
 /** A connected remote peer: one per remote Noise key. */
 export interface NetworkerPeer {
@@ -112,6 +113,23 @@ export function topicsOf(info: { topics?: unknown } | undefined): Uint8Array[] {
   return Array.isArray(info?.topics)
     ? info.topics.filter((t): t is Uint8Array => t instanceof Uint8Array)
     : []
+}
+
+/**
+ * Whether a swarm's peer record lists `topic`: compared as bytes, the topic decoded once and
+ * only for a record that lists any, so a record of thousands of topics costs a compare each,
+ * not a hex string each. `key` is the topic's bytes when the caller made them already.
+ */
+export function recordLists(
+  info: { topics?: unknown } | undefined,
+  topic: KeyHex,
+  key?: Uint8Array,
+): boolean {
+  const topics = info?.topics
+  if (!Array.isArray(topics) || topics.length === 0) return false
+  const bytes = key ?? bytesOf(topic)
+  for (const t of topics) if (t instanceof Uint8Array && b4a.equals(t, bytes)) return true
+  return false
 }
 
 /** When the peer was listed, on the networker's clock; null when it is not listed. */
