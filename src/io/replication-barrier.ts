@@ -52,6 +52,11 @@ export interface ReplicationWait {
   cancelled(): boolean
   /** Called at every look, with the time: waiters' own deadlines are checked then. */
   looked?(now: number): void
+  /**
+   * The caller found peers not replicating just now: the first look is one interval away,
+   * not a second pass over the same peers in the same turn.
+   */
+  waiting?: boolean
 }
 
 /**
@@ -68,7 +73,7 @@ export function waitForReplication(wait: ReplicationWait): Promise<void> {
     wait.cancelled() ||
     clock.now() >= deadline ||
     notReplicating(wait.store, wait.topic, wait.peers).length === 0
-  if (done()) return Promise.resolve()
+  if (wait.waiting !== true && done()) return Promise.resolve()
   return new Promise<void>((resolve) => {
     const look = (): void => {
       wait.looked?.(clock.now())
@@ -144,6 +149,8 @@ export class FlushBarriers {
       peers: () => this.opts.peersFoundFor(topic),
       clock: this.opts.clock,
       timeout: this.opts.timeout,
+      // Just found waiting above; not cancelled (current, and not closing) nor past its deadline.
+      waiting: true,
       cancelled: () => this.opts.closing() || !current(),
       looked: (now) => {
         for (const d of barrier.deadlines) {

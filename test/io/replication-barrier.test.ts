@@ -89,4 +89,22 @@ describe('a flush with nothing to wait for', () => {
     // The older wait saw the peer replicate, but it was no longer the topic's current one.
     expect(older).toBe(0)
   })
+
+  it('asks for the peers once when it starts waiting, then once per look, 5 ms apart', async () => {
+    const { clock, barriers, listed, replicate } = setup({ holds: true })
+    let replicated = 0
+    barriers.start(TOPIC, () => replicated++)
+    // Found waiting: no second pass over the same peers in the same call.
+    expect(listed()).toBe(1)
+    await clock.runFor(4)
+    expect(listed()).toBe(1)
+    await clock.runFor(1)
+    expect(listed()).toBe(2)
+    expect(replicated).toBe(0)
+    replicate()
+    await clock.runFor(5)
+    expect(listed()).toBe(3)
+    expect(replicated).toBe(1)
+    expect(barriers.wait(TOPIC)).toBeUndefined()
+  })
 })
