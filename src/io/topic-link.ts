@@ -261,9 +261,13 @@ export class TopicLink implements PairTarget {
     return channel === this.wire?.channel
   }
 
-  /** Our first topic: the channel opens, unless it was opened before or is given up. */
-  start(): void {
-    if (this.state === 'idle') this.open()
+  /**
+   * Our first topic: the channel opens, unless it was opened before or is given up. `proofs`
+   * are all of ours, in claim order, when the caller has just made them (claiming every topic
+   * on a new connection): not made a second time for the handshake.
+   */
+  start(proofs?: Buffer[]): void {
+    if (this.state === 'idle') this.open(proofs)
   }
 
   /** Stops for good: the connection is gone, or the remote flooded the channel. */
@@ -283,7 +287,7 @@ export class TopicLink implements PairTarget {
     })
   }
 
-  private open(): void {
+  private open(proofs?: Buffer[]): void {
     // The channel carries its link as its user data, and the handlers are the same five
     // functions for every channel: none is made per connection.
     const channel = muxOf(this.peer.stream).createChannel({
@@ -307,7 +311,7 @@ export class TopicLink implements PairTarget {
       flags: channel.addMessage({ encoding: rawEncoding, onmessage: onflags }),
     }
     // The handshake carries the first batch; the rest follow at once, in order.
-    const all = this.allProofs()
+    const all = proofs ?? this.allProofs()
     const more = all.length > MAX_PROOFS_PER_MESSAGE
     channel.open(encodeHello(this.owner.flags(), more ? all.slice(0, MAX_PROOFS_PER_MESSAGE) : all))
     if (more) this.sendProve(0, all.slice(MAX_PROOFS_PER_MESSAGE))

@@ -111,8 +111,13 @@ export class TopicProofs implements TopicLinkOwner {
     const link = new TopicLink(peer, this)
     this.links.set(peer, link)
     if (this.claims.size > 0) {
-      for (const topic of this.claims.keys()) link.claim(topic)
-      link.start()
+      // Our proofs as claimed are the handshake's, in the same order (allProofs's).
+      const proofs: Buffer[] = []
+      for (const topic of this.claims.keys()) {
+        const proof = link.claim(topic)
+        if (proof !== null) proofs.push(proof)
+      }
+      link.start(proofs)
     }
     this.refresh(peer, true)
   }
