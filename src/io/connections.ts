@@ -9,7 +9,7 @@ import type { NetworkerObserver } from './observer.js'
 import { ListedPeer, type NetworkerPeer, recordLists, topicsOf } from './peer.js'
 import type { SwarmConnection } from './swarm.js'
 import { describeTransport } from './transport.js'
-import { asError, hexOf, noop } from './util.js'
+import { asError, bytesOf, hexOf, noop } from './util.js'
 
 /** What the networker needs of a store: Corestore's `replicate(stream)`. */
 export interface ReplicatingStore {
@@ -283,20 +283,13 @@ export class ConnectionTable {
   /** Remote keys of the current peers whose swarm record says our lookups found them for `topic`. */
   foundFor(topic: KeyHex): Uint8Array[] {
     const keys: Uint8Array[] = []
-    // The topic's bytes, made at the first record that lists any topic: every record is
-    // compared as bytes, not made a hex string per topic it lists (this runs on each look of
-    // a flush's replication wait).
-    let key: Uint8Array | undefined
+    // The topic's bytes, made once: every record is compared as bytes, not made a hex string
+    // per topic it lists (this runs on each look of a flush's replication wait).
+    const key = bytesOf(topic)
     for (const entry of this.entries.values()) {
       if (entry.peer === null || !this.peers.has(entry.peer)) continue
-      if (entry.alsoFound?.has(topic) === true) {
+      if (entry.alsoFound?.has(topic) === true || recordLists(entry.info, topic, key))
         keys.push(entry.remotePublicKey)
-        continue
-      }
-      const topics = entry.info?.topics
-      if (!Array.isArray(topics) || topics.length === 0) continue
-      key ??= b4a.from(topic, 'hex')
-      if (recordLists(entry.info, topic, key)) keys.push(entry.remotePublicKey)
     }
     return keys
   }
