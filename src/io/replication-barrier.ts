@@ -52,11 +52,6 @@ export interface ReplicationWait {
   cancelled(): boolean
   /** Called at every look, with the time: waiters' own deadlines are checked then. */
   looked?(now: number): void
-  /**
-   * The caller found peers not replicating just now: the first look is one interval away,
-   * not a second pass over the same peers in the same turn.
-   */
-  waiting?: boolean
 }
 
 /**
@@ -64,7 +59,9 @@ export interface ReplicationWait {
  * or once `timeout` ms have passed (a peer that does not hold the core never opens it, and
  * must not hold the flush up for long). Hypercore opens a core's channel with a peer one
  * round trip after both ends have it, with no event on the store, so this looks again
- * every few ms; it never waits when the store does not hold the core.
+ * every few ms. Called once the caller found a peer not replicating yet (FlushBarriers.start
+ * has just looked): the first look is one interval away, not a second pass over the same
+ * peers in the same turn.
  */
 export function waitForReplication(wait: ReplicationWait): Promise<void> {
   const { clock } = wait
@@ -73,7 +70,6 @@ export function waitForReplication(wait: ReplicationWait): Promise<void> {
     wait.cancelled() ||
     clock.now() >= deadline ||
     notReplicating(wait.store, wait.topic, wait.peers).length === 0
-  if (wait.waiting !== true && done()) return Promise.resolve()
   return new Promise<void>((resolve) => {
     const look = (): void => {
       wait.looked?.(clock.now())
@@ -149,8 +145,6 @@ export class FlushBarriers {
       peers: () => this.opts.peersFoundFor(topic),
       clock: this.opts.clock,
       timeout: this.opts.timeout,
-      // Just found waiting above; not cancelled (current, and not closing) nor past its deadline.
-      waiting: true,
       cancelled: () => this.opts.closing() || !current(),
       looked: (now) => {
         for (const d of barrier.deadlines) {
